@@ -1,0 +1,27 @@
+// pg_controldata's report, byte for byte as the file's own version prints it
+// (LANG=C; times in the local time zone, as pg_controldata does).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "libcontrol/control_file.h"
+
+namespace pgrescue {
+
+struct ControlDataReport {
+  std::string out;  // what pg_controldata writes to stdout
+  std::string err;  // what it writes to stderr (17 on: warnings), with `progname`
+};
+
+ControlDataReport FormatControlData(const ControlFileRead& read, std::string_view progname);
+
+// Shared with the JSON view.
+std::string_view DbStateText(uint64_t state);
+std::string WalLevelText(const ControlLayout& layout, int64_t wal_level);
+// "%c" in local time, or "???" when the time cannot be converted.
+std::string FormatLocalTime(int64_t seconds);
+// The REDO segment name, or "???" for a segment size of 0 or less.
+std::string RedoWalFileName(const ControlFile& control);
+
+}  // namespace pgrescue
