@@ -1,0 +1,43 @@
+// Access to the real-server fixtures copied into fixtures/.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pgrescue::testing {
+
+inline std::filesystem::path FixturesDir() { return PGRESCUE_FIXTURES_DIR; }
+
+// pg94 … pg19, oldest first.
+inline std::vector<std::string> FixtureVersions() {
+  return {"pg94", "pg95", "pg96", "pg10", "pg11", "pg12", "pg13",
+          "pg14", "pg15", "pg16", "pg17", "pg18", "pg19"};
+}
+
+inline const std::vector<std::string>& ControlStates() {
+  static const std::vector<std::string> states = {"initdb", "running", "shutdown"};
+  return states;
+}
+
+inline std::vector<uint8_t> ReadBytes(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+inline std::optional<std::string> ReadText(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return std::nullopt;
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+inline std::string Trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace pgrescue::testing
