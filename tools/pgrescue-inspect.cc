@@ -2,6 +2,7 @@
 // file's own version would, or as JSON. Reads only; never writes.
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -88,6 +89,17 @@ int main(int argc, char** argv) {
   }
   if (file.empty() && data_dir.empty()) {
     return Fail("no data directory specified; give -D DATADIR, set PGDATA, or use --file PATH");
+  }
+  if (file.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(data_dir, ec)) {
+      return Fail("data directory \"" + data_dir + "\" does not exist or is not a directory");
+    }
+    if (!std::filesystem::exists(data_dir + "/global/pg_control", ec)) {
+      return Fail("\"" + data_dir + "/global/pg_control\" is missing: the cluster has lost its "
+                  "control file. Look for a copy in a backup, or rebuild it from the cluster's other "
+                  "files");
+    }
   }
   const std::string path = !file.empty() ? file : data_dir + "/global/pg_control";
 
