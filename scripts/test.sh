@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# README command 2: install what is missing, build, and run the whole suite:
+# unit and tool tests (also under ASan+UBSan), real PostgreSQL 10-18 servers
+# plus Debian's 15, and short fuzzing runs. Run as root on Debian 12.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+cache=${PGRESCUE_CACHE:-/var/cache/pgrescue}
+test_user=${PGRESCUE_TEST_USER:-pgrescue-test}
+fuzz_seconds=${PGRESCUE_FUZZ_SECONDS:-30}
+
+bash scripts/install-deps.sh --test
+echo "== fetching PostgreSQL 10-18 into $cache"
+bash scripts/fetch-postgres.sh "$cache"
+# PostgreSQL refuses to run as root.
+id "$test_user" >/dev/null 2>&1 ||
+  useradd --system --no-create-home --shell /usr/sbin/nologin "$test_user"
+
+echo "== build: release (warnings are errors)"
+bash scripts/build.sh release -DPGRESCUE_POSTGRES_DIR="$cache/pg" -DPGRESCUE_TEST_USER="$test_user"
+echo "== build: ASan + UBSan"
+bash scripts/build.sh asan
+echo "== build: fuzzers"
+bash scripts/build.sh fuzz
+
+status=0
+echo "== tests: ASan + UBSan, unit and tools"
+(cd build-asan && ctest -L unit -j "$(nproc)" --output-on-failure) || status=1
+echo "== fuzzing, ${fuzz_seconds}s per target"
+for fuzzer in build-fuzz/fuzz/*_fuzzer; do
+  name=$(basename "$fuzzer")
+  corpus=$(mktemp -d)
+  cp fuzz/corpus/"${name%_fuzzer}"/* "$corpus"/ 2>/dev/null || true
+  if ! "$fuzzer" -max_total_time="$fuzz_seconds" -print_final_stats=0 "$corpus" >"build-fuzz/$name.log" 2>&1; then
+    echo "FAIL $name:"; tail -40 "build-fuzz/$name.log"; status=1
+  else
+    echo "$name: $(grep -o 'Done [0-9]* runs' "build-fuzz/$name.log" || echo 'ran') in ${fuzz_seconds}s, no crash"
+  fi
+  rm -rf "$corpus"
+done
+echo "== tests: release, unit, tools and real servers (last, so its summary closes the run)"
+(cd build && ctest -j "$(nproc)" --output-on-failure) || status=1
+echo "== whole suite took $(( $(date +%s) - start ))s"
+exit $status
