@@ -1,0 +1,71 @@
+// What a data directory holds, read without changing anything: the files the
+// planner reasons from. Missing pieces are recorded, not errors: a damaged
+// cluster is the normal input.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "libcontrol/control_file.h"
+#include "libcontrol/result.h"
+
+namespace pgrescue {
+
+struct DirEntry {
+  std::string name;
+  uint64_t size = 0;
+  bool is_dir = false;
+};
+
+struct DirListing {
+  std::string path;        // as found (symlinks not resolved in the text)
+  bool exists = false;
+  std::vector<DirEntry> entries;  // sorted by name
+};
+
+struct PostmasterPid {
+  long pid = 0;
+  bool alive = false;     // a process with that PID exists now
+  std::string first_line; // as written, for the report
+};
+
+struct DataDir {
+  std::string root;
+  std::optional<std::string> pg_version;          // PG_VERSION's first line
+  bool control_present = false;
+  std::optional<Result<ControlFileRead>> control;  // set when present
+  DirListing wal;                                  // pg_wal or pg_xlog
+  DirListing wal_archive_status;
+  DirListing wal_summaries;                        // 17+
+  std::vector<DirListing> wal_archives;            // --wal-archive dirs
+  DirListing xact;                                 // pg_xact or pg_clog
+  DirListing multixact_offsets;
+  DirListing multixact_members;
+  DirListing commit_ts;
+  // Largest relfilenode, database or tablespace OID seen, and where.
+  std::optional<uint64_t> max_relation_oid;
+  std::string max_relation_oid_path;
+  uint64_t relation_files = 0;
+  std::optional<uint16_t> page_size_from_relation;  // pd_pagesize_version of a data page
+  bool backup_label = false;
+  bool backup_label_old = false;
+  bool tablespace_map = false;
+  std::optional<PostmasterPid> postmaster_pid;
+  bool recovery_signal = false;
+  bool standby_signal = false;
+  bool recovery_conf = false;
+  // Settings from postgresql.conf then postgresql.auto.conf (later wins).
+  std::map<std::string, std::string> settings;
+};
+
+// Reads `root` and the given archive directories. Fails only when `root`
+// is not a readable directory.
+Result<DataDir> ScanDataDir(const std::string& root, const std::vector<std::string>& wal_archives);
+
+// The settings pg_control records, as postgresql.conf spells them.
+const std::vector<std::string>& ControlRelevantSettings();
+
+}  // namespace pgrescue

@@ -1,0 +1,753 @@
+#include "libcontrol/planner.h"
+
+#include <algorithm>
+#include <bit>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "libcontrol/control_text.h"
+#include "libcontrol/slru.h"
+#include "libcontrol/slru_run.h"
+#include "libcontrol/wal_names.h"
+
+namespace pgrescue {
+namespace {
+
+constexpr uint32_t kFirstNormalXid = 3;
+constexpr uint32_t kFirstMultiXactId = 1;
+constexpr uint64_t kOidPrefetch = 8192;        // VAR_OID_PREFETCH: OIDs logged ahead of use
+constexpr uint64_t kFirstNormalObjectId = 16384;
+constexpr uint32_t kDefaultBlockSize = 8192;
+constexpr uint64_t kDefaultWalSegmentSize = 16u << 20;
+
+// a precedes b in the circular 32-bit XID / MultiXact / offset order.
+bool Precedes32(uint64_t a, uint64_t b) {
+  return static_cast<int32_t>(static_cast<uint32_t>(a) - static_cast<uint32_t>(b)) < 0;
+}
+
+std::string Hex(uint64_t v) { return fmt::format("0x{:X}", v); }
+
+struct Slru {
+  std::optional<SlruLayout> layout;
+  std::optional<SlruRun> run;
+  std::map<uint64_t, uint64_t> sizes;  // segment -> bytes
+  std::vector<std::string> unknown;
+  std::string dir;                     // relative name for messages
+};
+
+class Planner {
+ public:
+  Planner(const DataDir& dir, const ControlLayout& layout, Plan* plan)
+      : dir_(dir), layout_(layout), plan_(*plan) {}
+
+  void Run() {
+    ReadControl();
+    NoteFound();
+    CheckLiveness();
+    CheckControl();
+    ChooseSizes();
+    ScanSlrus();
+    NextXid();
+    OldestXid();
+    MultiXacts();
+    MultiXactOffset();
+    CommitTs();
+    NextOid();
+    WalStart();
+    Epoch();
+    Command();
+  }
+
+ private:
+  void Decide(std::string code, std::string message) {
+    plan_.hazards.push_back({std::move(code), std::move(message), true});
+  }
+  void Inform(std::string code, std::string message) {
+    plan_.hazards.push_back({std::move(code), std::move(message), false});
+  }
+  std::string Rel(const std::string& path) const {
+    return std::filesystem::path(path).lexically_relative(dir_.root).string();
+  }
+  uint64_t Pc(Field f) const { return control_->value(f); }
+
+  void ReadControl() {
+    if (!dir_.control || !dir_.control->ok()) return;
+    const ControlFileRead& read = dir_.control->value();
+    bool plausible = true;
+    for (const auto& f : read.findings) {
+      if (f.kind == FindingKind::kImplausibleValue) plausible = false;
+    }
+    if (read.crc_ok() && plausible && &read.control.layout() == &layout_) control_ = &read.control;
+  }
+
+  void NoteFound() {
+    auto& f = plan_.found;
+    f.push_back(fmt::format("PG_VERSION: {}", dir_.pg_version ? *dir_.pg_version : "missing"));
+    if (!dir_.control_present) {
+      f.push_back("global/pg_control: missing");
+    } else if (!dir_.control->ok()) {
+      f.push_back(fmt::format("global/pg_control: unusable: {}", dir_.control->error().message));
+    } else {
+      const auto& read = dir_.control->value();
+      const auto& c = read.control;
+      f.push_back(fmt::format("global/pg_control: PostgreSQL {} layout, CRC {}, state \"{}\", checkpoint {} "
+                              "(REDO {}, timeline {})",
+                              c.layout().major(), read.crc_ok() ? "ok" : "MISMATCH",
+                              DbStateText(c.value(Field::kState)),
+                              FormatLsn({c.value(Field::kCheckPoint)}, c.layout().text().lsn_style),
+                              FormatLsn({c.value(Field::kRedo)}, c.layout().text().lsn_style),
+                              c.value(Field::kThisTimeLineId)));
+    }
+    auto count_files = [](const DirListing& l) {
+      return std::count_if(l.entries.begin(), l.entries.end(), [](const DirEntry& e) { return !e.is_dir; });
+    };
+    f.push_back(fmt::format("{}: {}", Rel(dir_.wal.path),
+                            dir_.wal.exists ? fmt::format("{} files", count_files(dir_.wal)) : "missing"));
+    for (const auto& a : dir_.wal_archives) {
+      f.push_back(fmt::format("WAL archive {}: {}", a.path,
+                              a.exists ? fmt::format("{} files", count_files(a)) : "missing"));
+    }
+    f.push_back(fmt::format("relation files: {}; largest OID among them, databases and tablespaces: {}",
+                            dir_.relation_files,
+                            dir_.max_relation_oid ? fmt::format("{} ({})", *dir_.max_relation_oid,
+                                                                Rel(dir_.max_relation_oid_path))
+                                                  : "none"));
+    for (const auto& [name, value] : dir_.settings) f.push_back(fmt::format("setting {} = {}", name, value));
+  }
+
+  void CheckLiveness() {
+    if (dir_.postmaster_pid) {
+      const auto& pid = *dir_.postmaster_pid;
+      if (pid.alive) {
+        Decide("live-postmaster",
+               fmt::format("postmaster.pid names PID {}, and that process is running: a server may own "
+                           "this data directory. Stop it (pg_ctl stop) before any reset; nothing may be "
+                           "changed under a live server",
+                           pid.pid));
+      } else {
+        Decide("stale-postmaster-pid",
+               fmt::format("postmaster.pid names PID {}, which is not running: a lock file left by a crash. "
+                           "pg_resetwal refuses while it exists. Make sure no server uses this directory "
+                           "(also from another host on shared storage), then remove it",
+                           pid.first_line.empty() ? "(unreadable)" : pid.first_line));
+      }
+    }
+    if (dir_.backup_label) {
+      Decide("backup-label",
+             "backup_label exists: this is a base backup, or a server that crashed during an exclusive "
+             "backup. Recovering it with its WAL (restore_command or the WAL from the backup) keeps all "
+             "data; a reset does not. If you reset anyway, rename backup_label to backup_label.old first");
+    }
+    if (dir_.tablespace_map) Inform("tablespace-map", "tablespace_map exists: it belongs to a base backup");
+    if (dir_.recovery_signal || dir_.standby_signal || dir_.recovery_conf) {
+      Inform("recovery-config",
+             fmt::format("{} present: the server would start in recovery; remove it after a reset unless "
+                         "archive recovery is what you want",
+                         dir_.recovery_conf ? "recovery.conf" : dir_.standby_signal ? "standby.signal"
+                                                                                    : "recovery.signal"));
+    }
+  }
+
+  void CheckControl() {
+    if (!dir_.control_present) {
+      Decide("control-missing",
+             "global/pg_control is missing: the server cannot start. Every value below comes from the "
+             "other files; pg_resetwal then needs an empty global/pg_control (touch it) and -f, and "
+             "guesses what is not given");
+      Force("pg_control is missing, so pg_resetwal guesses the values not given");
+      return;
+    }
+    if (!dir_.control->ok()) {
+      Decide("control-unusable", fmt::format("global/pg_control cannot be read: {}",
+                                             dir_.control->error().message));
+      Force("pg_control cannot be read, so pg_resetwal guesses the values not given");
+      return;
+    }
+    const auto& read = dir_.control->value();
+    if (&read.control.layout() != &layout_) {
+      Decide("version-mismatch",
+             fmt::format("PG_VERSION says {} but pg_control has PostgreSQL {}'s layout: one of them is "
+                         "wrong. Planned for {} (PG_VERSION); pg_control's values are not used",
+                         layout_.major(), read.control.layout().major(), layout_.major()));
+      Force("pg_control is of another version");
+      return;
+    }
+    for (const auto& f : read.findings) {
+      if (f.kind == FindingKind::kCrcMismatch || f.kind == FindingKind::kImplausibleValue) {
+        Decide("control-corrupt", "global/pg_control: " + f.message + "; its values are shown but not trusted");
+      } else {
+        Inform("control-note", "global/pg_control: " + f.message);
+      }
+    }
+    if (!control_) {
+      Force("pg_control is damaged, so pg_resetwal treats its values as guessed");
+      return;
+    }
+    const uint64_t state = Pc(Field::kState);
+    if (state != static_cast<uint64_t>(DbState::kShutdowned)) {
+      Decide("unclean-state",
+             fmt::format("pg_control says the cluster is \"{}\", not shut down: the server stopped without "
+                         "a shutdown checkpoint. If its WAL is intact, starting it runs crash recovery and "
+                         "loses nothing: try that before a reset",
+                         DbStateText(state)));
+      Force("the cluster was not shut down cleanly");
+    }
+    if (Pc(Field::kBackupStartPoint) != 0 || Pc(Field::kBackupEndRequired) != 0) {
+      Decide("backup-in-progress",
+             fmt::format("pg_control records a backup start at {} with {}: the cluster is a restored "
+                         "backup whose recovery has not reached the backup's end. Finish recovery with "
+                         "the backup's WAL instead of a reset if at all possible",
+                         FormatLsn({Pc(Field::kBackupStartPoint)}, layout_.text().lsn_style),
+                         Pc(Field::kBackupEndPoint) == 0 ? "no end" : "an end-of-backup record still required"));
+    }
+  }
+
+  void Force(std::string why) {
+    plan_.needs_force = true;
+    plan_.force_reasons.push_back(std::move(why));
+  }
+
+  void ChooseSizes() {
+    if (control_) {
+      block_size_ = static_cast<uint32_t>(Pc(Field::kBlockSize));
+      block_size_source_ = "pg_control";
+      seg_size_ = Pc(Field::kWalSegmentSize);
+      seg_size_source_ = "pg_control";
+    } else {
+      const auto v = dir_.page_size_from_relation.value_or(0);
+      const uint32_t size = v & 0xFF00;
+      if (size >= 1024 && std::has_single_bit(size)) {
+        block_size_ = size;
+        block_size_source_ = "the page header of a relation file";
+      } else {
+        block_size_ = kDefaultBlockSize;
+        block_size_source_ = "assumed (no readable pg_control or data page)";
+        Decide("block-size-assumed", "the block size could not be read anywhere; 8192 is assumed. A build "
+                                     "with another block size makes every SLRU value below wrong");
+      }
+      ChooseSegmentSizeFromWal();
+    }
+    plan_.found.push_back(fmt::format("block size {} bytes, from {}; WAL segment size {} bytes, from {}",
+                                      block_size_, block_size_source_, seg_size_, seg_size_source_));
+  }
+
+  void ChooseSegmentSizeFromWal() {
+    std::vector<const DirListing*> dirs = {&dir_.wal};
+    for (const auto& a : dir_.wal_archives) dirs.push_back(&a);
+    std::map<uint64_t, int> by_file_size;
+    for (const auto* l : dirs) {
+      for (const auto& e : l->entries) {
+        if (e.is_dir || e.name.size() != 24) continue;
+        // A long page header records the segment size the server used.
+        std::ifstream in(std::filesystem::path(l->path) / e.name, std::ios::binary);
+        uint8_t h[40];
+        if (in.read(reinterpret_cast<char*>(h), sizeof h)) {
+          const uint16_t magic = static_cast<uint16_t>(h[0] | h[1] << 8);
+          const uint16_t info = static_cast<uint16_t>(h[2] | h[3] << 8);
+          const uint32_t seg = static_cast<uint32_t>(h[32] | h[33] << 8 | h[34] << 16 | uint32_t{h[35]} << 24);
+          const auto magics = layout_.wal_page_magics();
+          if ((info & 0x0002) && std::find(magics.begin(), magics.end(), magic) != magics.end() &&
+              IsValidWalSegmentSize(seg)) {
+            seg_size_ = seg;
+            seg_size_source_ = "the long page header of " + e.name;
+            return;
+          }
+        }
+        if (IsValidWalSegmentSize(e.size)) ++by_file_size[e.size];
+      }
+    }
+    if (!by_file_size.empty()) {
+      seg_size_ = std::max_element(by_file_size.begin(), by_file_size.end(),
+                                   [](auto& a, auto& b) { return a.second < b.second; })->first;
+      seg_size_source_ = "the size of the WAL segment files";
+      return;
+    }
+    seg_size_ = kDefaultWalSegmentSize;
+    seg_size_source_ = "assumed: the default (no readable pg_control or WAL)";
+    Decide("segment-size-assumed", "the WAL segment size could not be read anywhere; 16 MB is assumed. "
+                                   "With another size the -l file name is wrong");
+  }
+
+  Slru ScanSlru(const DirListing& listing, SlruKind kind) {
+    Slru s;
+    s.layout.emplace(kind, layout_, block_size_);
+    s.dir = Rel(listing.path);
+    std::vector<uint64_t> segments;
+    for (const auto& e : listing.entries) {
+      const auto seg = e.is_dir ? std::nullopt : s.layout->ParseFileName(e.name);
+      if (!seg) {
+        s.unknown.push_back(e.name);
+        continue;
+      }
+      segments.push_back(*seg);
+      s.sizes[*seg] = e.size;
+    }
+    s.run = FindSlruRun(segments, s.layout->segment_count());
+    if (!s.unknown.empty()) {
+      std::string names;
+      for (size_t i = 0; i < s.unknown.size() && i < 10; ++i) names += (i ? ", " : "") + s.unknown[i];
+      if (s.unknown.size() > 10) names += fmt::format(" and {} more", s.unknown.size() - 10);
+      Inform("unknown-files", fmt::format("{} holds files that are not {} segments, ignored: {}", s.dir,
+                                          SlruKindName(kind), names));
+    }
+    if (s.run && !s.run->holes.empty()) {
+      std::string names;
+      for (size_t i = 0; i < s.run->holes.size() && i < 10; ++i) {
+        names += (i ? ", " : "") + s.layout->FileName(s.run->holes[i]);
+      }
+      Decide("slru-holes",
+             fmt::format("{} is missing {} segment(s) inside its run {}–{}: {}. The {} they held are lost; "
+                         "rows that need them will fail with \"could not access status\" errors",
+                         s.dir, s.run->holes.size(), s.layout->FileName(s.run->first),
+                         s.layout->FileName(s.run->last), names, SlruKindName(kind)));
+    }
+    return s;
+  }
+
+  void ScanSlrus() {
+    xact_ = ScanSlru(dir_.xact, SlruKind::kXact);
+    offsets_ = ScanSlru(dir_.multixact_offsets, SlruKind::kMultiXactOffsets);
+    members_ = ScanSlru(dir_.multixact_members, SlruKind::kMultiXactMembers);
+    if (layout_.Has(Field::kOldestCommitTsXid)) commit_ts_ = ScanSlru(dir_.commit_ts, SlruKind::kCommitTs);
+  }
+
+  // The first ID of the segment after the run's newest: where the server
+  // starts a fresh segment file.
+  static uint64_t NextBoundary(const Slru& s) {
+    uint64_t next = s.run->last + 1;
+    if (s.layout->segment_count() && next == *s.layout->segment_count()) next = 0;
+    return s.layout->FirstIdOf(next);
+  }
+
+  // Where an ID stands relative to the start of the run, counting forward
+  // through wraparound; IDs before a 64-bit run's start are "infinitely" far.
+  static uint64_t Distance(const Slru& s, uint64_t id) {
+    const uint64_t start = s.layout->FirstIdOf(s.run->first);
+    if (s.layout->id_space()) return (id - start) & (*s.layout->id_space() - 1);
+    return id >= start ? id - start : UINT64_MAX;
+  }
+
+  // The later of the files' boundary and pg_control's next value: pg_control
+  // may be ahead by less than a segment (a segment not yet created). A value
+  // further away contradicts the files, which then win.
+  static uint64_t LaterNext(const Slru& s, uint64_t derived, uint64_t pc, const char* label, DerivedValue* v) {
+    const uint64_t d = Distance(s, derived), p = Distance(s, pc);
+    if (p <= d) {
+      v->reasoning.push_back(fmt::format("pg_control says {} {}; using {}, the start of a segment the server "
+                                         "will create fresh", label, pc, derived));
+      return derived;
+    }
+    if (p - d < s.layout->entries_per_segment()) {
+      v->reasoning.push_back(fmt::format("pg_control says {} {}, later, in a segment not created yet; using it",
+                                         label, pc));
+      return pc;
+    }
+    v->reasoning.push_back(fmt::format("pg_control says {} {}, which is not near what the files hold; "
+                                       "trusting the files", label, pc));
+    v->confidence = Confidence::kMedium;
+    return derived;
+  }
+
+  // pg_control's oldest value if it lies inside the run, else the run's start.
+  static uint64_t OldestWithin(const Slru& s, uint64_t start, uint64_t next, uint64_t pc, const char* label,
+                               DerivedValue* v) {
+    if (Distance(s, pc) < Distance(s, next)) {
+      v->reasoning.push_back(fmt::format("pg_control says {} {}, inside the run; keeping it", label, pc));
+      return pc;
+    }
+    v->reasoning.push_back(fmt::format("pg_control says {} {}, outside the run; using the run's start", label, pc));
+    v->confidence = Confidence::kMedium;
+    return start;
+  }
+
+  std::string RunText(const Slru& s) const {
+    return fmt::format("{} holds segments {}–{} ({} segment{}{}, {} {} each)", s.dir,
+                       s.layout->FileName(s.run->first), s.layout->FileName(s.run->last), s.run->length,
+                       s.run->length == 1 ? "" : "s", s.run->wraps ? ", wrapping around" : "",
+                       s.layout->entries_per_segment(),
+                       s.layout->kind() == SlruKind::kMultiXactOffsets ? "MultiXacts"
+                       : s.layout->kind() == SlruKind::kMultiXactMembers ? "members" : "XIDs");
+  }
+
+  DerivedValue& Add(std::string option, std::string long_option, std::string what) {
+    plan_.values.push_back({std::move(option), std::move(long_option), std::move(what), {}, {}, Confidence::kHigh, true});
+    return plan_.values.back();
+  }
+
+  void NextXid() {
+    auto& v = Add("-x", "--next-transaction-id", "next transaction ID");
+    if (!xact_.run) {
+      if (control_) {
+        next_xid_ = Pc(Field::kNextXid);
+        v.value = fmt::format("{}", *next_xid_);
+        v.reasoning.push_back(fmt::format("{} has no segments; pg_control says NextXID {}", xact_.dir, *next_xid_));
+        v.confidence = Confidence::kMedium;
+      } else {
+        v.reasoning.push_back(fmt::format("{} has no segments and pg_control is not usable: cannot be derived",
+                                          xact_.dir));
+        v.in_command = false;
+        v.confidence = Confidence::kLow;
+        Decide("next-xid-unknown", "the next transaction ID cannot be derived: pg_xact has no segments and "
+                                   "pg_control is unusable. Look for XIDs in WAL or data pages");
+      }
+      return;
+    }
+    v.reasoning.push_back(RunText(xact_));
+    uint64_t derived = NextBoundary(xact_);
+    const uint64_t newest_end = xact_.layout->FirstIdOf(xact_.run->last) + xact_.layout->entries_per_segment() - 1;
+    v.reasoning.push_back(fmt::format("the newest, {}, may hold XIDs up to {} ({}): next = {} × {} = {}",
+                                      xact_.layout->FileName(xact_.run->last), newest_end, Hex(newest_end),
+                                      (derived / xact_.layout->entries_per_segment()),
+                                      xact_.layout->entries_per_segment(), derived));
+    if (derived < kFirstNormalXid) {
+      v.reasoning.push_back(fmt::format("that wraps to {}; XIDs 0–2 are special, so {}", derived, kFirstNormalXid));
+      derived = kFirstNormalXid;
+      xid_wrapped_ = true;
+    }
+    uint64_t chosen = derived;
+    if (control_) {
+      const uint64_t pc = Pc(Field::kNextXid);
+      chosen = LaterNext(xact_, derived, pc, "NextXID", &v);
+      if (chosen < pc) xid_wrapped_ = true;
+    } else {
+      v.reasoning.push_back(fmt::format("using {}, the start of a segment the server will create fresh", chosen));
+      v.confidence = Confidence::kMedium;
+    }
+    next_xid_ = chosen;
+    v.value = fmt::format("{}", chosen);
+  }
+
+  void OldestXid() {
+    // -u came to pg_resetwal in 2021 and was back-patched to 9.6.
+    const bool supported = layout_.major() != "9.4" && layout_.major() != "9.5";
+    auto& v = Add("-u", "--oldest-transaction-id", "oldest transaction ID");
+    v.in_command = supported;
+    if (!supported) v.reasoning.push_back(fmt::format("{} {} has no -u; shown for information", layout_.reset_tool(),
+                                                      layout_.major()));
+    uint64_t chosen = 0;
+    if (xact_.run) {
+      uint64_t start = xact_.layout->FirstIdOf(xact_.run->first);
+      if (start < kFirstNormalXid) start = kFirstNormalXid;
+      v.reasoning.push_back(fmt::format("the oldest segment, {}, starts at XID {}", xact_.layout->FileName(xact_.run->first),
+                                        start));
+      chosen = start;
+      if (control_) {
+        chosen = OldestWithin(xact_, start, next_xid_.value_or(start), Pc(Field::kOldestXid), "oldestXID", &v);
+      } else {
+        v.confidence = Confidence::kMedium;
+      }
+    } else if (control_) {
+      chosen = Pc(Field::kOldestXid);
+      v.reasoning.push_back(fmt::format("no {} segments; pg_control says oldestXID {}", xact_.dir, chosen));
+      v.confidence = Confidence::kMedium;
+    } else {
+      v.reasoning.push_back("cannot be derived");
+      v.in_command = false;
+      v.confidence = Confidence::kLow;
+      return;
+    }
+    if (next_xid_ && static_cast<uint32_t>(*next_xid_ - chosen) > 2000000000u) {
+      Decide("xid-wraparound-near",
+             fmt::format("the distance from oldest XID {} to next XID {} is over 2 billion: the server will "
+                         "refuse new transactions until VACUUM freezes old rows",
+                         chosen, *next_xid_));
+    }
+    v.value = fmt::format("{}", chosen);
+  }
+
+  void MultiXacts() {
+    auto& v = Add("-m", "--multixact-ids", "next and oldest MultiXact ID");
+    uint64_t next = 0, oldest = 0;
+    if (offsets_.run) {
+      v.reasoning.push_back(RunText(offsets_));
+      next = NextBoundary(offsets_);
+      oldest = offsets_.layout->FirstIdOf(offsets_.run->first);
+      v.reasoning.push_back(fmt::format("next = start of the segment after {} = {}; oldest = start of {} = {}",
+                                        offsets_.layout->FileName(offsets_.run->last), next,
+                                        offsets_.layout->FileName(offsets_.run->first), oldest));
+      if (next < kFirstMultiXactId) next = kFirstMultiXactId, v.reasoning.push_back("next wraps to 0, which is invalid: 1");
+      if (oldest < kFirstMultiXactId) oldest = kFirstMultiXactId;
+      if (control_) {
+        next = LaterNext(offsets_, next, Pc(Field::kNextMulti), "NextMultiXactId", &v);
+        oldest = OldestWithin(offsets_, oldest, next, Pc(Field::kOldestMulti), "oldestMultiXid", &v);
+      } else {
+        v.confidence = Confidence::kMedium;
+      }
+    } else if (control_) {
+      next = Pc(Field::kNextMulti);
+      oldest = Pc(Field::kOldestMulti);
+      v.reasoning.push_back(fmt::format("no offsets segments; pg_control says {} and {}", next, oldest));
+      v.confidence = Confidence::kMedium;
+    } else {
+      v.reasoning.push_back("no offsets segments and no usable pg_control: cannot be derived");
+      v.in_command = false;
+      v.confidence = Confidence::kLow;
+      return;
+    }
+    v.value = fmt::format("{},{}", next, oldest);
+  }
+
+  void MultiXactOffset() {
+    auto& v = Add("-O", "--multixact-offset", "next MultiXact offset");
+    uint64_t next = 0;
+    if (members_.run) {
+      v.reasoning.push_back(RunText(members_));
+      next = NextBoundary(members_);
+      v.reasoning.push_back(fmt::format("next = start of the segment after {} = {}",
+                                        members_.layout->FileName(members_.run->last), next));
+      if (control_) {
+        next = LaterNext(members_, next, Pc(Field::kNextMultiOffset), "NextMultiOffset", &v);
+      } else {
+        v.confidence = Confidence::kMedium;
+      }
+    } else if (control_) {
+      next = Pc(Field::kNextMultiOffset);
+      v.reasoning.push_back(fmt::format("no members segments; pg_control says {}", next));
+      v.confidence = Confidence::kMedium;
+    } else {
+      v.reasoning.push_back("no members segments and no usable pg_control: cannot be derived");
+      v.in_command = false;
+      v.confidence = Confidence::kLow;
+      return;
+    }
+    v.value = fmt::format("{}", next);
+  }
+
+  void CommitTs() {
+    if (!commit_ts_.layout) return;
+    auto& v = Add("-c", "--commit-timestamp-ids", "oldest and newest commit-timestamp XIDs");
+    if (!commit_ts_.run) {
+      v.reasoning.push_back(fmt::format("{} has no segments: nothing to set", commit_ts_.dir));
+      v.in_command = false;
+      return;
+    }
+    const auto& l = *commit_ts_.layout;
+    v.reasoning.push_back(RunText(commit_ts_));
+    // Only pages that exist in the newest file can be looked up.
+    const uint64_t pages = std::max<uint64_t>(commit_ts_.sizes[commit_ts_.run->last] / block_size_, 1);
+    uint64_t oldest = l.FirstIdOf(commit_ts_.run->first);
+    uint64_t newest = (l.FirstIdOf(commit_ts_.run->last) + pages * l.entries_per_page() - 1) & 0xFFFFFFFFu;
+    const uint64_t minimum = layout_.major() == "17" || layout_.major() == "18" || layout_.major() == "19" ? 3 : 2;
+    if (oldest < minimum) oldest = minimum;
+    v.reasoning.push_back(fmt::format("oldest = start of {} = {}; newest = last XID on the {} page{} of {} = {}",
+                                      l.FileName(commit_ts_.run->first), oldest, pages, pages == 1 ? "" : "s",
+                                      l.FileName(commit_ts_.run->last), newest));
+    if (next_xid_ && !Precedes32(newest, *next_xid_)) {
+      newest = (*next_xid_ - 1) & 0xFFFFFFFFu;
+      v.reasoning.push_back(fmt::format("capped below the next XID: {}", newest));
+    }
+    if (control_ && Pc(Field::kNewestCommitTsXid) != 0) {
+      const uint64_t pc_old = Pc(Field::kOldestCommitTsXid), pc_new = Pc(Field::kNewestCommitTsXid);
+      v.reasoning.push_back(fmt::format("pg_control says {},{}", pc_old, pc_new));
+      if (!Precedes32(pc_old, oldest) && !Precedes32(newest, pc_new)) {
+        oldest = pc_old;
+        newest = pc_new;
+        v.reasoning.push_back("inside what the files hold; keeping pg_control's");
+      }
+    } else {
+      v.confidence = Confidence::kMedium;
+    }
+    v.value = fmt::format("{},{}", oldest, newest);
+  }
+
+  void NextOid() {
+    auto& v = Add("-o", "--next-oid", "next OID");
+    uint64_t chosen = kFirstNormalObjectId;
+    v.reasoning.push_back(fmt::format("user objects start at OID {}", kFirstNormalObjectId));
+    if (control_) {
+      const uint64_t pc = Pc(Field::kNextOid) + kOidPrefetch;
+      v.reasoning.push_back(fmt::format("pg_control says NextOID {}; the server hands out up to {} OIDs past "
+                                        "a checkpoint's value before logging more: {}",
+                                        Pc(Field::kNextOid), kOidPrefetch, pc));
+      chosen = std::max(chosen, pc);
+    } else {
+      v.confidence = Confidence::kMedium;
+    }
+    if (dir_.max_relation_oid) {
+      v.reasoning.push_back(fmt::format("the largest relfilenode/database/tablespace OID on disk is {} ({}): {}",
+                                        *dir_.max_relation_oid, Rel(dir_.max_relation_oid_path),
+                                        *dir_.max_relation_oid + 1));
+      chosen = std::max(chosen, *dir_.max_relation_oid + 1);
+    }
+    if (chosen > 0xFFFFFFFFu) {
+      chosen = kFirstNormalObjectId;
+      v.reasoning.push_back("past 2^32 OIDs wrap: 16384");
+    }
+    v.value = fmt::format("{}", chosen);
+  }
+
+  void WalStart() {
+    auto& v = Add("-l", "--next-wal-file", "first WAL segment after the reset");
+    v.reasoning.push_back(fmt::format("segment size {} bytes, from {}", seg_size_, seg_size_source_));
+    uint32_t tli = 1;
+    std::optional<uint64_t> max_seg;
+    std::string max_name;
+    std::set<std::string> wal_names;
+    auto consider = [&](const DirListing& l, const std::string& where) {
+      for (const auto& e : l.entries) {
+        if (e.is_dir) continue;
+        const auto n = ClassifyWalFileName(e.name, seg_size_);
+        if (n.kind == WalFileKind::kTemporary || n.kind == WalFileKind::kOther) continue;
+        tli = std::max(tli, n.timeline);
+        if (n.kind == WalFileKind::kSegment) wal_names.insert(e.name);
+        if (n.segment_number && (!max_seg || *n.segment_number > *max_seg)) {
+          max_seg = *n.segment_number;
+          max_name = where + "/" + e.name;
+        }
+      }
+    };
+    consider(dir_.wal, Rel(dir_.wal.path));
+    for (const auto& a : dir_.wal_archives) consider(a, a.path);
+    if (max_seg) {
+      v.reasoning.push_back(fmt::format("the newest WAL file on any timeline is {}", max_name));
+    } else {
+      v.reasoning.push_back("no WAL files were found");
+    }
+    if (control_) {
+      const uint64_t redo_seg = SegmentNumberOf(Lsn{Pc(Field::kRedo)}, seg_size_);
+      tli = std::max(tli, static_cast<uint32_t>(Pc(Field::kThisTimeLineId)));
+      if (!max_seg || redo_seg > *max_seg) {
+        max_seg = redo_seg;
+        v.reasoning.push_back(fmt::format("pg_control's REDO point is in segment {}", redo_seg));
+      }
+      const std::string redo_name = SegmentNameFor(static_cast<uint32_t>(Pc(Field::kThisTimeLineId)),
+                                                   Lsn{Pc(Field::kRedo)}, seg_size_).ToString(seg_size_);
+      if (!wal_names.count(redo_name)) {
+        Decide("redo-segment-missing",
+               fmt::format("the checkpoint's REDO segment {} is not in {} or any WAL archive given: the "
+                           "server cannot start from this checkpoint. Look for it in backups or the WAL "
+                           "archive (--wal-archive DIR) before resetting",
+                           redo_name, Rel(dir_.wal.path)));
+      }
+    } else if (!max_seg) {
+      v.confidence = Confidence::kLow;
+    }
+    const uint64_t next = max_seg ? *max_seg + 1 : 1;
+    v.reasoning.push_back(fmt::format("newest timeline {}; one segment past the newest: {}", tli, next));
+    v.value = WalSegmentName{tli, next}.ToString(seg_size_);
+  }
+
+  void Epoch() {
+    auto& v = Add("-e", "--epoch", "transaction ID epoch");
+    if (control_) {
+      uint64_t epoch = Pc(Field::kNextXidEpoch);
+      v.reasoning.push_back(fmt::format("pg_control says epoch {}", epoch));
+      if (xid_wrapped_) {
+        epoch = (epoch + 1) & 0xFFFFFFFFu;
+        v.reasoning.push_back(fmt::format("the next XID wrapped past 2^32: {}", epoch));
+      }
+      v.value = fmt::format("{}", epoch);
+      return;
+    }
+    v.in_command = false;
+    v.confidence = Confidence::kLow;
+    v.value = "unknown";
+    v.reasoning.push_back(
+        "unknown: only pg_control records it. It affects 64-bit transaction IDs (txid_current(), "
+        "pg_current_xact_id()) and tools that store them; row visibility does not depend on it. "
+        "Without -e, pg_resetwal uses 0");
+  }
+
+  void Command() {
+    std::string cmd(layout_.reset_tool());
+    if (plan_.needs_force) cmd += " -f";
+    for (const auto& v : plan_.values) {
+      if (v.in_command && !v.value.empty()) cmd += " " + v.option + " " + v.value;
+    }
+    cmd += " -D '" + dir_.root + "'";
+    plan_.command = cmd;
+  }
+
+  const DataDir& dir_;
+  const ControlLayout& layout_;
+  Plan& plan_;
+  const ControlFile* control_ = nullptr;  // trusted
+  uint32_t block_size_ = kDefaultBlockSize;
+  std::string block_size_source_;
+  uint64_t seg_size_ = kDefaultWalSegmentSize;
+  std::string seg_size_source_;
+  Slru xact_, offsets_, members_, commit_ts_;
+  std::optional<uint64_t> next_xid_;
+  bool xid_wrapped_ = false;
+};
+
+}  // namespace
+
+std::string_view ConfidenceName(Confidence c) {
+  switch (c) {
+    case Confidence::kHigh: return "high";
+    case Confidence::kMedium: return "medium";
+    case Confidence::kLow: return "low";
+  }
+  return "?";
+}
+
+bool Plan::NeedsDecision() const {
+  return std::any_of(hazards.begin(), hazards.end(), [](const Hazard& h) { return h.needs_decision; });
+}
+
+Result<Plan> MakePlan(const DataDir& dir) {
+  Plan plan;
+  plan.data_dir = dir.root;
+  if (dir.pg_version) plan.layout = FindLayoutByMajor(*dir.pg_version);
+  if (!plan.layout && dir.control && dir.control->ok()) plan.layout = &dir.control->value().control.layout();
+  if (!plan.layout) {
+    return MakeError(ErrorCode::kUnknownVersion,
+                     dir.pg_version ? fmt::format("PG_VERSION says \"{}\", which pgrescue does not support "
+                                                  "(9.4 to 19), and pg_control is not readable",
+                                                  *dir.pg_version)
+                                    : "PG_VERSION is missing and pg_control is not readable: the "
+                                      "PostgreSQL version cannot be told. Write the major version "
+                                      "(such as 15) into PG_VERSION",
+                     dir.root);
+  }
+  Planner(dir, *plan.layout, &plan).Run();
+  return plan;
+}
+
+std::string FormatPlan(const Plan& plan) {
+  std::string out = fmt::format("Plan for {} (PostgreSQL {})\n\nFound:\n", plan.data_dir, plan.layout->major());
+  for (const auto& f : plan.found) out += "  " + f + "\n";
+  out += "\nHazards:\n";
+  if (plan.hazards.empty()) out += "  none\n";
+  for (const auto& h : plan.hazards) {
+    out += fmt::format("  {} {}: {}\n", h.needs_decision ? "!" : "-", h.code, h.message);
+  }
+  out += "\nDerived values:\n";
+  for (const auto& v : plan.values) {
+    out += fmt::format("  {:<3} {:<42} {}   (confidence: {}{})\n", v.option, v.what, v.value,
+                       ConfidenceName(v.confidence), v.in_command ? "" : "; not in the command");
+    for (const auto& r : v.reasoning) out += "        " + r + "\n";
+  }
+  out += "\nCommand (dry run first with -n; nothing has been changed):\n  " + plan.command + "\n";
+  for (const auto& r : plan.force_reasons) out += "  -f because " + r + "\n";
+  return out;
+}
+
+nlohmann::ordered_json PlanToJson(const Plan& plan) {
+  nlohmann::ordered_json j;
+  j["data_dir"] = plan.data_dir;
+  j["version"] = std::string(plan.layout->major());
+  j["found"] = plan.found;
+  j["hazards"] = nlohmann::ordered_json::array();
+  for (const auto& h : plan.hazards) {
+    j["hazards"].push_back({{"code", h.code}, {"message", h.message}, {"needs_decision", h.needs_decision}});
+  }
+  j["values"] = nlohmann::ordered_json::array();
+  for (const auto& v : plan.values) {
+    j["values"].push_back({{"option", v.option}, {"long_option", v.long_option}, {"what", v.what},
+                           {"value", v.value}, {"confidence", ConfidenceName(v.confidence)},
+                           {"in_command", v.in_command}, {"reasoning", v.reasoning}});
+  }
+  j["needs_force"] = plan.needs_force;
+  j["force_reasons"] = plan.force_reasons;
+  j["command"] = plan.command;
+  j["needs_decision"] = plan.NeedsDecision();
+  return j;
+}
+
+}  // namespace pgrescue

@@ -1,0 +1,57 @@
+// The planner: from a scanned data directory, every value pg_resetwal needs,
+// each with the evidence and arithmetic behind it, and the hazards a DBA must
+// weigh before any reset. It never writes.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "libcontrol/control_layout.h"
+#include "libcontrol/data_dir.h"
+#include "libcontrol/result.h"
+
+namespace pgrescue {
+
+enum class Confidence { kHigh, kMedium, kLow };
+std::string_view ConfidenceName(Confidence c);
+
+struct DerivedValue {
+  std::string option;        // "-x"
+  std::string long_option;   // "--next-transaction-id" (11 on)
+  std::string what;          // "next transaction ID"
+  std::string value;         // as it goes on the command line
+  std::vector<std::string> reasoning;  // sources, arithmetic, comparison
+  Confidence confidence = Confidence::kHigh;
+  bool in_command = true;    // false: shown, but the version's tool has no such option
+};
+
+struct Hazard {
+  std::string code;          // stable identifier, e.g. "live-postmaster"
+  std::string message;       // what, where, what to do
+  bool needs_decision = true;  // false: information only
+};
+
+struct Plan {
+  std::string data_dir;
+  const ControlLayout* layout = nullptr;  // the version planned for
+  std::vector<std::string> found;         // what the scan saw, one line each
+  std::vector<Hazard> hazards;
+  std::vector<DerivedValue> values;
+  bool needs_force = false;
+  std::vector<std::string> force_reasons;
+  std::string command;                    // pg_resetwal / pg_resetxlog
+
+  bool NeedsDecision() const;
+};
+
+// Fails only when the version cannot be told at all (no PG_VERSION and no
+// readable pg_control).
+Result<Plan> MakePlan(const DataDir& dir);
+
+std::string FormatPlan(const Plan& plan);
+nlohmann::ordered_json PlanToJson(const Plan& plan);
+
+}  // namespace pgrescue

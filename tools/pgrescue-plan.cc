@@ -1,0 +1,103 @@
+// pgrescue-plan: diagnose a data directory and derive every value a WAL
+// reset needs, with the reasoning. Reads only; never writes.
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "libcontrol/data_dir.h"
+#include "libcontrol/planner.h"
+
+namespace {
+
+constexpr int kExitPlanned = 0;
+constexpr int kExitNeedsDecision = 1;
+constexpr int kExitUnusable = 2;
+constexpr const char* kProgname = "pgrescue-plan";
+
+constexpr const char* kDescription =
+    "Diagnoses a PostgreSQL data directory (9.4 to 19) that will not start and derives every\n"
+    "value pg_resetwal (pg_resetxlog before 10) needs: next and oldest transaction ID (-x, -u),\n"
+    "MultiXact IDs (-m) and offset (-O), commit-timestamp range (-c), next OID (-o), first WAL\n"
+    "segment (-l) and epoch (-e), each with its evidence and arithmetic. Reads only; writes nothing.\n";
+
+constexpr const char* kFooter =
+    "\nHow values are derived: pg_xact, pg_multixact and pg_commit_ts segments form a run\n"
+    "modulo their numbering (so wraparound is handled); each next value is the first ID of\n"
+    "the segment after the newest, so the server starts a fresh segment. Where pg_control is\n"
+    "readable, the later of the two is taken and the comparison is shown. -l is one segment\n"
+    "past every WAL file in pg_wal and the archives, on the newest timeline.\n"
+    "\n"
+    "Hazards (a running server, a stale postmaster.pid, backup_label, an unclean shutdown,\n"
+    "missing segments, a damaged pg_control) are listed before the values.\n"
+    "\n"
+    "Exit status:\n"
+    "  0  a plan was made and nothing needs a human decision\n"
+    "  1  a plan was made, but hazards need a decision before any reset\n"
+    "  2  unusable input or bad usage\n"
+    "\n"
+    "Examples:\n"
+    "  pgrescue-plan /var/lib/postgresql/15/main\n"
+    "  pgrescue-plan -D \"$PGDATA\" --wal-archive /mnt/archive --json\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app(kDescription, kProgname);
+  app.footer(kFooter);
+  std::string data_dir_option, data_dir_positional;
+  std::vector<std::string> archives;
+  bool json = false;
+  app.add_option("-D,--pgdata", data_dir_option, "data directory (default: $PGDATA)");
+  app.add_option("DATADIR", data_dir_positional, "data directory, as an alternative to -D");
+  app.add_option("--wal-archive", archives, "a directory of archived WAL to consider (repeatable)");
+  app.add_flag("--json", json, "print the plan as JSON");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << kProgname << ": error: " << e.what() << "\n"
+              << "Try \"" << kProgname << " --help\" for more information.\n";
+    return kExitUnusable;
+  }
+  if (!data_dir_option.empty() && !data_dir_positional.empty()) {
+    std::cerr << kProgname << ": error: give the data directory once, either with -D or as DATADIR\n";
+    return kExitUnusable;
+  }
+  std::string data_dir = !data_dir_option.empty() ? data_dir_option : data_dir_positional;
+  if (data_dir.empty()) {
+    if (const char* env = std::getenv("PGDATA"); env != nullptr) data_dir = env;
+  }
+  if (data_dir.empty()) {
+    std::cerr << kProgname << ": error: no data directory specified; give -D DATADIR or set PGDATA\n";
+    return kExitUnusable;
+  }
+
+  auto dir = pgrescue::ScanDataDir(data_dir, archives);
+  if (!dir) {
+    std::cerr << kProgname << ": error: " << dir.error().ToString() << "\n";
+    return kExitUnusable;
+  }
+  for (const auto& a : dir->wal_archives) {
+    if (!a.exists) {
+      std::cerr << kProgname << ": error: WAL archive \"" << a.path << "\" does not exist or is not a directory\n";
+      return kExitUnusable;
+    }
+  }
+  auto plan = pgrescue::MakePlan(*dir);
+  if (!plan) {
+    std::cerr << kProgname << ": error: " << plan.error().ToString() << "\n";
+    return kExitUnusable;
+  }
+  if (json) {
+    std::cout << pgrescue::PlanToJson(*plan).dump(2) << "\n";
+  } else {
+    std::cout << pgrescue::FormatPlan(*plan);
+  }
+  std::cout.flush();
+  if (!std::cout) return kExitUnusable;
+  return plan->NeedsDecision() ? kExitNeedsDecision : kExitPlanned;
+}
