@@ -133,6 +133,63 @@ def compare_text(args, cluster, what, target=None):
                       f"pgrescue-inspect {ours.returncode}")
 
 
+XACT_SEGMENT = 1048576
+OFFSETS_SEGMENT = 65536
+MEMBERS_SEGMENT = 52352
+
+
+def plan(args, data, check_exit=None):
+    p = subprocess.run([args.plan, "--json", data], capture_output=True, text=True)
+    if check_exit is not None and p.returncode != check_exit:
+        raise Failure(f"pgrescue-plan exited {p.returncode}, expected {check_exit}:\n{p.stdout}\n{p.stderr}")
+    if p.returncode not in (0, 1):
+        raise Failure(f"pgrescue-plan exited {p.returncode}: {p.stderr}")
+    doc = json.loads(p.stdout)
+    return doc, {v["option"]: v["value"] for v in doc["values"]}
+
+
+def ahead_within(planned, actual, segment, what, modulus=2**32):
+    """planned is at or after actual, by less than one segment (circularly)."""
+    gap = (planned - actual) % modulus
+    if gap > segment:
+        raise Failure(f"planned {what} {planned} is not within one segment ({segment}) at or after the "
+                      f"server's {actual}")
+    return gap
+
+
+def check_plan_against_control(args, cluster, ctl):
+    """A plan of a cleanly stopped cluster: no hazards, every value at or
+    just past what pg_control holds."""
+    doc, v = plan(args, cluster.data, check_exit=0)
+    cp = ctl["checkpoint"]
+    xid = int(cp["next_xid"].split(":")[1])
+    notes = []
+    notes.append(f"-x {v['-x']} vs {xid} (+{ahead_within(int(v['-x']), xid, XACT_SEGMENT, '-x')})")
+    next_multi, oldest_multi = (int(x) for x in v["-m"].split(","))
+    notes.append(f"-m {v['-m']} vs {cp['next_multixact_id']},{cp['oldest_multi_xid']} "
+                 f"(+{ahead_within(next_multi, int(cp['next_multixact_id']), OFFSETS_SEGMENT, '-m')})")
+    if oldest_multi != int(cp["oldest_multi_xid"]):
+        raise Failure(f"planned oldest multixact {oldest_multi}, server {cp['oldest_multi_xid']}")
+    notes.append(f"-O {v['-O']} vs {cp['next_multi_offset']} "
+                 f"(+{ahead_within(int(v['-O']), int(cp['next_multi_offset']), MEMBERS_SEGMENT, '-O')})")
+    if int(v["-o"]) < int(cp["next_oid"]):
+        raise Failure(f"planned -o {v['-o']} below the server's {cp['next_oid']}")
+    notes.append(f"-o {v['-o']} vs {cp['next_oid']}")
+    if v["-u"] != cp["oldest_xid"]:
+        raise Failure(f"planned -u {v['-u']}, server's oldest XID {cp['oldest_xid']}")
+    redo_file = cp["redo_wal_file"]
+    if v["-l"] <= redo_file or v["-l"][:8] != redo_file[:8]:
+        raise Failure(f"planned -l {v['-l']} is not past the REDO file {redo_file} on its timeline")
+    notes.append(f"-l {v['-l']} vs REDO {redo_file}")
+    if "-c" in v and cp["newest_commit_ts_xid"] != "0":
+        oldest_ts, newest_ts = (int(x) for x in v["-c"].split(","))
+        if oldest_ts > int(cp["oldest_commit_ts_xid"]) or newest_ts < int(cp["newest_commit_ts_xid"]):
+            raise Failure(f"planned -c {v['-c']} does not cover the server's "
+                          f"{cp['oldest_commit_ts_xid']},{cp['newest_commit_ts_xid']}")
+        notes.append(f"-c {v['-c']} vs {cp['oldest_commit_ts_xid']},{cp['newest_commit_ts_xid']}")
+    return notes
+
+
 def crc32c(data):
     crc = 0xFFFFFFFF
     for b in data:
@@ -184,6 +241,8 @@ def test_cluster(args, name, initdb_flags, port):
         stopped = json.loads(inspect(args, cluster.data, "--json").stdout)
         if stopped["control"]["state"] != "shut down":
             raise Failure(f"{name}: state after stop is {stopped['control']['state']!r}")
+        plan_notes = check_plan_against_control(args, cluster, stopped)
+        checks += 1
         if args.debian_tools:
             compare_text(args, cluster, "shut down")
             checks += 1 + damaged_copies(args, cluster)
@@ -198,7 +257,83 @@ def test_cluster(args, name, initdb_flags, port):
         cluster.stop()
         print(f"{args.label} {name}: {n_running} fields equal the server's view after CHECKPOINT, "
               f"{n_restart} after restart")
+        print(f"{args.label} {name}: plan: " + "; ".join(plan_notes))
         return checks + 2 + n_running + n_restart
+    except Failure:
+        log = os.path.join(cluster.base, "log")
+        if os.path.exists(log):
+            sys.stderr.write(open(log).read()[-3000:])
+        raise
+    finally:
+        try:
+            cluster.stop("immediate")
+        except Failure:
+            pass
+        cluster.cleanup()
+
+
+def reset_end_to_end(args, port):
+    """Push a cluster to high XIDs, MultiXacts and offsets with the real
+    pg_resetwal, let new segments appear, lose pg_control, plan from the files
+    alone, apply the plan with the real pg_resetwal -f, and start: the server
+    runs new transactions and MultiXacts without errors."""
+    cluster = Cluster(args, "reset-e2e", [], port)
+    resetwal = os.path.join(args.bin_dir, "pg_resetwal")
+    try:
+        cluster.start()
+        cluster.sql(WORKLOAD)
+        cluster.stop()
+        # Segment boundaries: pg_xact 0100, offsets 0010, members 0028.
+        cluster.as_user([resetwal, "-x", str(256 * XACT_SEGMENT), "-m", f"{16 * OFFSETS_SEGMENT},1",
+                         "-O", str(40 * MEMBERS_SEGMENT), "-D", cluster.data])
+        cluster.start()
+        cluster.sql(WORKLOAD.replace("create table t ", "create table t2 ").replace(" t ", " t2 ")
+                    .replace("into t ", "into t2 ").replace("create table u ", "create table u2 "))
+        # Freeze everything so the old segments are truncated, as on a live
+        # system long after such a jump.
+        cluster.sql("alter database template0 allow_connections true")
+        for db in ("template0", "template1", "postgres"):
+            run([args.psql, "-X", "-q", "-h", cluster.sock, "-p", str(port), "-U", "postgres", "-d", db,
+                 "-c", "vacuum freeze"])
+        cluster.sql("checkpoint")
+        cluster.sql("select count(*) from t2")
+        cluster.stop()
+        before = json.loads(inspect(args, cluster.data, "--json").stdout)
+        os.remove(os.path.join(cluster.data, "global", "pg_control"))
+        doc, v = plan(args, cluster.data, check_exit=1)
+        if not any(h["code"] == "control-missing" for h in doc["hazards"]):
+            raise Failure(f"no control-missing hazard: {doc['hazards']}")
+        open(os.path.join(cluster.data, "global", "pg_control"), "w").close()
+        shutil.chown(os.path.join(cluster.data, "global", "pg_control"), args.user)
+        guessed = run(["runuser", "-u", args.user, "--", resetwal, "-n", "-D", cluster.data], check=False)
+        first = [l.split()[-1] for l in guessed.splitlines() if l.startswith("First log segment after reset:")]
+        if not first or v["-l"] < first[0]:
+            raise Failure(f"planned -l {v['-l']} is before pg_resetwal's own choice {first}")
+        cp = before["checkpoint"]
+        notes = [f"-x {v['-x']} vs {cp['next_xid']}", f"-m {v['-m']} vs {cp['next_multixact_id']}",
+                 f"-O {v['-O']} vs {cp['next_multi_offset']}", f"-l {v['-l']} vs pg_resetwal's {first[0]}"]
+        ahead_within(int(v["-x"]), int(cp["next_xid"].split(":")[1]), XACT_SEGMENT, "-x")
+        ahead_within(int(v["-m"].split(",")[0]), int(cp["next_multixact_id"]), OFFSETS_SEGMENT, "-m")
+        ahead_within(int(v["-O"]), int(cp["next_multi_offset"]), MEMBERS_SEGMENT, "-O")
+        argv = [resetwal, "-f"]
+        for value in doc["values"]:
+            if value["in_command"]:
+                argv += [value["option"], value["value"]]
+        cluster.as_user(argv + ["-D", cluster.data])
+        cluster.start()
+        cluster.sql(WORKLOAD.replace("create table t ", "create table t3 ").replace(" t ", " t3 ")
+                    .replace("into t ", "into t3 ").replace("create table u ", "create table u3 "))
+        rows = cluster.sql("select count(*) from t2").strip()
+        if rows != "5000":
+            raise Failure(f"t2 has {rows} rows after the reset")
+        cluster.sql("checkpoint")
+        cluster.stop()
+        log = open(os.path.join(cluster.base, "log")).read()
+        if "could not access status of transaction" in log:
+            raise Failure("the server log reports 'could not access status of transaction'")
+        print(f"{args.label} reset-e2e: planned from files alone, applied with pg_resetwal -f, server runs "
+              f"new transactions and MultiXacts; " + "; ".join(notes))
+        return 6
     except Failure:
         log = os.path.join(cluster.base, "log")
         if os.path.exists(log):
@@ -218,6 +353,9 @@ def main():
     ap.add_argument("--major", type=int, required=True)
     ap.add_argument("--bin-dir", required=True, help="directory with initdb, pg_ctl, postgres")
     ap.add_argument("--inspect", required=True)
+    ap.add_argument("--plan", required=True)
+    ap.add_argument("--reset-e2e", action="store_true",
+                    help="also run the end-to-end reset with this bin dir's pg_resetwal")
     ap.add_argument("--psql", required=True)
     ap.add_argument("--user", required=True, help="unprivileged user to run the server as")
     ap.add_argument("--port", type=int, required=True)
@@ -236,6 +374,8 @@ def main():
     try:
         for i, (name, flags) in enumerate(variants):
             checks += test_cluster(args, name, flags, args.port + i)
+        if args.reset_e2e:
+            checks += reset_end_to_end(args, args.port + len(variants))
     except Failure as e:
         print(f"FAIL {args.label}: {e}")
         print(f"{checks} passed, 1 failed")
