@@ -1,6 +1,8 @@
 #include "libcontrol/data_dir.h"
 
+#include <dirent.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -15,23 +17,31 @@ namespace pgrescue {
 namespace fs = std::filesystem;
 namespace {
 
-DirListing List(const fs::path& dir) {
+// readdir rather than std::filesystem: pg_wal can hold 100,000 files, and
+// building a path object and a stat per entry dominates the scan. Sizes are
+// read only where asked for.
+DirListing List(const fs::path& dir, bool with_sizes) {
   DirListing out;
   out.path = dir.string();
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return out;
+  DIR* d = opendir(out.path.c_str());
+  if (d == nullptr) return out;
   out.exists = true;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+  const int fd = dirfd(d);
+  while (const dirent* ent = readdir(d)) {
+    if (std::strcmp(ent->d_name, ".") == 0 || std::strcmp(ent->d_name, "..") == 0) continue;
     DirEntry e;
-    e.name = it->path().filename().string();
-    std::error_code ec2;
-    e.is_dir = it->is_directory(ec2);
-    if (!e.is_dir) {
-      const auto size = it->file_size(ec2);
-      e.size = ec2 ? 0 : size;
+    e.name = ent->d_name;
+    e.is_dir = ent->d_type == DT_DIR;
+    if (ent->d_type == DT_UNKNOWN || ent->d_type == DT_LNK || (with_sizes && !e.is_dir)) {
+      struct stat st {};
+      if (fstatat(fd, ent->d_name, &st, 0) == 0) {
+        e.is_dir = S_ISDIR(st.st_mode);
+        e.size = e.is_dir ? 0 : static_cast<uint64_t>(st.st_size);
+      }
     }
     out.entries.push_back(std::move(e));
   }
+  closedir(d);
   std::sort(out.entries.begin(), out.entries.end(),
             [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
   return out;
@@ -145,6 +155,17 @@ void ReadSettings(const fs::path& file, std::map<std::string, std::string>* sett
 
 }  // namespace
 
+uint64_t FileSize(const DirListing& listing, const std::string& name) {
+  struct stat st {};
+  const std::string path = listing.path + "/" + name;
+  return stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
+bool Contains(const DirListing& listing, const std::string& name) {
+  return std::binary_search(listing.entries.begin(), listing.entries.end(), DirEntry{name, 0, false},
+                            [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
+}
+
 const std::vector<std::string>& ControlRelevantSettings() {
   static const std::vector<std::string> names = {
       "max_connections",  "max_worker_processes", "max_wal_senders",        "max_prepared_transactions",
@@ -166,15 +187,15 @@ Result<DataDir> ScanDataDir(const std::string& root_text, const std::vector<std:
 
   const fs::path wal = fs::exists(root / "pg_wal", ec) || !fs::exists(root / "pg_xlog", ec)
                            ? root / "pg_wal" : root / "pg_xlog";
-  d.wal = List(wal);
-  d.wal_archive_status = List(wal / "archive_status");
-  d.wal_summaries = List(wal / "summaries");
-  for (const auto& a : wal_archives) d.wal_archives.push_back(List(a));
+  d.wal = List(wal, false);
+  d.wal_archive_status = List(wal / "archive_status", false);
+  d.wal_summaries = List(wal / "summaries", false);
+  for (const auto& a : wal_archives) d.wal_archives.push_back(List(a, false));
   d.xact = List(fs::exists(root / "pg_xact", ec) || !fs::exists(root / "pg_clog", ec)
-                    ? root / "pg_xact" : root / "pg_clog");
-  d.multixact_offsets = List(root / "pg_multixact" / "offsets");
-  d.multixact_members = List(root / "pg_multixact" / "members");
-  d.commit_ts = List(root / "pg_commit_ts");
+                    ? root / "pg_xact" : root / "pg_clog", true);
+  d.multixact_offsets = List(root / "pg_multixact" / "offsets", true);
+  d.multixact_members = List(root / "pg_multixact" / "members", true);
+  d.commit_ts = List(root / "pg_commit_ts", true);
   ScanRelations(root, &d);
 
   d.backup_label = fs::exists(root / "backup_label", ec);

@@ -16,7 +16,7 @@ namespace pgrescue {
 
 struct DirEntry {
   std::string name;
-  uint64_t size = 0;
+  uint64_t size = 0;   // SLRU directories only; 0 in WAL listings (see FileSize)
   bool is_dir = false;
 };
 
@@ -60,6 +60,12 @@ struct DataDir {
   // Settings from postgresql.conf then postgresql.auto.conf (later wins).
   std::map<std::string, std::string> settings;
 };
+
+// Size of a file in a listing, read now (WAL listings do not carry sizes).
+uint64_t FileSize(const DirListing& listing, const std::string& name);
+
+// Whether a listing holds a file of that name.
+bool Contains(const DirListing& listing, const std::string& name);
 
 // Reads `root` and the given archive directories. Fails only when `root`
 // is not a readable directory.

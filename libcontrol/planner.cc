@@ -257,7 +257,8 @@ class Planner {
             return;
           }
         }
-        if (IsValidWalSegmentSize(e.size)) ++by_file_size[e.size];
+        const uint64_t size = FileSize(*l, e.name);
+        if (IsValidWalSegmentSize(size)) ++by_file_size[size];
       }
     }
     if (!by_file_size.empty()) {
@@ -586,14 +587,12 @@ class Planner {
     uint32_t tli = 1;
     std::optional<uint64_t> max_seg;
     std::string max_name;
-    std::set<std::string> wal_names;
     auto consider = [&](const DirListing& l, const std::string& where) {
       for (const auto& e : l.entries) {
         if (e.is_dir) continue;
         const auto n = ClassifyWalFileName(e.name, seg_size_);
         if (n.kind == WalFileKind::kTemporary || n.kind == WalFileKind::kOther) continue;
         tli = std::max(tli, n.timeline);
-        if (n.kind == WalFileKind::kSegment) wal_names.insert(e.name);
         if (n.segment_number && (!max_seg || *n.segment_number > *max_seg)) {
           max_seg = *n.segment_number;
           max_name = where + "/" + e.name;
@@ -616,7 +615,9 @@ class Planner {
       }
       const std::string redo_name = SegmentNameFor(static_cast<uint32_t>(Pc(Field::kThisTimeLineId)),
                                                    Lsn{Pc(Field::kRedo)}, seg_size_).ToString(seg_size_);
-      if (!wal_names.count(redo_name)) {
+      const bool in_archive = std::any_of(dir_.wal_archives.begin(), dir_.wal_archives.end(),
+                                          [&](const DirListing& a) { return Contains(a, redo_name); });
+      if (!Contains(dir_.wal, redo_name) && !in_archive) {
         Decide("redo-segment-missing",
                fmt::format("the checkpoint's REDO segment {} is not in {} or any WAL archive given: the "
                            "server cannot start from this checkpoint. Look for it in backups or the WAL "

@@ -9,5 +9,8 @@ bash scripts/build.sh release >/dev/null
 echo "== pgrescue-inspect fixtures/sample-cluster"
 ./build/tools/pgrescue-inspect fixtures/sample-cluster
 echo
+echo "== pgrescue-plan fixtures/sample-cluster"
+./build/tools/pgrescue-plan fixtures/sample-cluster
+echo
 echo "== pgrescue-inspect --json fixtures/sample-cluster"
 ./build/tools/pgrescue-inspect --json fixtures/sample-cluster

@@ -38,6 +38,8 @@ for fuzzer in build-fuzz/fuzz/*_fuzzer; do
   fi
   rm -rf "$corpus"
 done
+echo "== benchmarks (ratios, not pass/fail)"
+./build/bench/plan_bench build/tools/pgrescue-plan fixtures || status=1
 echo "== tests: release, unit, tools and real servers (last, so its summary closes the run)"
 (cd build && ctest -j "$(nproc)" --output-on-failure) || status=1
 echo "== whole suite took $(( $(date +%s) - start ))s"
