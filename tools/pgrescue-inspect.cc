@@ -9,6 +9,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "tools/cli.h"
+
 #include "libcontrol/control_file.h"
 #include "libcontrol/control_json.h"
 #include "libcontrol/control_text.h"
@@ -17,7 +19,7 @@ namespace {
 
 constexpr int kExitClean = 0;
 constexpr int kExitWarnings = 1;
-constexpr int kExitUnusable = 2;
+constexpr int kExitUnusable = pgrescue::cli::kExitUnusable;
 constexpr const char* kProgname = "pgrescue-inspect";
 
 constexpr const char* kDescription =
@@ -51,44 +53,28 @@ std::string Trim(std::string s) {
   return s;
 }
 
-int Fail(const std::string& message) {
-  std::cerr << kProgname << ": error: " << message << "\n";
-  return kExitUnusable;
-}
+int Fail(const std::string& message) { return pgrescue::cli::Fail(kProgname, message); }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app(kDescription, kProgname);
   app.footer(kFooter);
-  std::string data_dir_option, data_dir_positional, file;
+  pgrescue::cli::DataDirOption data_dir_option(app);
+  std::string file;
   bool json = false;
-  app.add_option("-D,--pgdata", data_dir_option, "data directory (default: $PGDATA)");
-  app.add_option("DATADIR", data_dir_positional, "data directory, as an alternative to -D");
   app.add_option("--file", file, "read this pg_control file instead of DATADIR/global/pg_control");
   app.add_flag("--json", json, "print JSON instead of pg_controldata's text");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::cerr << kProgname << ": error: " << e.what() << "\n"
-              << "Try \"" << kProgname << " --help\" for more information.\n";
-    return kExitUnusable;
-  }
+  if (auto exit_code = pgrescue::cli::Parse(app, argc, argv, kProgname)) return *exit_code;
 
-  std::string data_dir = !data_dir_option.empty() ? data_dir_option : data_dir_positional;
-  if (!data_dir_option.empty() && !data_dir_positional.empty()) {
-    return Fail("give the data directory once, either with -D or as DATADIR");
-  }
-  if (!file.empty() && !data_dir.empty()) {
+  if (!file.empty() && data_dir_option.given()) {
     return Fail("give either --file or a data directory, not both");
   }
-  if (file.empty() && data_dir.empty()) {
-    if (const char* env = std::getenv("PGDATA"); env != nullptr && *env != '\0') data_dir = env;
-  }
-  if (file.empty() && data_dir.empty()) {
-    return Fail("no data directory specified; give -D DATADIR, set PGDATA, or use --file PATH");
+  std::string data_dir;
+  if (file.empty()) {
+    auto resolved = data_dir_option.Resolve(kProgname);
+    if (!resolved) return kExitUnusable;
+    data_dir = *resolved;
   }
   if (file.empty()) {
     std::error_code ec;

@@ -7,6 +7,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "tools/cli.h"
+
 #include "libcontrol/data_dir.h"
 #include "libcontrol/planner.h"
 
@@ -14,7 +16,7 @@ namespace {
 
 constexpr int kExitPlanned = 0;
 constexpr int kExitNeedsDecision = 1;
-constexpr int kExitUnusable = 2;
+constexpr int kExitUnusable = pgrescue::cli::kExitUnusable;
 constexpr const char* kProgname = "pgrescue-plan";
 
 constexpr const char* kDescription =
@@ -47,36 +49,16 @@ constexpr const char* kFooter =
 int main(int argc, char** argv) {
   CLI::App app(kDescription, kProgname);
   app.footer(kFooter);
-  std::string data_dir_option, data_dir_positional;
+  pgrescue::cli::DataDirOption data_dir_option(app);
   std::vector<std::string> archives;
   bool json = false;
-  app.add_option("-D,--pgdata", data_dir_option, "data directory (default: $PGDATA)");
-  app.add_option("DATADIR", data_dir_positional, "data directory, as an alternative to -D");
   app.add_option("--wal-archive", archives, "a directory of archived WAL to consider (repeatable)");
   app.add_flag("--json", json, "print the plan as JSON");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::cerr << kProgname << ": error: " << e.what() << "\n"
-              << "Try \"" << kProgname << " --help\" for more information.\n";
-    return kExitUnusable;
-  }
-  if (!data_dir_option.empty() && !data_dir_positional.empty()) {
-    std::cerr << kProgname << ": error: give the data directory once, either with -D or as DATADIR\n";
-    return kExitUnusable;
-  }
-  std::string data_dir = !data_dir_option.empty() ? data_dir_option : data_dir_positional;
-  if (data_dir.empty()) {
-    if (const char* env = std::getenv("PGDATA"); env != nullptr) data_dir = env;
-  }
-  if (data_dir.empty()) {
-    std::cerr << kProgname << ": error: no data directory specified; give -D DATADIR or set PGDATA\n";
-    return kExitUnusable;
-  }
+  if (auto exit_code = pgrescue::cli::Parse(app, argc, argv, kProgname)) return *exit_code;
+  const auto data_dir = data_dir_option.Resolve(kProgname);
+  if (!data_dir) return kExitUnusable;
 
-  auto dir = pgrescue::ScanDataDir(data_dir, archives);
+  auto dir = pgrescue::ScanDataDir(*data_dir, archives);
   if (!dir) {
     std::cerr << kProgname << ": error: " << dir.error().ToString() << "\n";
     return kExitUnusable;

@@ -81,6 +81,21 @@ class Cluster:
     def cleanup(self):
         shutil.rmtree(self.base, ignore_errors=True)
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, traceback):
+        """On failure, show the end of the server log; always stop and remove."""
+        log = os.path.join(self.base, "log")
+        if kind is not None and os.path.exists(log):
+            sys.stderr.write(open(log).read()[-3000:])
+        try:
+            self.stop("immediate")
+        except Failure:
+            pass
+        self.cleanup()
+        return False
+
 
 def run(argv, env=None, check=True):
     full_env = dict(os.environ, **(env or {}))
@@ -227,9 +242,8 @@ def damaged_copies(args, cluster):
 
 
 def test_cluster(args, name, initdb_flags, port):
-    cluster = Cluster(args, name, initdb_flags, port)
     checks = 0
-    try:
+    with Cluster(args, name, initdb_flags, port) as cluster:
         cluster.start()
         cluster.sql(WORKLOAD)
         cluster.sql("checkpoint")
@@ -259,17 +273,6 @@ def test_cluster(args, name, initdb_flags, port):
               f"{n_restart} after restart")
         print(f"{args.label} {name}: plan: " + "; ".join(plan_notes))
         return checks + 2 + n_running + n_restart
-    except Failure:
-        log = os.path.join(cluster.base, "log")
-        if os.path.exists(log):
-            sys.stderr.write(open(log).read()[-3000:])
-        raise
-    finally:
-        try:
-            cluster.stop("immediate")
-        except Failure:
-            pass
-        cluster.cleanup()
 
 
 def reset_end_to_end(args, port):
@@ -277,9 +280,8 @@ def reset_end_to_end(args, port):
     pg_resetwal, let new segments appear, lose pg_control, plan from the files
     alone, apply the plan with the real pg_resetwal -f, and start: the server
     runs new transactions and MultiXacts without errors."""
-    cluster = Cluster(args, "reset-e2e", [], port)
     resetwal = os.path.join(args.bin_dir, "pg_resetwal")
-    try:
+    with Cluster(args, "reset-e2e", [], port) as cluster:
         cluster.start()
         cluster.sql(WORKLOAD)
         cluster.stop()
@@ -334,17 +336,6 @@ def reset_end_to_end(args, port):
         print(f"{args.label} reset-e2e: planned from files alone, applied with pg_resetwal -f, server runs "
               f"new transactions and MultiXacts; " + "; ".join(notes))
         return 6
-    except Failure:
-        log = os.path.join(cluster.base, "log")
-        if os.path.exists(log):
-            sys.stderr.write(open(log).read()[-3000:])
-        raise
-    finally:
-        try:
-            cluster.stop("immediate")
-        except Failure:
-            pass
-        cluster.cleanup()
 
 
 def main():
