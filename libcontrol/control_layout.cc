@@ -214,6 +214,11 @@ std::vector<ControlLayout> BuildLayouts() {
 }  // namespace
 
 ControlLayout::ControlLayout(ControlLayoutDecl decl) : decl_(std::move(decl)) {
+  const auto dot = decl_.major.find('.');
+  version_num_ = dot == std::string_view::npos
+                     ? std::stoi(std::string(decl_.major)) * 100
+                     : std::stoi(std::string(decl_.major.substr(0, dot))) * 100 +
+                           std::stoi(std::string(decl_.major.substr(dot + 1)));
   index_.fill(-1);
   uint16_t offset = 0;
   auto place = [&](const Member& m, uint16_t base) {

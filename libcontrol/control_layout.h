@@ -64,6 +64,8 @@ class ControlLayout {
   explicit ControlLayout(ControlLayoutDecl decl);
 
   std::string_view major() const { return decl_.major; }
+  // 904, 905, 906, 1000 … 1900: for rules that change between versions.
+  int version_num() const { return version_num_; }
   uint32_t pg_control_version() const { return decl_.pg_control_version; }
   uint32_t catversion_first() const { return decl_.catversion_first; }
   uint32_t catversion_last() const { return decl_.catversion_last; }
@@ -87,6 +89,7 @@ class ControlLayout {
 
  private:
   ControlLayoutDecl decl_;
+  int version_num_ = 0;
   std::vector<Placement> placements_;
   std::array<int16_t, kFieldCount> index_{};
   uint16_t crc_offset_ = 0;

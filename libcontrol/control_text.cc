@@ -1,5 +1,6 @@
 #include "libcontrol/control_text.h"
 
+#include <algorithm>
 #include <ctime>
 #include <vector>
 
@@ -189,6 +190,35 @@ std::string RedoWalFileName(const ControlFile& c) {
       .ToString(static_cast<uint64_t>(seg_size));
 }
 
+std::string AlignedLine(std::string_view label, std::string_view value) {
+  return fmt::format("{:<38}{}\n", label, value);
+}
+
+std::string FormatResetwalValues(const ControlFile& c, bool guessed) {
+  // pg_resetwal prints, in pg_controldata's order, only what a reset keeps.
+  static const std::vector<std::string_view> kKept = {
+      "pg_control version number:", "Catalog version number:", "Database system identifier:",
+      "Latest checkpoint's TimeLineID:", "Latest checkpoint's full_page_writes:",
+      "Latest checkpoint's NextXID:", "Latest checkpoint's NextOID:",
+      "Latest checkpoint's NextMultiXactId:", "Latest checkpoint's NextMultiOffset:",
+      "Latest checkpoint's oldestXID:", "Latest checkpoint's oldestXID's DB:",
+      "Latest checkpoint's oldestActiveXID:", "Latest checkpoint's oldestMultiXid:",
+      "Latest checkpoint's oldestMulti's DB:", "Latest checkpoint's oldestCommitTsXid:",
+      "Latest checkpoint's newestCommitTsXid:", "Maximum data alignment:", "Database block size:",
+      "Blocks per segment of large relation:", "Pages per SLRU segment:", "WAL block size:",
+      "Bytes per WAL segment:", "Maximum length of identifiers:", "Maximum columns in an index:",
+      "Maximum size of a TOAST chunk:", "Size of a large-object chunk:", "Date/time type storage:",
+      "Float4 argument passing:", "Float8 argument passing:", "Data page checksum version:",
+      "Default char data signedness:"};
+  std::string out = guessed ? "Guessed pg_control values:\n\n" : "Current pg_control values:\n\n";
+  for (const Line& line : Lines()) {
+    if (std::find(kKept.begin(), kKept.end(), line.label) == kKept.end()) continue;
+    if (line.field != Field::kCount && !c.has(line.field)) continue;
+    out += AlignedLine(line.label, Value(c, line));
+  }
+  return out;
+}
+
 ControlDataReport FormatControlData(const ControlFileRead& read, std::string_view progname) {
   ControlDataReport report;
   AppendWarnings(read, progname, &report);
@@ -200,7 +230,7 @@ ControlDataReport FormatControlData(const ControlFileRead& read, std::string_vie
     }
     std::string label(line.label);
     if (line.setting && c.layout().text().current_setting_labels) label = "Current " + label;
-    report.out += fmt::format("{:<38}{}\n", label, Value(c, line));
+    report.out += AlignedLine(label, Value(c, line));
   }
   return report;
 }

@@ -16,6 +16,13 @@ struct ControlDataReport {
 
 ControlDataReport FormatControlData(const ControlFileRead& read, std::string_view progname);
 
+// pg_resetwal -n's first block: "Current pg_control values:" (or "Guessed …")
+// and the fields a reset keeps, in that version's format.
+std::string FormatResetwalValues(const ControlFile& control, bool guessed);
+
+// One "label:   value" line, aligned as pg_controldata and pg_resetwal do.
+std::string AlignedLine(std::string_view label, std::string_view value);
+
 // Shared with the JSON view.
 std::string_view DbStateText(uint64_t state);
 std::string WalLevelText(const ControlLayout& layout, int64_t wal_level);

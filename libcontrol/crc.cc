@@ -40,12 +40,14 @@ uint32_t Crc32cExtend(uint32_t crc, std::span<const uint8_t> data) {
   return engine.checksum();
 }
 
-uint32_t LegacyCrc32(std::span<const uint8_t> data) {
+uint32_t LegacyCrc32Extend(uint32_t crc, std::span<const uint8_t> data) {
   static const std::array<uint32_t, 256> table = MakeReflectedCrc32Table();
-  uint32_t crc = 0xFFFFFFFFu;
+  crc ^= 0xFFFFFFFFu;
   for (uint8_t byte : data) crc = table[((crc >> 24) ^ byte) & 0xFF] ^ (crc << 8);
   return crc ^ 0xFFFFFFFFu;
 }
+
+uint32_t LegacyCrc32(std::span<const uint8_t> data) { return LegacyCrc32Extend(0, data); }
 
 uint32_t ComputeCrc(CrcKind kind, std::span<const uint8_t> data) {
   return kind == CrcKind::kCrc32c ? Crc32c(data) : LegacyCrc32(data);

@@ -22,6 +22,9 @@ uint32_t Crc32cExtend(uint32_t crc, std::span<const uint8_t> data);
 // produce it.
 uint32_t LegacyCrc32(std::span<const uint8_t> data);
 
+// Continues a legacy CRC-32: `crc` is a finished value of the bytes before.
+uint32_t LegacyCrc32Extend(uint32_t crc, std::span<const uint8_t> data);
+
 uint32_t ComputeCrc(CrcKind kind, std::span<const uint8_t> data);
 
 }  // namespace pgrescue

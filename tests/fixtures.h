@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -33,6 +34,18 @@ inline std::optional<std::string> ReadText(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   if (!in) return std::nullopt;
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// A gzip file's contents (the WAL heads), through the system's gzip.
+inline std::vector<uint8_t> Gunzip(const std::filesystem::path& p) {
+  std::vector<uint8_t> out;
+  FILE* pipe = popen(("gzip -dc '" + p.string() + "'").c_str(), "r");
+  if (pipe == nullptr) return out;
+  uint8_t buf[1 << 16];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.insert(out.end(), buf, buf + n);
+  pclose(pipe);
+  return out;
 }
 
 inline std::string Trimmed(std::string s) {

@@ -1,0 +1,71 @@
+#include "libcontrol/wal_record.h"
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "libcontrol/crc.h"
+
+namespace pgrescue {
+namespace {
+
+constexpr uint16_t kXlpLongHeader = 0x0002;
+constexpr uint8_t kBlockIdDataShort = 0xFF;  // XLR_BLOCK_ID_DATA_SHORT
+
+void Put(std::vector<uint8_t>* b, size_t offset, size_t size, uint64_t v) {
+  for (size_t i = 0; i < size; ++i) (*b)[offset + i] = static_cast<uint8_t>(v >> (8 * i));
+}
+
+}  // namespace
+
+uint32_t WalRecordCrc(CrcKind kind, std::span<const uint8_t> record) {
+  if (kind == CrcKind::kLegacyCrc32) {
+    return LegacyCrc32Extend(LegacyCrc32(record.subspan(32)), record.first(24));
+  }
+  return Crc32cExtend(Crc32c(record.subspan(24)), record.first(20));
+}
+
+Result<std::vector<uint8_t>> BuildResetWalPage(const ControlFile& control, uint64_t segment_size,
+                                               uint16_t magic) {
+  const ControlLayout& l = control.layout();
+  auto bytes = SerializeControlFile(control);
+  if (!bytes) return bytes.error();
+  const std::span<const uint8_t> checkpoint(bytes->data() + l.checkpoint_offset(), l.checkpoint_size());
+  const uint64_t page_size = control.value(Field::kWalBlockSize);
+  if (page_size < 1024 || page_size > 65536) {
+    return MakeError(ErrorCode::kInvalidArgument, fmt::format("WAL block size {} is not usable", page_size));
+  }
+  std::vector<uint8_t> page(page_size, 0);
+  const uint64_t redo = control.value(Field::kRedo);
+  Put(&page, 0, 2, magic);
+  Put(&page, 2, 2, kXlpLongHeader);
+  Put(&page, 4, 4, control.value(Field::kThisTimeLineId));
+  Put(&page, 8, 8, redo - kWalLongPageHeaderSize);
+  Put(&page, 24, 8, control.value(Field::kSystemIdentifier));
+  Put(&page, 32, 4, segment_size);
+  Put(&page, 36, 4, page_size);
+
+  const size_t rec = kWalLongPageHeaderSize;
+  size_t length;
+  if (l.crc_kind() == CrcKind::kLegacyCrc32) {
+    // 9.4: 32-byte header with xl_len; the CheckPoint follows at +32.
+    length = 32 + checkpoint.size();
+    Put(&page, rec + 0, 4, length);
+    Put(&page, rec + 8, 4, checkpoint.size());
+    std::memcpy(page.data() + rec + 32, checkpoint.data(), checkpoint.size());
+  } else {
+    // 9.5 on: 24-byte header, then a short main-data header and the CheckPoint.
+    length = 24 + 2 + checkpoint.size();
+    Put(&page, rec + 0, 4, length);
+    page[rec + 24] = kBlockIdDataShort;
+    page[rec + 25] = static_cast<uint8_t>(checkpoint.size());
+    std::memcpy(page.data() + rec + 26, checkpoint.data(), checkpoint.size());
+  }
+  // xl_xid, xl_prev, xl_info (XLOG_CHECKPOINT_SHUTDOWN) and xl_rmid (XLOG) are 0.
+  const std::span<const uint8_t> record(page.data() + rec, length);
+  const size_t crc_at = l.crc_kind() == CrcKind::kLegacyCrc32 ? 24 : 20;
+  Put(&page, rec + crc_at, 4, WalRecordCrc(l.crc_kind(), record));
+  return page;
+}
+
+}  // namespace pgrescue

@@ -1,0 +1,27 @@
+// The WAL a reset starts with: one page holding a long page header and a
+// shutdown checkpoint record whose body is the new pg_control's checkpoint
+// copy, as each version's pg_resetwal writes it.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "libcontrol/control_file.h"
+#include "libcontrol/result.h"
+
+namespace pgrescue {
+
+constexpr size_t kWalLongPageHeaderSize = 40;
+
+// The checkpoint record's CRC as stored at its place in the header: 9.5 on
+// CRC-32C over the body then the header up to xl_crc; 9.4 the legacy CRC over
+// the rmgr data then the 24 header bytes before xl_crc.
+uint32_t WalRecordCrc(CrcKind kind, std::span<const uint8_t> record);
+
+// The first XLOG_BLCKSZ bytes of the segment starting the new WAL; `magic`
+// is the page magic the cluster's server expects.
+Result<std::vector<uint8_t>> BuildResetWalPage(const ControlFile& control, uint64_t segment_size,
+                                               uint16_t magic);
+
+}  // namespace pgrescue

@@ -1,0 +1,317 @@
+// pgrescue-reset: pg_resetwal for every supported version, keeping every file
+// it replaces in a rescue folder so --undo can put the cluster back.
+#include <unistd.h>
+
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "libcontrol/data_dir.h"
+#include "libcontrol/planner.h"
+#include "libcontrol/rescue.h"
+#include "libcontrol/reset.h"
+#include "libcontrol/wal_names.h"
+#include "libcontrol/wal_record.h"
+#include "tools/cli.h"
+
+namespace {
+
+using pgrescue::cli::kExitUnusable;
+constexpr int kExitDone = 0;
+constexpr int kExitRefused = 1;
+constexpr const char* kProgname = "pgrescue-reset";
+
+constexpr const char* kDescription =
+    "Resets the write-ahead log of a PostgreSQL cluster (9.4 to 19) as that version's\n"
+    "pg_resetwal (pg_resetxlog before 10) would, with the same options, but keeps every file it\n"
+    "replaces or removes (pg_control, WAL segments, archive_status entries, WAL summaries) in a\n"
+    "rescue folder with a manifest, so --undo puts the data directory back byte for byte.\n";
+
+constexpr const char* kFooter =
+    "\nA reset throws away WAL: transactions whose WAL is lost are lost, and the values given must\n"
+    "be safe (pgrescue-plan derives them; --auto takes them). Try -n first: it prints what would\n"
+    "change, in pg_resetwal -n's format, and writes nothing.\n"
+    "\n"
+    "Safety: refuses while postmaster.pid exists (a live server, or a stale file to remove by\n"
+    "hand after checking), when pg_control's values were damaged (CRC) or the server was not shut\n"
+    "down cleanly unless -f, and when PG_VERSION and pg_control disagree.\n"
+    "\n"
+    "Rescue folder: <datadir>.pgrescue/<UTC time>/ by default, or --rescue-dir. Files are moved\n"
+    "(renamed on one filesystem; copied, fsynced and verified across filesystems), new files are\n"
+    "written atomically and durably with the owner and mode of the data directory's files.\n"
+    "\n"
+    "Exit status:\n"
+    "  0  reset done, dry run printed, or undo done\n"
+    "  1  refused for safety (see the message: -f, a running server, guessed values)\n"
+    "  2  unusable input or bad usage; nothing written\n"
+    "\n"
+    "Examples:\n"
+    "  pgrescue-reset -n -D /var/lib/postgresql/15/main\n"
+    "  pgrescue-reset --auto -f -D \"$PGDATA\"\n"
+    "  pgrescue-reset -x 1048576 -m 65536,1 -O 52352 -D \"$PGDATA\"\n"
+    "  pgrescue-reset --undo -D \"$PGDATA\"\n";
+
+int Fail(const std::string& message) { return pgrescue::cli::Fail(kProgname, message); }
+
+int Refuse(const std::string& message, const std::string& hint) {
+  std::cerr << kProgname << ": error: " << message << "\n" << kProgname << ": hint: " << hint << "\n";
+  return kExitRefused;
+}
+
+// "a,b" into two numbers.
+bool ParsePair(const std::string& text, std::optional<uint64_t>* a, std::optional<uint64_t>* b) {
+  const auto comma = text.find(',');
+  if (comma == std::string::npos) return false;
+  *a = pgrescue::ParseResetNumber(text.substr(0, comma));
+  *b = pgrescue::ParseResetNumber(text.substr(comma + 1));
+  return a->has_value() && b->has_value();
+}
+
+struct Options {
+  bool force = false, dry_run = false, auto_values = false, trust_control = false;
+  std::string x, u, e, m, O, c, o, l, wal_segsize, char_signedness, rescue_dir;
+  std::optional<std::string> undo;
+  std::vector<std::string> archives;
+};
+
+// Numbers as pg_resetwal reads them; an error names the option.
+std::optional<std::string> BuildRequest(const Options& opt, pgrescue::ResetRequest* r) {
+  auto number = [](const std::string& text, const char* option, std::optional<uint64_t>* out)
+      -> std::optional<std::string> {
+    if (text.empty()) return std::nullopt;
+    *out = pgrescue::ParseResetNumber(text);
+    if (!*out) return fmt::format("invalid argument for option {}: \"{}\"", option, text);
+    return std::nullopt;
+  };
+  for (auto [text, option, out] : {std::tuple{&opt.x, "-x", &r->next_xid}, {&opt.u, "-u", &r->oldest_xid},
+                                   {&opt.e, "-e", &r->epoch}, {&opt.O, "-O", &r->next_multi_offset},
+                                   {&opt.o, "-o", &r->next_oid}, {&opt.wal_segsize, "--wal-segsize", &r->wal_segsize_mb}}) {
+    if (auto error = number(*text, option, out)) return error;
+  }
+  if (!opt.m.empty() && !ParsePair(opt.m, &r->next_multi, &r->oldest_multi)) {
+    return fmt::format("invalid argument for option -m: \"{}\"; give next,oldest", opt.m);
+  }
+  if (!opt.c.empty() && !ParsePair(opt.c, &r->oldest_commit_ts, &r->newest_commit_ts)) {
+    return fmt::format("invalid argument for option -c: \"{}\"; give oldest,newest", opt.c);
+  }
+  if (!opt.l.empty()) r->next_wal_file = opt.l;
+  if (!opt.char_signedness.empty()) {
+    std::string s = opt.char_signedness;
+    for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (s != "signed" && s != "unsigned") return "--char-signedness takes signed or unsigned";
+    r->char_signed = s == "signed";
+  }
+  return std::nullopt;
+}
+
+// --auto: every value the planner derives that was not given explicitly.
+void TakePlannedValues(const pgrescue::Plan& plan, pgrescue::ResetRequest* r) {
+  for (const auto& v : plan.values) {
+    std::cout << fmt::format("{} {}: {}\n", v.option, v.what, v.value);
+    for (const auto& why : v.reasoning) std::cout << "    " << why << "\n";
+    if (!v.in_command) continue;
+    std::optional<uint64_t> a, b;
+    if (v.option == "-x" && !r->next_xid) r->next_xid = pgrescue::ParseResetNumber(v.value);
+    if (v.option == "-u" && !r->oldest_xid) r->oldest_xid = pgrescue::ParseResetNumber(v.value);
+    if (v.option == "-e" && !r->epoch) r->epoch = pgrescue::ParseResetNumber(v.value);
+    if (v.option == "-O" && !r->next_multi_offset) r->next_multi_offset = pgrescue::ParseResetNumber(v.value);
+    if (v.option == "-o" && !r->next_oid) r->next_oid = pgrescue::ParseResetNumber(v.value);
+    if (v.option == "-l" && !r->next_wal_file) r->next_wal_file = v.value;
+    if (v.option == "-m" && !r->next_multi && ParsePair(v.value, &a, &b)) r->next_multi = a, r->oldest_multi = b;
+    if (v.option == "-c" && !r->oldest_commit_ts && ParsePair(v.value, &a, &b)) {
+      r->oldest_commit_ts = a, r->newest_commit_ts = b;
+    }
+  }
+  std::cout << "\n";
+}
+
+// The page magic the cluster's server expects: that of its WAL, if any.
+uint16_t ChooseMagic(const pgrescue::ControlLayout& layout, const pgrescue::DataDir& dir) {
+  const auto magics = layout.wal_page_magics();
+  for (const auto& e : dir.wal.entries) {
+    if (e.name.size() != 24) continue;
+    std::ifstream in(dir.wal.path + "/" + e.name, std::ios::binary);
+    unsigned char h[2];
+    if (in.read(reinterpret_cast<char*>(h), 2)) {
+      const uint16_t magic = static_cast<uint16_t>(h[0] | h[1] << 8);
+      if (std::find(magics.begin(), magics.end(), magic) != magics.end()) return magic;
+    }
+  }
+  return magics.front();
+}
+
+// What a reset moves away: pg_control, WAL segments (and .partial), their
+// archive_status entries, and (17 on) WAL summaries.
+std::vector<std::string> FilesToKeep(const pgrescue::DataDir& dir, uint64_t segment_size) {
+  std::vector<std::string> out = {"global/pg_control"};
+  const std::string wal = std::filesystem::path(dir.wal.path).filename().string();
+  for (const auto& e : dir.wal.entries) {
+    const auto kind = pgrescue::ClassifyWalFileName(e.name, segment_size).kind;
+    if (!e.is_dir && (kind == pgrescue::WalFileKind::kSegment || kind == pgrescue::WalFileKind::kPartial)) {
+      out.push_back(wal + "/" + e.name);
+    }
+  }
+  for (const auto& e : dir.wal_archive_status.entries) {
+    for (const char* suffix : {".ready", ".done"}) {
+      const std::string s(suffix);
+      if (e.name.size() > s.size() && e.name.ends_with(s)) {
+        const auto kind = pgrescue::ClassifyWalFileName(e.name.substr(0, e.name.size() - s.size()), segment_size).kind;
+        if (kind == pgrescue::WalFileKind::kSegment || kind == pgrescue::WalFileKind::kPartial) {
+          out.push_back(wal + "/archive_status/" + e.name);
+        }
+      }
+    }
+  }
+  for (const auto& e : dir.wal_summaries.entries) {
+    if (e.name.size() == 48 && e.name.ends_with(".summary")) out.push_back(wal + "/summaries/" + e.name);
+  }
+  return out;
+}
+
+int Undo(const std::string& data_dir, const std::string& given) {
+  std::string rescue = given;
+  if (rescue.empty()) {
+    auto newest = pgrescue::NewestRescueDir(data_dir);
+    if (!newest) return Fail(newest.error().ToString());
+    rescue = *newest;
+  }
+  auto done = pgrescue::UndoRescue(rescue);
+  if (!done) return Fail(done.error().ToString());
+  for (const auto& line : *done) std::cout << line << "\n";
+  std::cout << "Undone from " << rescue << "\n";
+  return kExitDone;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app(kDescription, kProgname);
+  app.footer(kFooter);
+  pgrescue::cli::DataDirOption data_dir_option(app);
+  Options opt;
+  app.add_flag("-f,--force", opt.force, "force the reset even with guessed values or an unclean shutdown");
+  app.add_flag("-n,--dry-run", opt.dry_run, "print what would change; write nothing");
+  app.add_option("-x,--next-transaction-id", opt.x, "next transaction ID");
+  app.add_option("-u,--oldest-transaction-id", opt.u, "oldest transaction ID (9.6 on)");
+  app.add_option("-e,--epoch", opt.e, "next transaction ID epoch");
+  app.add_option("-m,--multixact-ids", opt.m, "next and oldest multitransaction ID: next,oldest");
+  app.add_option("-O,--multixact-offset", opt.O, "next multitransaction offset");
+  app.add_option("-l,--next-wal-file", opt.l, "minimum starting WAL file name for the new WAL");
+  app.add_option("-c,--commit-timestamp-ids", opt.c, "oldest and newest commit-timestamp XIDs: oldest,newest (9.5 on)");
+  app.add_option("-o,--next-oid", opt.o, "next OID");
+  app.add_option("--wal-segsize", opt.wal_segsize, "WAL segment size in megabytes (11 on)");
+  app.add_option("--char-signedness", opt.char_signedness, "default char signedness: signed or unsigned (18 on)");
+  app.add_flag("--auto", opt.auto_values, "take every value pgrescue-plan derives that is not given");
+  app.add_option("--wal-archive", opt.archives, "with --auto: archived WAL to consider (repeatable)");
+  app.add_option("--rescue-dir", opt.rescue_dir, "where to keep replaced files (default <datadir>.pgrescue/<time>)");
+  app.add_flag("--trust-pg-control", opt.trust_control, "reset with pg_control's version when PG_VERSION disagrees");
+  auto* undo = app.add_option("--undo", opt.undo, "put back what a reset replaced (default: its newest rescue folder)")
+                   ->expected(0, 1);
+  if (auto exit_code = pgrescue::cli::Parse(app, argc, argv, kProgname)) return *exit_code;
+  const auto data_dir = data_dir_option.Resolve(kProgname, false);
+  if (!data_dir) return kExitUnusable;
+  if (undo->count() > 0) return Undo(*data_dir, opt.undo.value_or(""));
+
+  // Read.
+  pgrescue::ResetRequest request;
+  if (auto error = BuildRequest(opt, &request)) return Fail(*error);
+  auto dir = pgrescue::ScanDataDir(*data_dir, opt.archives);
+  if (!dir) return Fail(dir.error().ToString());
+  if (dir->postmaster_pid) {
+    return dir->postmaster_pid->alive
+               ? Refuse(fmt::format("a server is running: postmaster.pid names PID {}, which is alive",
+                                    dir->postmaster_pid->pid),
+                        "stop the server first (pg_ctl stop); nothing may be reset under a live server")
+               : Refuse("lock file \"postmaster.pid\" exists, but the process it names is not running",
+                        "it is left by a crash; make sure no server uses this directory (also from other "
+                        "hosts on shared storage), remove postmaster.pid, and try again");
+  }
+  if (!dir->control_present) {
+    return Fail("global/pg_control is missing; rebuilding it is not available yet: use pgrescue-plan "
+                "to derive the values, then touch global/pg_control and run the version's pg_resetwal -f");
+  }
+  if (!dir->control->ok()) return Fail(dir->control->error().ToString());
+  const auto& read = dir->control->value();
+  const auto& layout = read.control.layout();
+  if (dir->pg_version && *dir->pg_version != layout.major() && !opt.trust_control) {
+    return Fail(fmt::format("PG_VERSION says {} but pg_control is PostgreSQL {}'s; one of them is wrong. "
+                            "Pass --trust-pg-control to reset as {}",
+                            *dir->pg_version, layout.major(), layout.major()));
+  }
+  bool guessed = !read.crc_ok();
+  for (const auto& f : read.findings) {
+    if (f.kind == pgrescue::FindingKind::kImplausibleValue) guessed = true;
+    std::cerr << kProgname << ": warning: " << f.message << "\n";
+  }
+
+  // Decide.
+  if (opt.auto_values) {
+    auto plan = pgrescue::MakePlan(*dir);
+    if (!plan) return Fail(plan.error().ToString());
+    TakePlannedValues(*plan, &request);
+  }
+  const auto now = static_cast<int64_t>(time(nullptr));
+  auto outcome = pgrescue::PlanReset(read.control, guessed, dir->wal, request, now);
+  if (!outcome) return Fail(outcome.error().ToString());
+
+  // Print.
+  if (opt.dry_run) {
+    std::cout << outcome->dry_run_report;
+    return kExitDone;
+  }
+  if (guessed && !opt.force) {
+    std::cout << outcome->dry_run_report;
+    return Refuse("not proceeding because control file values were guessed",
+                  "if these values seem acceptable, use -f to force reset");
+  }
+  if (read.control.value(pgrescue::Field::kState) != static_cast<uint64_t>(pgrescue::DbState::kShutdowned) &&
+      !opt.force) {
+    return Refuse("database server was not shut down cleanly; resetting the write-ahead log might cause "
+                  "data to be lost",
+                  "if its WAL is intact, start the server to run crash recovery instead; to reset anyway, "
+                  "use -f");
+  }
+
+  // Keep, then write.
+  auto owner = pgrescue::DataFileOwner(*data_dir);
+  if (!owner) return Fail(owner.error().ToString());
+  const uint64_t segment_size = outcome->segment_size;
+  auto page = pgrescue::BuildResetWalPage(outcome->control, segment_size, ChooseMagic(layout, *dir));
+  if (!page) return Fail(page.error().ToString());
+  auto control_bytes = pgrescue::SerializeControlFile(outcome->control);
+  if (!control_bytes) return Fail(control_bytes.error().ToString());
+  const std::string rescue_dir = opt.rescue_dir.empty() ? pgrescue::DefaultRescueDir(*data_dir) : opt.rescue_dir;
+  auto folder = pgrescue::RescueFolder::Create(*data_dir, rescue_dir, "WAL reset");
+  if (!folder) return Fail(folder.error().ToString());
+  for (const auto& relative : FilesToKeep(*dir, read.control.value(pgrescue::Field::kWalSegmentSize))) {
+    if (auto r = folder->Keep(relative); !r) {
+      return Fail(r.error().ToString() + "; files moved so far are in " + folder->dir() +
+                  " and --undo puts them back");
+    }
+  }
+  const std::string wal = std::filesystem::path(dir->wal.path).filename().string();
+  const std::string segment =
+      wal + "/" +
+      pgrescue::WalSegmentName{static_cast<uint32_t>(outcome->control.value(pgrescue::Field::kThisTimeLineId)),
+                               outcome->new_segment}
+          .ToString(segment_size);
+  owner->mode = 0600 | (owner->mode & 0040);  // group read follows the cluster's setting
+  for (const auto& [relative, bytes, tail] :
+       {std::tuple{std::string("global/pg_control"), &*control_bytes, uint64_t{0}},
+        std::tuple{segment, &*page, segment_size - page->size()}}) {
+    if (auto r = pgrescue::WriteFileAtomically(*data_dir + "/" + relative, *bytes, tail, *owner); !r) {
+      return Fail(r.error().ToString() + "; the old files are in " + folder->dir() + " and --undo puts them back");
+    }
+    if (auto r = folder->NoteCreated(relative); !r) return Fail(r.error().ToString());
+  }
+  std::cout << (layout.version_num() >= 1000 ? "Write-ahead log reset\n" : "Transaction log reset\n");
+  std::cout << fmt::format("Kept {} replaced file(s) in {}\nTo put them back: {} --undo '{}' -D '{}'\n",
+                           folder->kept().size(), folder->dir(), kProgname, folder->dir(), *data_dir);
+  return kExitDone;
+}
