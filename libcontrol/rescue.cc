@@ -170,7 +170,12 @@ Result<bool> WriteFileAtomically(const std::string& path, std::span<const uint8_
 std::string DefaultRescueDir(const std::string& data_dir) {
   std::string base = fs::path(data_dir).lexically_normal().string();
   while (base.size() > 1 && base.back() == '/') base.pop_back();
-  return base + ".pgrescue/" + UtcStamp();
+  // Unique even for two resets in one second; later ones sort after.
+  const std::string stamp = base + ".pgrescue/" + UtcStamp();
+  std::string dir = stamp;
+  std::error_code ec;
+  for (int n = 2; fs::exists(dir, ec); ++n) dir = fmt::format("{}-{:03}", stamp, n);
+  return dir;
 }
 
 Result<std::string> NewestRescueDir(const std::string& data_dir) {

@@ -11,6 +11,7 @@ for byte, on healthy and on damaged copies of the file.
 Exit 0 when everything matched; the last line says how many checks passed.
 """
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -63,12 +64,17 @@ class Cluster:
     def as_user(self, argv):
         run(["runuser", "-u", self.args.user, "--", "env", "LANG=C", "LC_ALL=C", "TZ=UTC", *argv])
 
-    def start(self):
+    def start(self, check=True):
         opts = (f"-c listen_addresses='' -c unix_socket_directories={self.sock} -c port={self.port} "
                 "-c max_connections=42 -c max_prepared_transactions=7 -c checkpoint_timeout=1h "
                 "-c fsync=off -c track_commit_timestamp=on")
-        self.as_user([self.bin("pg_ctl"), "-D", self.data, "-l", os.path.join(self.base, "log"),
-                      "-w", "-t", "120", "-o", opts, "start"])
+        argv = [self.bin("pg_ctl"), "-D", self.data, "-l", os.path.join(self.base, "log"),
+                "-w", "-t", "120", "-o", opts, "start"]
+        if check:
+            self.as_user(argv)
+            return True
+        p = subprocess.run(["runuser", "-u", self.args.user, "--", *argv], capture_output=True, text=True)
+        return p.returncode == 0
 
     def stop(self, mode="fast"):
         self.as_user([self.bin("pg_ctl"), "-D", self.data, "-w", "-t", "120", "-m", mode, "stop"])
@@ -338,6 +344,116 @@ def reset_end_to_end(args, port):
         return 6
 
 
+def tree_hashes(root):
+    out = {}
+    for directory, _, files in os.walk(root):
+        for name in files:
+            path = os.path.join(directory, name)
+            with open(path, "rb") as f:
+                out[os.path.relpath(path, root)] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
+def reset(args, *argv, expect=0):
+    p = subprocess.run([args.reset, *argv], capture_output=True, text=True, env=dict(os.environ, TZ="UTC"))
+    if p.returncode != expect:
+        raise Failure(f"pgrescue-reset {' '.join(argv)} exited {p.returncode}, expected {expect}:\n"
+                      f"{p.stdout}\n{p.stderr}")
+    return p.stdout
+
+
+def lost_wal(args, port):
+    """WAL lost after a crash: the server cannot start; pgrescue-reset --auto -f
+    makes it start with the data of the last checkpoint. -n changes nothing and
+    --undo puts back every byte."""
+    with Cluster(args, "lost-wal", [], port) as cluster:
+        cluster.start()
+        cluster.sql(WORKLOAD)
+        cluster.sql("checkpoint")
+        cluster.sql("create table after_checkpoint as select g from generate_series(1, 100) g")
+        cluster.stop("immediate")
+        wal = os.path.join(cluster.data, "pg_wal")
+        for name in os.listdir(wal):
+            if len(name) == 24:
+                os.remove(os.path.join(wal, name))
+        if cluster.start(check=False):
+            raise Failure("the server started although its WAL was deleted")
+        if os.path.exists(os.path.join(cluster.data, "postmaster.pid")):
+            os.remove(os.path.join(cluster.data, "postmaster.pid"))
+        before = tree_hashes(cluster.data)
+        reset(args, "-n", "--auto", "-f", "-D", cluster.data)
+        if tree_hashes(cluster.data) != before:
+            raise Failure("pgrescue-reset -n changed the data directory")
+        reset(args, "--auto", "-f", "-D", cluster.data)
+        if tree_hashes(cluster.data) == before:
+            raise Failure("the reset changed nothing")
+        reset(args, "--undo", "-D", cluster.data)
+        after_undo = tree_hashes(cluster.data)
+        if after_undo != before:
+            changed = sorted(k for k in set(before) | set(after_undo) if before.get(k) != after_undo.get(k))
+            raise Failure(f"--undo left differences: {changed}")
+        out = reset(args, "--auto", "-f", "-D", cluster.data)
+        cluster.start()
+        rows = cluster.sql("select count(*) from t").strip()
+        if rows != "5000":
+            raise Failure(f"t has {rows} rows after the reset, expected the 5000 committed before the checkpoint")
+        cluster.sql(WORKLOAD.replace("create table t ", "create table t3 ").replace(" t ", " t3 ")
+                    .replace("into t ", "into t3 ").replace("create table u ", "create table u3 "))
+        cluster.sql("checkpoint")
+        cluster.stop()
+        log = open(os.path.join(cluster.base, "log")).read()
+        if "could not access status of transaction" in log:
+            raise Failure("the server log reports 'could not access status of transaction'")
+        command = [l for l in out.splitlines() if l.startswith("-x ")]
+        print(f"{args.label} lost-wal: server refused to start; -n changed nothing; reset --auto -f; "
+              f"--undo restored {len(before)} files byte for byte; reset again; server starts, 5000 rows, "
+              f"new transactions and MultiXacts work ({command[0] if command else ''})")
+        return 5
+
+
+def against_pg_resetwal(args, port):
+    """The same explicit options through Debian's pg_resetwal and ours, on two
+    copies of one cluster: the same -n output and the same files but for the
+    times and CRCs."""
+    resetwal = os.path.join(args.bin_dir, "pg_resetwal")
+    opts = ["-x", "5000000", "-m", "131072,3", "-O", "104704", "-o", "40000", "-e", "2", "-u", "900",
+            "-c", "1000,2000", "-l", "000000010000000000000007"]
+    with Cluster(args, "vs-pg_resetwal", [], port) as cluster:
+        cluster.start()
+        cluster.sql(WORKLOAD)
+        cluster.stop()
+        theirs, ours = cluster.data, cluster.data + "-copy"
+        run(["cp", "-a", theirs, ours])
+        n_theirs = run(["runuser", "-u", args.user, "--", "env", "TZ=UTC", "LANG=C", resetwal, "-n", *opts,
+                        "-D", theirs])
+        n_ours = reset(args, "-n", *opts, "-D", ours)
+        if n_theirs != n_ours:
+            raise Failure(f"-n output differs:\n--- pg_resetwal\n{n_theirs}\n--- pgrescue-reset\n{n_ours}")
+        run(["runuser", "-u", args.user, "--", resetwal, *opts, "-D", theirs])
+        reset(args, *opts, "-D", ours)
+        # 13-16 layout: time at 24, checkpoint time at 104, CRC at 288.
+        masks = {"global/pg_control": [(24, 32), (104, 112), (288, 292)],
+                 # record CRC at page offset 60, the checkpoint copy's time at 66 + 64
+                 "pg_wal/000000010000000000000007": [(60, 64), (130, 138)]}
+        for rel, ranges in masks.items():
+            a = bytearray(open(os.path.join(theirs, rel), "rb").read())
+            b = bytearray(open(os.path.join(ours, rel), "rb").read())
+            for lo, hi in ranges:
+                a[lo:hi] = b[lo:hi] = b"\0" * (hi - lo)
+            if a != b:
+                first = next(i for i in range(min(len(a), len(b))) if a[i] != b[i]) if len(a) == len(b) else -1
+                raise Failure(f"{rel} differs from pg_resetwal's beyond times and CRCs (first at byte {first}, "
+                              f"sizes {len(a)} and {len(b)})")
+        st_theirs = os.stat(os.path.join(theirs, "global/pg_control"))
+        st_ours = os.stat(os.path.join(ours, "global/pg_control"))
+        if (st_theirs.st_uid, st_theirs.st_mode) != (st_ours.st_uid, st_ours.st_mode):
+            raise Failure("pg_control's owner or mode differs from what pg_resetwal writes")
+        shutil.rmtree(ours, ignore_errors=True)
+        print(f"{args.label} vs pg_resetwal: {' '.join(opts)}: -n identical; pg_control and the new WAL "
+              f"segment identical except times and CRCs; same owner and mode")
+        return 3
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--label", required=True, help="name in messages, e.g. pg15")
@@ -345,6 +461,7 @@ def main():
     ap.add_argument("--bin-dir", required=True, help="directory with initdb, pg_ctl, postgres")
     ap.add_argument("--inspect", required=True)
     ap.add_argument("--plan", required=True)
+    ap.add_argument("--reset", required=True)
     ap.add_argument("--reset-e2e", action="store_true",
                     help="also run the end-to-end reset with this bin dir's pg_resetwal")
     ap.add_argument("--psql", required=True)
@@ -365,8 +482,10 @@ def main():
     try:
         for i, (name, flags) in enumerate(variants):
             checks += test_cluster(args, name, flags, args.port + i)
+        checks += lost_wal(args, args.port + len(variants))
         if args.reset_e2e:
-            checks += reset_end_to_end(args, args.port + len(variants))
+            checks += reset_end_to_end(args, args.port + len(variants) + 1)
+            checks += against_pg_resetwal(args, args.port + len(variants) + 2)
     except Failure as e:
         print(f"FAIL {args.label}: {e}")
         print(f"{checks} passed, 1 failed")
