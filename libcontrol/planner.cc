@@ -654,13 +654,14 @@ class Planner {
   }
 
   void Command() {
-    std::string cmd(layout_.reset_tool());
-    if (plan_.needs_force) cmd += " -f";
+    std::string options;
+    if (plan_.needs_force) options += " -f";
     for (const auto& v : plan_.values) {
-      if (v.in_command && !v.value.empty()) cmd += " " + v.option + " " + v.value;
+      if (v.in_command && !v.value.empty()) options += " " + v.option + " " + v.value;
     }
-    cmd += " -D '" + dir_.root + "'";
-    plan_.command = cmd;
+    options += " -D '" + dir_.root + "'";
+    plan_.command = std::string(layout_.reset_tool()) + options;
+    plan_.pgrescue_command = "pgrescue-reset" + options;
   }
 
   const DataDir& dir_;
@@ -725,6 +726,7 @@ std::string FormatPlan(const Plan& plan) {
     for (const auto& r : v.reasoning) out += "        " + r + "\n";
   }
   out += "\nCommand (dry run first with -n; nothing has been changed):\n  " + plan.command + "\n";
+  out += "or, keeping every replaced file for --undo:\n  " + plan.pgrescue_command + "\n";
   for (const auto& r : plan.force_reasons) out += "  -f because " + r + "\n";
   return out;
 }
@@ -747,6 +749,7 @@ nlohmann::ordered_json PlanToJson(const Plan& plan) {
   j["needs_force"] = plan.needs_force;
   j["force_reasons"] = plan.force_reasons;
   j["command"] = plan.command;
+  j["pgrescue_command"] = plan.pgrescue_command;
   j["needs_decision"] = plan.NeedsDecision();
   return j;
 }

@@ -43,6 +43,7 @@ struct Plan {
   bool needs_force = false;
   std::vector<std::string> force_reasons;
   std::string command;                    // pg_resetwal / pg_resetxlog
+  std::string pgrescue_command;           // the same through pgrescue-reset, keeping what it replaces
 
   bool NeedsDecision() const;
 };
