@@ -14,6 +14,7 @@
 
 #include "libcontrol/data_dir.h"
 #include "libcontrol/planner.h"
+#include "libcontrol/rebuild.h"
 #include "libcontrol/rescue.h"
 #include "libcontrol/reset.h"
 #include "libcontrol/wal_names.h"
@@ -74,7 +75,8 @@ bool ParsePair(const std::string& text, std::optional<uint64_t>* a, std::optiona
 }
 
 struct Options {
-  bool force = false, dry_run = false, auto_values = false, trust_control = false;
+  bool force = false, dry_run = false, auto_values = false, trust_control = false, rebuild = false;
+  std::optional<uint32_t> catalog_version;
   std::string x, u, e, m, O, c, o, l, wal_segsize, char_signedness, rescue_dir;
   std::optional<std::string> undo;
   std::vector<std::string> archives;
@@ -149,7 +151,8 @@ uint16_t ChooseMagic(const pgrescue::ControlLayout& layout, const pgrescue::Data
 // What a reset moves away: pg_control, WAL segments (and .partial), their
 // archive_status entries, and (17 on) WAL summaries.
 std::vector<std::string> FilesToKeep(const pgrescue::DataDir& dir, uint64_t segment_size) {
-  std::vector<std::string> out = {"global/pg_control"};
+  std::vector<std::string> out;
+  if (dir.control_present) out.push_back("global/pg_control");
   const std::string wal = std::filesystem::path(dir.wal.path).filename().string();
   for (const auto& e : dir.wal.entries) {
     const auto kind = pgrescue::ClassifyWalFileName(e.name, segment_size).kind;
@@ -210,6 +213,10 @@ int main(int argc, char** argv) {
   app.add_flag("--auto", opt.auto_values, "take every value pgrescue-plan derives that is not given");
   app.add_option("--wal-archive", opt.archives, "with --auto: archived WAL to consider (repeatable)");
   app.add_option("--rescue-dir", opt.rescue_dir, "where to keep replaced files (default <datadir>.pgrescue/<time>)");
+  app.add_flag("--rebuild", opt.rebuild,
+               "build a new pg_control from the cluster's files (when it is missing or unusable)");
+  app.add_option("--catalog-version", opt.catalog_version, "with --rebuild: the catalog version, if no release "
+                 "table entry or tablespace gives it");
   app.add_flag("--trust-pg-control", opt.trust_control, "reset with pg_control's version when PG_VERSION disagrees");
   auto* undo = app.add_option("--undo", opt.undo, "put back what a reset replaced (default: its newest rescue folder)")
                    ->expected(0, 1);
@@ -232,22 +239,51 @@ int main(int argc, char** argv) {
                         "it is left by a crash; make sure no server uses this directory (also from other "
                         "hosts on shared storage), remove postmaster.pid, and try again");
   }
-  if (!dir->control_present) {
-    return Fail("global/pg_control is missing; rebuilding it is not available yet: use pgrescue-plan "
-                "to derive the values, then touch global/pg_control and run the version's pg_resetwal -f");
+  const bool unusable = !dir->control_present || !dir->control->ok() ||
+                        std::any_of(dir->control->value().findings.begin(), dir->control->value().findings.end(),
+                                    [&](const auto& f) {
+                                      return f.kind == pgrescue::FindingKind::kImplausibleValue &&
+                                             !dir->control->value().crc_ok();
+                                    });
+  if (unusable && !opt.rebuild) {
+    return Fail(fmt::format("global/pg_control is {}; --rebuild builds a new one from the cluster's files "
+                            "(try it with -n first)",
+                            !dir->control_present    ? "missing"
+                            : !dir->control->ok()    ? "unusable: " + dir->control->error().message
+                                                     : "damaged beyond use (bad CRC and implausible values)"));
   }
-  if (!dir->control->ok()) return Fail(dir->control->error().ToString());
-  const auto& read = dir->control->value();
-  const auto& layout = read.control.layout();
-  if (dir->pg_version && *dir->pg_version != layout.major() && !opt.trust_control) {
+  std::optional<pgrescue::Rebuilt> rebuilt;
+  const auto now = static_cast<int64_t>(time(nullptr));
+  if (opt.rebuild) {
+    const pgrescue::ControlLayout* version = dir->pg_version ? pgrescue::FindLayoutByMajor(*dir->pg_version) : nullptr;
+    if (version == nullptr) {
+      return Fail("--rebuild needs PG_VERSION to name a supported version (9.4 to 19); write the major "
+                  "version, such as 15, into it");
+    }
+    auto built = pgrescue::RebuildControlFile(*dir, *version, {opt.catalog_version, now});
+    if (!built) return Fail(built.error().ToString());
+    rebuilt = std::move(*built);
+    std::cout << "Rebuilt pg_control for PostgreSQL " << version->major() << " from:\n";
+    for (const auto& e : rebuilt->evidence) std::cout << "  " << e << "\n";
+    for (const auto& w : rebuilt->warnings) std::cerr << kProgname << ": warning: " << w << "\n";
+    std::cout << "\n";
+    opt.auto_values = true;  // the counters can only come from the files
+  }
+  const pgrescue::ControlFile& current = rebuilt ? rebuilt->control : dir->control->value().control;
+  const auto& layout = current.layout();
+  if (!rebuilt && dir->pg_version && *dir->pg_version != layout.major() && !opt.trust_control) {
     return Fail(fmt::format("PG_VERSION says {} but pg_control is PostgreSQL {}'s; one of them is wrong. "
-                            "Pass --trust-pg-control to reset as {}",
-                            *dir->pg_version, layout.major(), layout.major()));
+                            "Pass --trust-pg-control to reset as {}, or --rebuild to rebuild pg_control as {}",
+                            *dir->pg_version, layout.major(), layout.major(), *dir->pg_version));
   }
-  bool guessed = !read.crc_ok();
-  for (const auto& f : read.findings) {
-    if (f.kind == pgrescue::FindingKind::kImplausibleValue) guessed = true;
-    std::cerr << kProgname << ": warning: " << f.message << "\n";
+  bool guessed = false;
+  if (!rebuilt) {
+    const auto& read = dir->control->value();
+    guessed = !read.crc_ok();
+    for (const auto& f : read.findings) {
+      if (f.kind == pgrescue::FindingKind::kImplausibleValue) guessed = true;
+      std::cerr << kProgname << ": warning: " << f.message << "\n";
+    }
   }
 
   // Decide.
@@ -256,9 +292,17 @@ int main(int argc, char** argv) {
     if (!plan) return Fail(plan.error().ToString());
     TakePlannedValues(*plan, &request);
   }
-  const auto now = static_cast<int64_t>(time(nullptr));
-  auto outcome = pgrescue::PlanReset(read.control, guessed, dir->wal, request, now);
+  auto outcome = pgrescue::PlanReset(current, guessed, dir->wal, request, now);
   if (!outcome) return Fail(outcome.error().ToString());
+  if (rebuilt) {
+    // A rebuilt pg_control keeps the configured settings pg_resetwal would force.
+    for (auto f : {pgrescue::Field::kWalLevel, pgrescue::Field::kWalLogHints, pgrescue::Field::kMaxConnections,
+                   pgrescue::Field::kMaxWorkerProcesses, pgrescue::Field::kMaxWalSenders,
+                   pgrescue::Field::kMaxPreparedXacts, pgrescue::Field::kMaxLocksPerXact,
+                   pgrescue::Field::kTrackCommitTimestamp}) {
+      if (auto v = rebuilt->control.get(f)) outcome->control.set(f, *v);
+    }
+  }
 
   // Print.
   if (opt.dry_run) {
@@ -270,7 +314,7 @@ int main(int argc, char** argv) {
     return Refuse("not proceeding because control file values were guessed",
                   "if these values seem acceptable, use -f to force reset");
   }
-  if (read.control.value(pgrescue::Field::kState) != static_cast<uint64_t>(pgrescue::DbState::kShutdowned) &&
+  if (current.value(pgrescue::Field::kState) != static_cast<uint64_t>(pgrescue::DbState::kShutdowned) &&
       !opt.force) {
     return Refuse("database server was not shut down cleanly; resetting the write-ahead log might cause "
                   "data to be lost",
@@ -289,7 +333,7 @@ int main(int argc, char** argv) {
   const std::string rescue_dir = opt.rescue_dir.empty() ? pgrescue::DefaultRescueDir(*data_dir) : opt.rescue_dir;
   auto folder = pgrescue::RescueFolder::Create(*data_dir, rescue_dir, "WAL reset");
   if (!folder) return Fail(folder.error().ToString());
-  for (const auto& relative : FilesToKeep(*dir, read.control.value(pgrescue::Field::kWalSegmentSize))) {
+  for (const auto& relative : FilesToKeep(*dir, current.value(pgrescue::Field::kWalSegmentSize))) {
     if (auto r = folder->Keep(relative); !r) {
       return Fail(r.error().ToString() + "; files moved so far are in " + folder->dir() +
                   " and --undo puts them back");

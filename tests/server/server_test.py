@@ -275,8 +275,10 @@ def test_cluster(args, name, initdb_flags, port):
             if ours_restart[group] != stopped[group]:
                 raise Failure(f"{name}: {group} changed across a restart: {stopped[group]} -> {ours_restart[group]}")
         cluster.stop()
+        rebuilt = rebuild_checks(args, cluster)
         print(f"{args.label} {name}: {n_running} fields equal the server's view after CHECKPOINT, "
               f"{n_restart} after restart")
+        print(f"{args.label} {name}: rebuild: {rebuilt}")
         print(f"{args.label} {name}: plan: " + "; ".join(plan_notes))
         return checks + 2 + n_running + n_restart
 
@@ -360,6 +362,40 @@ def reset(args, *argv, expect=0):
         raise Failure(f"pgrescue-reset {' '.join(argv)} exited {p.returncode}, expected {expect}:\n"
                       f"{p.stdout}\n{p.stderr}")
     return p.stdout
+
+
+def identity(args, data):
+    doc = json.loads(inspect(args, data, "--json").stdout)
+    return (doc["system"]["system_identifier"], doc["init"]["bytes_per_wal_segment"],
+            doc["init"]["data_page_checksum_version"])
+
+
+def rebuild_checks(args, cluster):
+    """pg_control deleted (b), then overwritten with random bytes (c):
+    pgrescue-reset --rebuild brings the server back with the same system
+    identifier, segment size and checksum setting, and its data."""
+    original = identity(args, cluster.data)
+    control = os.path.join(cluster.data, "global", "pg_control")
+    results = []
+    for damage in ("deleted", "random bytes"):
+        if damage == "deleted":
+            os.remove(control)
+        else:
+            with open(control, "wb") as f:
+                f.write(os.urandom(8192))
+        reset(args, "--rebuild", "-D", cluster.data, expect=0)
+        rebuilt = identity(args, cluster.data)
+        if rebuilt != original:
+            raise Failure(f"rebuild after pg_control {damage}: identity {rebuilt}, original {original}")
+        cluster.start()
+        rows = cluster.sql("select count(*) from t").strip()
+        if rows != "5000":
+            raise Failure(f"rebuild after pg_control {damage}: t has {rows} rows")
+        cluster.sql("create table after_rebuild_%d as select g from generate_series(1, 10) g" % len(results))
+        cluster.stop()
+        results.append(damage)
+    return (f"pg_control {' / '.join(results)}: --rebuild, server starts, 5000 rows; system identifier "
+            f"{original[0]}, {original[1]}-byte segments, checksum version {original[2]} as before")
 
 
 def lost_wal(args, port):
