@@ -2,6 +2,7 @@
 // reset writes, on copies of the fixture clusters.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -117,6 +118,29 @@ TEST_P(ResetFixture, ResetWritesWhatTheDryRunAnnouncedAndUndoRestoresIt) {
 
 INSTANTIATE_TEST_SUITE_P(GoldenVersions, ResetFixture, ::testing::Values("pg94", "pg95", "pg96", "pg15", "pg19"),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+
+TEST(ResetRescue, AcrossFilesystemsCopiesVerifiesAndUndoes) {
+  // /dev/shm is a tmpfs, so moves from /tmp into it cross filesystems and take
+  // the copy, fsync, verify, remove path.
+  const fs::path root = MakeCluster("pg15");
+  const fs::path rescue = fs::path("/dev/shm") / ("pgrescue-rescue-" + std::to_string(getpid()));
+  struct stat a {}, b {};
+  ASSERT_EQ(stat(root.c_str(), &a), 0);
+  ASSERT_EQ(stat("/dev/shm", &b), 0);
+  ASSERT_NE(a.st_dev, b.st_dev) << "/dev/shm must be another filesystem than " << root;
+  const auto before = Hashes(root);
+  const auto run = RunCommand({kReset, "--rescue-dir", rescue.string(), "-D", root.string()});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_TRUE(fs::exists(rescue / "files/pg_wal/000000010000000000000001"));
+  EXPECT_EQ(*Sha256OfFile((rescue / "files/global/pg_control").string()),
+            before.at("global/pg_control"));
+  const auto undo = RunCommand({kReset, "--undo", rescue.string(), "-D", root.string()});
+  EXPECT_EQ(undo.exit_code, 0) << undo.err;
+  EXPECT_EQ(Hashes(root), before);
+  EXPECT_FALSE(fs::exists(rescue / "files/global/pg_control"));
+  fs::remove_all(rescue);
+  fs::remove_all(root);
+}
 
 TEST(WalRecordCrc, MatchesTheServersOwnCheckpointRecords) {
   // The shut-down checkpoint record in each fixture's WAL head, written by
