@@ -208,28 +208,29 @@ Result<RescueFolder> RescueFolder::Create(const std::string& data_dir, const std
   return folder;
 }
 
-Result<bool> RescueFolder::Keep(const std::string& relative) {
-  const std::string from = data_dir_ + "/" + relative;
+Result<RescuedFile> RescueFolder::Describe(const std::string& relative) const {
+  const std::string path = data_dir_ + "/" + relative;
   struct stat st {};
-  if (lstat(from.c_str(), &st) != 0) return IoError("could not stat", from);
-  auto sha = Sha256OfFile(from);
+  if (lstat(path.c_str(), &st) != 0) return IoError("could not stat", path);
+  auto sha = Sha256OfFile(path);
   if (!sha) return sha.error();
-  RescuedFile f{relative, static_cast<uint64_t>(st.st_size), static_cast<uint32_t>(st.st_mode & 07777),
-                st.st_uid, st.st_gid, *sha};
+  return RescuedFile{relative, static_cast<uint64_t>(st.st_size), static_cast<uint32_t>(st.st_mode & 07777),
+                     st.st_uid, st.st_gid, *sha};
+}
+
+Result<bool> RescueFolder::Keep(const std::string& relative) {
+  auto f = Describe(relative);
+  if (!f) return f.error();
   // Record first: a crash after the move still finds the file in the manifest.
-  kept_.push_back(f);
+  kept_.push_back(*f);
   if (auto r = SaveManifest(); !r) return r;
-  return MoveDurably(from, dir_ + "/files/" + relative, *sha);
+  return MoveDurably(data_dir_ + "/" + relative, dir_ + "/files/" + relative, f->sha256);
 }
 
 Result<bool> RescueFolder::NoteCreated(const std::string& relative) {
-  const std::string path = data_dir_ + "/" + relative;
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0) return IoError("could not stat", path);
-  auto sha = Sha256OfFile(path);
-  if (!sha) return sha.error();
-  created_.push_back({relative, static_cast<uint64_t>(st.st_size), static_cast<uint32_t>(st.st_mode & 07777),
-                      st.st_uid, st.st_gid, *sha});
+  auto f = Describe(relative);
+  if (!f) return f.error();
+  created_.push_back(*f);
   return SaveManifest();
 }
 

@@ -62,6 +62,8 @@ class RescueFolder {
   const std::vector<RescuedFile>& kept() const { return kept_; }
 
  private:
+  Result<RescuedFile> Describe(const std::string& relative) const;
+
   RescueFolder(std::string data_dir, std::string dir, std::string purpose)
       : data_dir_(std::move(data_dir)), dir_(std::move(dir)), purpose_(std::move(purpose)) {}
 
