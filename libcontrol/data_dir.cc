@@ -9,13 +9,14 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <set>
 
 #include <fmt/format.h>
 
 namespace pgrescue {
 namespace fs = std::filesystem;
 namespace {
+
+bool ByName(const DirEntry& a, const DirEntry& b) { return a.name < b.name; }
 
 // readdir rather than std::filesystem: pg_wal can hold 100,000 files, and
 // building a path object and a stat per entry dominates the scan. Sizes are
@@ -42,8 +43,7 @@ DirListing List(const fs::path& dir, bool with_sizes) {
     out.entries.push_back(std::move(e));
   }
   closedir(d);
-  std::sort(out.entries.begin(), out.entries.end(),
-            [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
+  std::sort(out.entries.begin(), out.entries.end(), ByName);
   return out;
 }
 
@@ -162,8 +162,7 @@ uint64_t FileSize(const DirListing& listing, const std::string& name) {
 }
 
 bool Contains(const DirListing& listing, const std::string& name) {
-  return std::binary_search(listing.entries.begin(), listing.entries.end(), DirEntry{name, 0, false},
-                            [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
+  return std::binary_search(listing.entries.begin(), listing.entries.end(), DirEntry{name, 0, false}, ByName);
 }
 
 const std::vector<std::string>& ControlRelevantSettings() {

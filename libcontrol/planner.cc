@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <bit>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
 
@@ -13,6 +12,7 @@
 #include "libcontrol/slru.h"
 #include "libcontrol/slru_run.h"
 #include "libcontrol/wal_names.h"
+#include "libcontrol/wal_record.h"
 
 namespace pgrescue {
 namespace {
@@ -243,19 +243,10 @@ class Planner {
       for (const auto& e : l->entries) {
         if (e.is_dir || e.name.size() != 24) continue;
         // A long page header records the segment size the server used.
-        std::ifstream in(std::filesystem::path(l->path) / e.name, std::ios::binary);
-        uint8_t h[40];
-        if (in.read(reinterpret_cast<char*>(h), sizeof h)) {
-          const uint16_t magic = static_cast<uint16_t>(h[0] | h[1] << 8);
-          const uint16_t info = static_cast<uint16_t>(h[2] | h[3] << 8);
-          const uint32_t seg = static_cast<uint32_t>(h[32] | h[33] << 8 | h[34] << 16 | uint32_t{h[35]} << 24);
-          const auto magics = layout_.wal_page_magics();
-          if ((info & 0x0002) && std::find(magics.begin(), magics.end(), magic) != magics.end() &&
-              IsValidWalSegmentSize(seg)) {
-            seg_size_ = seg;
-            seg_size_source_ = "the long page header of " + e.name;
-            return;
-          }
+        if (auto h = ReadWalLongPageHeader(l->path + "/" + e.name, layout_)) {
+          seg_size_ = h->segment_size;
+          seg_size_source_ = "the long page header of " + e.name;
+          return;
         }
         const uint64_t size = FileSize(*l, e.name);
         if (IsValidWalSegmentSize(size)) ++by_file_size[size];

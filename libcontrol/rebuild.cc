@@ -13,15 +13,14 @@
 
 #include "libcontrol/page_checksum.h"
 #include "libcontrol/wal_names.h"
+#include "libcontrol/wal_record.h"
 
 namespace pgrescue {
 namespace fs = std::filesystem;
 namespace {
 
 struct WalHeader {
-  uint64_t system_identifier;
-  uint32_t segment_size;
-  uint32_t block_size;
+  WalLongPageHeader header;
   std::string file;
 };
 
@@ -31,21 +30,15 @@ std::optional<WalHeader> NewestWalHeader(const DataDir& dir, const ControlLayout
   std::string best_name;
   std::vector<const DirListing*> listings = {&dir.wal};
   for (const auto& a : dir.wal_archives) listings.push_back(&a);
-  const auto magics = layout.wal_page_magics();
   for (const auto* l : listings) {
     for (const auto& e : l->entries) {
       if (e.name.size() < 24 || e.is_dir) continue;
       const std::string segment_part = e.name.substr(8);  // order by log/seg, then timeline
       if (best && segment_part + e.name.substr(0, 8) <= best_name) continue;
-      std::ifstream in(fs::path(l->path) / e.name, std::ios::binary);
-      uint8_t h[40];
-      if (!in.read(reinterpret_cast<char*>(h), sizeof h)) continue;
-      auto u16 = [&](int o) { return static_cast<uint16_t>(h[o] | h[o + 1] << 8); };
-      auto u32 = [&](int o) { return static_cast<uint32_t>(u16(o) | static_cast<uint32_t>(u16(o + 2)) << 16); };
-      if (std::find(magics.begin(), magics.end(), u16(0)) == magics.end() || !(u16(2) & 0x0002)) continue;
-      if (!IsValidWalSegmentSize(u32(32))) continue;
-      best = WalHeader{static_cast<uint64_t>(u32(24)) | static_cast<uint64_t>(u32(28)) << 32, u32(32), u32(36),
-                       l->path + "/" + e.name};
+      const std::string path = l->path + "/" + e.name;
+      const auto header = ReadWalLongPageHeader(path, layout);
+      if (!header) continue;
+      best = WalHeader{*header, path};
       best_name = segment_part + e.name.substr(0, 8);
     }
   }
@@ -151,10 +144,10 @@ Result<Rebuilt> RebuildControlFile(const DataDir& dir, const ControlLayout& layo
   uint64_t segment_size = 16u << 20;
   uint32_t wal_block_size = 8192;
   if (auto h = NewestWalHeader(dir, layout)) {
-    c.set(Field::kSystemIdentifier, h->system_identifier);
-    segment_size = h->segment_size;
-    wal_block_size = h->block_size;
-    note("system identifier", h->system_identifier, "the long page header of " + h->file);
+    c.set(Field::kSystemIdentifier, h->header.system_identifier);
+    segment_size = h->header.segment_size;
+    wal_block_size = h->header.block_size;
+    note("system identifier", h->header.system_identifier, "the long page header of " + h->file);
     note("WAL segment size", segment_size, "the same header");
     note("WAL block size", wal_block_size, "the same header");
   } else {

@@ -8,11 +8,11 @@
 
 #include "libcontrol/control_text.h"
 #include "libcontrol/wal_names.h"
+#include "libcontrol/wal_record.h"
 
 namespace pgrescue {
 namespace {
 
-constexpr uint64_t kLongPageHeaderSize = 40;  // SizeOfXLogLongPHD
 constexpr uint64_t kMax32 = 0xFFFFFFFFu;
 
 Error Invalid(std::string message) { return MakeError(ErrorCode::kInvalidArgument, std::move(message)); }
@@ -202,7 +202,7 @@ Result<ResetOutcome> PlanReset(const ControlFile& current, bool guessed, const D
   // recovery and backup state cleared, settings at their defaults (the
   // server sets the real ones at start).
   ControlFile& n = out.control;
-  const uint64_t redo = new_segment * segment_size + kLongPageHeaderSize;
+  const uint64_t redo = new_segment * segment_size + kWalLongPageHeaderSize;
   n.set(Field::kRedo, redo);
   n.set(Field::kCheckpointTime, static_cast<uint64_t>(now));
   n.set(Field::kState, static_cast<uint64_t>(DbState::kShutdowned));

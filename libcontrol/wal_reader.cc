@@ -14,7 +14,6 @@ namespace pgrescue {
 namespace {
 
 constexpr uint16_t kFirstIsContRecord = 0x0001;
-constexpr uint16_t kLongHeader = 0x0002;
 constexpr uint8_t kRmXlog = 0;
 constexpr uint8_t kXlogSwitch = 0x40;
 
@@ -88,7 +87,7 @@ std::optional<std::span<const uint8_t>> WalReader::Page(uint64_t page_start, uin
                         FormatLsn(Lsn{U64(page.data() + 8)}))};
     return std::nullopt;
   }
-  if (((info & kLongHeader) != 0) != (page_start % segment_size_ == 0)) {
+  if (((info & kXlpLongHeader) != 0) != (page_start % segment_size_ == 0)) {
     *end = {WalStop::kBadPageHeader, Lsn{page_start}, "the long-header flag does not match the page's place"};
     return std::nullopt;
   }

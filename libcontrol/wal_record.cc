@@ -1,15 +1,17 @@
 #include "libcontrol/wal_record.h"
 
+#include <algorithm>
 #include <cstring>
+#include <fstream>
 
 #include <fmt/format.h>
 
 #include "libcontrol/crc.h"
+#include "libcontrol/wal_names.h"
 
 namespace pgrescue {
 namespace {
 
-constexpr uint16_t kXlpLongHeader = 0x0002;
 constexpr uint8_t kBlockIdDataShort = 0xFF;  // XLR_BLOCK_ID_DATA_SHORT
 
 void Put(std::vector<uint8_t>* b, size_t offset, size_t size, uint64_t v) {
@@ -17,6 +19,20 @@ void Put(std::vector<uint8_t>* b, size_t offset, size_t size, uint64_t v) {
 }
 
 }  // namespace
+
+std::optional<WalLongPageHeader> ReadWalLongPageHeader(const std::string& path, const ControlLayout& layout) {
+  std::ifstream in(path, std::ios::binary);
+  uint8_t h[kWalLongPageHeaderSize];
+  if (!in.read(reinterpret_cast<char*>(h), sizeof h)) return std::nullopt;
+  auto u16 = [&](int o) { return static_cast<uint16_t>(h[o] | h[o + 1] << 8); };
+  auto u32 = [&](int o) { return static_cast<uint32_t>(u16(o) | static_cast<uint32_t>(u16(o + 2)) << 16); };
+  const auto magics = layout.wal_page_magics();
+  if (std::find(magics.begin(), magics.end(), u16(0)) == magics.end() || !(u16(2) & kXlpLongHeader) ||
+      !IsValidWalSegmentSize(u32(32))) {
+    return std::nullopt;
+  }
+  return WalLongPageHeader{u16(0), u32(24) | static_cast<uint64_t>(u32(28)) << 32, u32(32), u32(36)};
+}
 
 uint32_t WalRecordCrc(CrcKind kind, std::span<const uint8_t> record) {
   if (kind == CrcKind::kLegacyCrc32) {

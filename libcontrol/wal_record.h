@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <span>
 #include <vector>
 
@@ -13,6 +15,19 @@
 namespace pgrescue {
 
 constexpr size_t kWalLongPageHeaderSize = 40;
+constexpr uint16_t kXlpLongHeader = 0x0002;  // xlp_info: the page has a long header
+
+// What the long page header at the start of a WAL segment records.
+struct WalLongPageHeader {
+  uint16_t magic = 0;
+  uint64_t system_identifier = 0;
+  uint32_t segment_size = 0;
+  uint32_t block_size = 0;
+};
+
+// The long page header at the start of the file at `path`, if it carries one
+// of `layout`'s page magics, the long-header flag and a valid segment size.
+std::optional<WalLongPageHeader> ReadWalLongPageHeader(const std::string& path, const ControlLayout& layout);
 
 // The checkpoint record's CRC as stored at its place in the header: 9.5 on
 // CRC-32C over the body then the header up to xl_crc; 9.4 the legacy CRC over

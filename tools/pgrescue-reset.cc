@@ -4,7 +4,6 @@
 
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -136,17 +135,11 @@ void TakePlannedValues(const pgrescue::Plan& plan, pgrescue::ResetRequest* r) {
 
 // The page magic the cluster's server expects: that of its WAL, if any.
 uint16_t ChooseMagic(const pgrescue::ControlLayout& layout, const pgrescue::DataDir& dir) {
-  const auto magics = layout.wal_page_magics();
   for (const auto& e : dir.wal.entries) {
     if (e.name.size() != 24) continue;
-    std::ifstream in(dir.wal.path + "/" + e.name, std::ios::binary);
-    unsigned char h[2];
-    if (in.read(reinterpret_cast<char*>(h), 2)) {
-      const uint16_t magic = static_cast<uint16_t>(h[0] | h[1] << 8);
-      if (std::find(magics.begin(), magics.end(), magic) != magics.end()) return magic;
-    }
+    if (auto h = pgrescue::ReadWalLongPageHeader(dir.wal.path + "/" + e.name, layout)) return h->magic;
   }
-  return magics.front();
+  return layout.wal_page_magics().front();
 }
 
 // What a reset moves away: pg_control, WAL segments (and .partial), their
