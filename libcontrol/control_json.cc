@@ -141,11 +141,7 @@ nlohmann::ordered_json ControlFileToJson(const ControlFileRead& read) {
   control["state"] = std::string(DbStateText(c.value(Field::kState)));
   control["wal_level"] = WalLevelText(c.layout(), c.signed_value(Field::kWalLevel));
   AddKeys(c, ControlKeys(), &out);
-  if (c.nonce()) {
-    std::string hex;
-    for (uint8_t b : *c.nonce()) hex += fmt::format("{:02x}", b);
-    control["mock_authentication_nonce"] = hex;
-  }
+  if (c.nonce()) control["mock_authentication_nonce"] = NonceHex(*c.nonce());
   control["crc_stored"] = fmt::format("{:08X}", read.crc_stored);
   control["crc_computed"] = fmt::format("{:08X}", read.crc_computed);
   control["crc_ok"] = read.crc_ok();

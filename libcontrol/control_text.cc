@@ -109,11 +109,7 @@ std::string Value(const ControlFile& c, const Line& line) {
       return !c.has(Field::kEnableIntTimes) || c.value(Field::kEnableIntTimes)
                  ? "64-bit integers"
                  : "floating-point numbers";
-    case Shape::kNonce: {
-      std::string hex;
-      for (uint8_t b : c.nonce().value_or(MockAuthNonce{})) hex += fmt::format("{:02x}", b);
-      return hex;
-    }
+    case Shape::kNonce: return NonceHex(c.nonce().value_or(MockAuthNonce{}));
   }
   return {};
 }
@@ -158,6 +154,12 @@ void AppendWarnings(const ControlFileRead& read, std::string_view progname, Cont
 }
 
 }  // namespace
+
+std::string NonceHex(const MockAuthNonce& nonce) {
+  std::string hex;
+  for (uint8_t b : nonce) hex += fmt::format("{:02x}", b);
+  return hex;
+}
 
 std::string_view DbStateText(uint64_t state) {
   static constexpr std::string_view kNames[] = {

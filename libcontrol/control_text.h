@@ -25,6 +25,8 @@ std::string AlignedLine(std::string_view label, std::string_view value);
 
 // Shared with the JSON view.
 std::string_view DbStateText(uint64_t state);
+// The mock authentication nonce as pg_controldata prints it: 64 lower-case hex digits.
+std::string NonceHex(const MockAuthNonce& nonce);
 std::string WalLevelText(const ControlLayout& layout, int64_t wal_level);
 // "%c" in local time, or "???" when the time cannot be converted.
 std::string FormatLocalTime(int64_t seconds);
