@@ -210,14 +210,18 @@ Result<ResetOutcome> PlanReset(const ControlFile& current, bool guessed, const D
   n.set(Field::kCheckPoint, redo);
   n.set(Field::kPrevCheckPoint, 0);
   for (Field f : {Field::kMinRecoveryPoint, Field::kMinRecoveryPointTli, Field::kBackupStartPoint,
-                  Field::kBackupEndPoint, Field::kBackupEndRequired, Field::kWalLevel, Field::kWalLogHints,
-                  Field::kTrackCommitTimestamp, Field::kMaxPreparedXacts}) {
+                  Field::kBackupEndPoint, Field::kBackupEndRequired}) {
     n.set(f, 0);
   }
-  n.set(Field::kMaxConnections, 100);
-  n.set(Field::kMaxWalSenders, 10);
-  n.set(Field::kMaxWorkerProcesses, 8);
-  n.set(Field::kMaxLocksPerXact, 64);
+  if (!r.keep_settings) {
+    for (Field f : {Field::kWalLevel, Field::kWalLogHints, Field::kTrackCommitTimestamp, Field::kMaxPreparedXacts}) {
+      n.set(f, 0);
+    }
+    n.set(Field::kMaxConnections, 100);
+    n.set(Field::kMaxWalSenders, 10);
+    n.set(Field::kMaxWorkerProcesses, 8);
+    n.set(Field::kMaxLocksPerXact, 64);
+  }
   return out;
 }
 

@@ -29,6 +29,9 @@ struct ResetRequest {
   std::optional<std::string> next_wal_file;  // -l
   std::optional<uint64_t> wal_segsize_mb;    // --wal-segsize (11 on)
   std::optional<bool> char_signed;           // --char-signedness (18 on)
+  // pg_resetwal forces max_connections and the other settings to defaults;
+  // a rebuilt pg_control keeps the configured ones instead.
+  bool keep_settings = false;
 };
 
 // Parses a number the way pg_resetwal does (strtoul, base 0); nullopt when

@@ -262,6 +262,7 @@ int main(int argc, char** argv) {
     for (const auto& w : rebuilt->warnings) std::cerr << kProgname << ": warning: " << w << "\n";
     std::cout << "\n";
     opt.auto_values = true;  // the counters can only come from the files
+    request.keep_settings = true;
   }
   const pgrescue::ControlFile& current = rebuilt ? rebuilt->control : dir->control->value().control;
   const auto& layout = current.layout();
@@ -288,15 +289,6 @@ int main(int argc, char** argv) {
   }
   auto outcome = pgrescue::PlanReset(current, guessed, dir->wal, request, now);
   if (!outcome) return Fail(outcome.error().ToString());
-  if (rebuilt) {
-    // A rebuilt pg_control keeps the configured settings pg_resetwal would force.
-    for (auto f : {pgrescue::Field::kWalLevel, pgrescue::Field::kWalLogHints, pgrescue::Field::kMaxConnections,
-                   pgrescue::Field::kMaxWorkerProcesses, pgrescue::Field::kMaxWalSenders,
-                   pgrescue::Field::kMaxPreparedXacts, pgrescue::Field::kMaxLocksPerXact,
-                   pgrescue::Field::kTrackCommitTimestamp}) {
-      if (auto v = rebuilt->control.get(f)) outcome->control.set(f, *v);
-    }
-  }
 
   // Print.
   if (opt.dry_run) {
