@@ -26,13 +26,7 @@ uint32_t ReverseBits32(uint32_t v) {
 
 }  // namespace
 
-uint32_t Crc32c(std::span<const uint8_t> data) {
-  Crc32cEngine engine;
-  engine.process_bytes(data.data(), data.size());
-  return engine.checksum();
-}
-
-uint32_t Crc32cExtend(uint32_t crc, std::span<const uint8_t> data) {
+uint32_t Crc32cBoostExtend(uint32_t crc, std::span<const uint8_t> data) {
   // Boost keeps the register of a reflected CRC in unreflected bit order and
   // finishes by reflecting and XORing, so undo both to resume.
   Crc32cEngine engine(ReverseBits32(crc ^ 0xFFFFFFFFu));

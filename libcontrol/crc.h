@@ -17,6 +17,14 @@ uint32_t Crc32c(std::span<const uint8_t> data);
 // Continues a CRC-32C: `crc` is a finished value of the bytes before `data`.
 uint32_t Crc32cExtend(uint32_t crc, std::span<const uint8_t> data);
 
+// The implementations behind Crc32c, for tests and benchmarks: Boost.CRC is
+// the reference; the portable one is table-driven (slicing by 8); the
+// hardware one uses SSE 4.2 and may only run where it is available.
+uint32_t Crc32cBoostExtend(uint32_t crc, std::span<const uint8_t> data);
+uint32_t Crc32cPortableExtend(uint32_t crc, std::span<const uint8_t> data);
+uint32_t Crc32cHardwareExtend(uint32_t crc, std::span<const uint8_t> data);
+bool Crc32cHardwareAvailable();
+
 // PostgreSQL's pre-9.5 "CRC-32": not a standard CRC (it shifts the register
 // left while using the reflected table), so no parameterised CRC engine can
 // produce it.
