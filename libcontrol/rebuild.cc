@@ -19,32 +19,6 @@ namespace pgrescue {
 namespace fs = std::filesystem;
 namespace {
 
-struct WalHeader {
-  WalLongPageHeader header;
-  std::string file;
-};
-
-// The newest segment whose long page header carries this version's magic.
-std::optional<WalHeader> NewestWalHeader(const DataDir& dir, const ControlLayout& layout) {
-  std::optional<WalHeader> best;
-  std::string best_name;
-  std::vector<const DirListing*> listings = {&dir.wal};
-  for (const auto& a : dir.wal_archives) listings.push_back(&a);
-  for (const auto* l : listings) {
-    for (const auto& e : l->entries) {
-      if (e.name.size() < 24 || e.is_dir) continue;
-      const std::string segment_part = e.name.substr(8);  // order by log/seg, then timeline
-      if (best && segment_part + e.name.substr(0, 8) <= best_name) continue;
-      const std::string path = l->path + "/" + e.name;
-      const auto header = ReadWalLongPageHeader(path, layout);
-      if (!header) continue;
-      best = WalHeader{*header, path};
-      best_name = segment_part + e.name.substr(0, 8);
-    }
-  }
-  return best;
-}
-
 struct ChecksumSample {
   int pages = 0;
   int matching = 0;
@@ -143,7 +117,7 @@ Result<Rebuilt> RebuildControlFile(const DataDir& dir, const ControlLayout& layo
   // Identity and WAL geometry.
   uint64_t segment_size = 16u << 20;
   uint32_t wal_block_size = 8192;
-  if (auto h = NewestWalHeader(dir, layout)) {
+  if (auto h = NewestWalLongPageHeader(dir, layout)) {
     c.set(Field::kSystemIdentifier, h->header.system_identifier);
     segment_size = h->header.segment_size;
     wal_block_size = h->header.block_size;

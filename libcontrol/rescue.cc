@@ -227,6 +227,18 @@ Result<bool> RescueFolder::Keep(const std::string& relative) {
   return MoveDurably(data_dir_ + "/" + relative, dir_ + "/files/" + relative, f->sha256);
 }
 
+Result<bool> RescueFolder::KeepCopy(const std::string& relative) {
+  auto f = Describe(relative);
+  if (!f) return f.error();
+  std::error_code ec;
+  const std::string to = dir_ + "/copies/" + relative;
+  fs::create_directories(Parent(to), ec);
+  if (auto r = CopyDurably(data_dir_ + "/" + relative, to, f->sha256); !r) return r;
+  if (auto r = FsyncPath(Parent(to), true); !r) return r;
+  copied_.push_back(*f);
+  return SaveManifest();
+}
+
 Result<bool> RescueFolder::NoteCreated(const std::string& relative) {
   auto f = Describe(relative);
   if (!f) return f.error();
@@ -244,6 +256,8 @@ Result<bool> RescueFolder::SaveManifest() const {
   for (const auto& f : kept_) j["kept"].push_back(ToJson(f));
   j["created"] = nlohmann::json::array();
   for (const auto& f : created_) j["created"].push_back(ToJson(f));
+  j["copied"] = nlohmann::json::array();
+  for (const auto& f : copied_) j["copied"].push_back(ToJson(f));
   const std::string text = j.dump(2) + "\n";
   return WriteFileAtomically(dir_ + "/manifest.json",
                              {reinterpret_cast<const uint8_t*>(text.data()), text.size()}, 0,
@@ -267,6 +281,29 @@ Result<std::vector<std::string>> UndoRescue(const std::string& rescue_dir) {
     auto sha = Sha256OfFile(kept);
     if (!sha) return sha.error();
     if (*sha != f.at("sha256")) return MakeError(ErrorCode::kIo, "the kept copy no longer matches its manifest", kept);
+  }
+  const auto copied = j.contains("copied") ? j.at("copied") : nlohmann::json::array();
+  for (const auto& f : copied) {
+    const std::string kept = rescue_dir + "/copies/" + f.at("path").get<std::string>();
+    auto sha = Sha256OfFile(kept);
+    if (!sha || *sha != f.at("sha256")) {
+      return MakeError(ErrorCode::kIo, "the kept copy no longer matches its manifest", kept);
+    }
+  }
+  // Copies of files left in place: put back only those that changed since.
+  for (const auto& f : copied) {
+    const std::string relative = f.at("path");
+    const std::string to = data_dir + "/" + relative;
+    auto now = Sha256OfFile(to);
+    if (now && *now == f.at("sha256")) continue;
+    if (fs::exists(to) && unlink(to.c_str()) != 0) return IoError("could not remove", to);
+    if (auto r = MoveDurably(rescue_dir + "/copies/" + relative, to, f.at("sha256")); !r) return r.error();
+    const std::string mode = f.at("mode");
+    chmod(to.c_str(), static_cast<mode_t>(std::stoul(mode, nullptr, 8)));
+    if (lchown(to.c_str(), f.at("uid").get<uid_t>(), f.at("gid").get<gid_t>()) != 0 && geteuid() == 0) {
+      return IoError("could not restore the owner of", to);
+    }
+    done.push_back("restored " + relative + " (changed since: the server ran)");
   }
   for (const auto& f : j.at("created")) {
     const std::string path = data_dir + "/" + f.at("path").get<std::string>();

@@ -54,6 +54,9 @@ class RescueFolder {
   // Moves data_dir/`relative` into the folder (rename on one filesystem;
   // else copy, fsync, verify, remove) and records it.
   Result<bool> Keep(const std::string& relative);
+  // Copies data_dir/`relative` into the folder and leaves it in place (for
+  // files the server may overwrite later); Undo puts it back if it changed.
+  Result<bool> KeepCopy(const std::string& relative);
   // Records a file the reset created (after it is written).
   Result<bool> NoteCreated(const std::string& relative);
   // Writes manifest.json durably; call after every change.
@@ -73,6 +76,7 @@ class RescueFolder {
   std::string created_at_;
   std::vector<RescuedFile> kept_;
   std::vector<RescuedFile> created_;
+  std::vector<RescuedFile> copied_;
 };
 
 // The default place: <data_dir>.pgrescue/<UTC timestamp>/.

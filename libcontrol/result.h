@@ -17,6 +17,7 @@ enum class ErrorCode {
   kOtherEndianness,   // the version number reads right only byte-swapped
   kInvalidArgument,   // a value given by the user or caller is malformed
   kMissingField,      // the model lacks a field the target layout needs
+  kNotFound,          // what is looked for is not there
 };
 
 struct Error {

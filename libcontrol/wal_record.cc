@@ -34,6 +34,26 @@ std::optional<WalLongPageHeader> ReadWalLongPageHeader(const std::string& path, 
   return WalLongPageHeader{u16(0), u32(24) | static_cast<uint64_t>(u32(28)) << 32, u32(32), u32(36)};
 }
 
+std::optional<WalHeaderFound> NewestWalLongPageHeader(const DataDir& dir, const ControlLayout& layout) {
+  std::optional<WalHeaderFound> best;
+  std::string best_name;
+  std::vector<const DirListing*> listings = {&dir.wal};
+  for (const auto& a : dir.wal_archives) listings.push_back(&a);
+  for (const auto* l : listings) {
+    for (const auto& e : l->entries) {
+      if (e.name.size() < 24 || e.is_dir) continue;
+      const std::string segment_part = e.name.substr(8);  // order by log/seg, then timeline
+      if (best && segment_part + e.name.substr(0, 8) <= best_name) continue;
+      const std::string path = l->path + "/" + e.name;
+      const auto header = ReadWalLongPageHeader(path, layout);
+      if (!header) continue;
+      best = WalHeaderFound{*header, path};
+      best_name = segment_part + e.name.substr(0, 8);
+    }
+  }
+  return best;
+}
+
 uint32_t WalRecordCrc(CrcKind kind, std::span<const uint8_t> record) {
   if (kind == CrcKind::kLegacyCrc32) {
     return LegacyCrc32Extend(LegacyCrc32(record.subspan(32)), record.first(24));

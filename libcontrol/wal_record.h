@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "libcontrol/control_file.h"
+#include "libcontrol/data_dir.h"
 #include "libcontrol/result.h"
 
 namespace pgrescue {
@@ -28,6 +29,15 @@ struct WalLongPageHeader {
 // The long page header at the start of the file at `path`, if it carries one
 // of `layout`'s page magics, the long-header flag and a valid segment size.
 std::optional<WalLongPageHeader> ReadWalLongPageHeader(const std::string& path, const ControlLayout& layout);
+
+struct WalHeaderFound {
+  WalLongPageHeader header;
+  std::string file;
+};
+
+// The newest segment (in pg_wal or an archive) whose long page header carries
+// one of `layout`'s magics.
+std::optional<WalHeaderFound> NewestWalLongPageHeader(const DataDir& dir, const ControlLayout& layout);
 
 // The checkpoint record's CRC as stored at its place in the header: 9.5 on
 // CRC-32C over the body then the header up to xl_crc; 9.4 the legacy CRC over

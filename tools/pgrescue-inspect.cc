@@ -14,6 +14,8 @@
 #include "libcontrol/control_file.h"
 #include "libcontrol/control_json.h"
 #include "libcontrol/control_text.h"
+#include "libcontrol/data_dir.h"
+#include "libcontrol/wal_report.h"
 
 namespace {
 
@@ -24,7 +26,9 @@ constexpr const char* kProgname = "pgrescue-inspect";
 
 constexpr const char* kDescription =
     "Reads a PostgreSQL cluster's pg_control (9.4 to 19) and prints it exactly as that\n"
-    "version's pg_controldata would, or as JSON with --json. Reads only; writes nothing.\n";
+    "version's pg_controldata would, or as JSON with --json. With --wal, reads the cluster's\n"
+    "WAL instead: where valid WAL ends and why, every checkpoint, what WAL proves was used.\n"
+    "Reads only; writes nothing.\n";
 
 constexpr const char* kFooter =
     "\nThe layout is chosen from the file itself (pg_control version, catalog version,\n"
@@ -36,9 +40,18 @@ constexpr const char* kFooter =
     "pg_control_checkpoint() and pg_control_recovery(), plus a group control with\n"
     "everything else: state, settings, nonce, CRC stored and computed, layout, findings.\n"
     "\n"
+    "--wal finds the newest checkpoint crash recovery could start from by reading the newest\n"
+    "segments backwards (page headers mark where records start), then validates every record\n"
+    "from its redo point to the end of WAL: CRC, back-links, page headers. --full validates\n"
+    "every record from the oldest segment instead, as pg_waldump does. The version, segment\n"
+    "and page size come from pg_control, or from PG_VERSION and the WAL's long page headers\n"
+    "when pg_control is lost. \"Proven by WAL\" lists the newest XID, OID, MultiXact and\n"
+    "commit the validated records hold: values a reset must not go below.\n"
+    "\n"
     "Exit status:\n"
-    "  0  read cleanly\n"
-    "  1  read, with warnings (CRC mismatch, implausible values, PG_VERSION disagrees);\n"
+    "  0  read cleanly (--wal: a usable checkpoint exists)\n"
+    "  1  read, with warnings (CRC mismatch, implausible values, PG_VERSION disagrees;\n"
+    "     --wal: no usable checkpoint, or a break in WAL before its end);\n"
     "     the values are shown but may be untrustworthy\n"
     "  2  unusable input (missing, empty, truncated, unknown version, other byte order)\n"
     "     or bad usage; nothing is printed on stdout\n"
@@ -46,7 +59,9 @@ constexpr const char* kFooter =
     "Examples:\n"
     "  pgrescue-inspect /var/lib/postgresql/15/main\n"
     "  pgrescue-inspect --json -D \"$PGDATA\"\n"
-    "  pgrescue-inspect --file /backup/pg_control.saved\n";
+    "  pgrescue-inspect --file /backup/pg_control.saved\n"
+    "  pgrescue-inspect --wal -D \"$PGDATA\" --wal-archive /mnt/archive\n"
+    "  pgrescue-inspect --wal --full --json -D \"$PGDATA\"\n";
 
 std::string Trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
@@ -54,6 +69,42 @@ std::string Trim(std::string s) {
 }
 
 int Fail(const std::string& message) { return pgrescue::cli::Fail(kProgname, message); }
+
+struct WalOptions {
+  bool full = false;
+  bool progress = false;
+  std::optional<uint32_t> timeline;
+  std::vector<std::string> archives;
+};
+
+int InspectWal(const std::string& data_dir, const WalOptions& w, bool json) {
+  auto dir = pgrescue::ScanDataDir(data_dir, w.archives);
+  if (!dir) return Fail(dir.error().ToString());
+  auto geometry = pgrescue::WalScanOptionsFor(*dir, w.full ? pgrescue::WalScanMode::kFull
+                                                           : pgrescue::WalScanMode::kLatestCheckpoint);
+  if (!geometry) return Fail(geometry.error().ToString());
+  auto& options = geometry->options;
+  options.timeline = w.timeline;
+  if (w.progress) {
+    options.progress = [](const pgrescue::WalScanProgress& p) {
+      std::cerr << "\r" << p.segments_read << " segments read (" << p.segments_total << " present)";
+    };
+  }
+  auto report = pgrescue::ScanWal(options);
+  if (w.progress) std::cerr << "\n";
+  if (!report) return Fail(report.error().ToString());
+  if (json) {
+    auto doc = pgrescue::WalReportToJson(*report, options);
+    doc["geometry"] = geometry->why;
+    std::cout << doc.dump(2) << "\n";
+  } else {
+    for (const auto& why : geometry->why) std::cout << "Read as " << why << "\n";
+    std::cout << "\n" << pgrescue::FormatWalReport(*report, options);
+  }
+  std::cout.flush();
+  if (!std::cout) return Fail("could not write the report to standard output");
+  return report->NewestUsable() != nullptr && report->breaks.empty() ? kExitClean : kExitWarnings;
+}
 
 }  // namespace
 
@@ -65,8 +116,28 @@ int main(int argc, char** argv) {
   bool json = false;
   app.add_option("--file", file, "read this pg_control file instead of DATADIR/global/pg_control");
   app.add_flag("--json", json, "print JSON instead of pg_controldata's text");
+  bool wal = false;
+  WalOptions w;
+  app.add_flag("--wal", wal, "read the WAL: end of valid WAL, checkpoints, what WAL proves was used");
+  app.add_flag("--full", w.full, "with --wal: validate every record from the oldest segment on");
+  app.add_option("--wal-archive", w.archives, "with --wal: also read segments from this directory (repeatable)");
+  app.add_option("--timeline", w.timeline, "with --wal: follow this timeline instead of the newest");
+  app.add_flag("-P,--progress", w.progress, "with --wal: show progress on standard error");
   if (auto exit_code = pgrescue::cli::Parse(app, argc, argv, kProgname)) return *exit_code;
 
+  if (!wal && (w.full || w.progress || w.timeline || !w.archives.empty())) {
+    return Fail("--full, --wal-archive, --timeline and --progress go with --wal");
+  }
+  if (wal && !file.empty()) return Fail("--wal reads a data directory's WAL; it does not go with --file");
+  if (wal) {
+    auto resolved = data_dir_option.Resolve(kProgname);
+    if (!resolved) return kExitUnusable;
+    std::error_code ec;
+    if (!std::filesystem::is_directory(*resolved, ec)) {
+      return Fail("data directory \"" + *resolved + "\" does not exist or is not a directory");
+    }
+    return InspectWal(*resolved, w, json);
+  }
   if (!file.empty() && data_dir_option.given()) {
     return Fail("give either --file or a data directory, not both");
   }

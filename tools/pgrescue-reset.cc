@@ -12,13 +12,17 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "libcontrol/control_json.h"
+#include "libcontrol/control_text.h"
 #include "libcontrol/data_dir.h"
+#include "libcontrol/from_wal.h"
 #include "libcontrol/planner.h"
 #include "libcontrol/rebuild.h"
 #include "libcontrol/rescue.h"
 #include "libcontrol/reset.h"
 #include "libcontrol/wal_names.h"
 #include "libcontrol/wal_record.h"
+#include "libcontrol/wal_report.h"
 #include "tools/cli.h"
 
 namespace {
@@ -76,6 +80,8 @@ bool ParsePair(const std::string& text, std::optional<uint64_t>* a, std::optiona
 
 struct Options {
   bool force = false, dry_run = false, auto_values = false, trust_control = false, rebuild = false;
+  bool from_wal = false;
+  std::string checkpoint;
   std::optional<uint32_t> catalog_version;
   std::string x, u, e, m, O, c, o, l, wal_segsize, char_signedness, rescue_dir;
   std::optional<std::string> undo;
@@ -185,6 +191,116 @@ int Undo(const std::string& data_dir, const std::string& given) {
   return kExitDone;
 }
 
+// Every field whose value the new pg_control changes, in the SQL view's names.
+void PrintChanges(const pgrescue::ControlFile& before, const pgrescue::ControlFile& after, bool before_known) {
+  const auto a = pgrescue::ControlSqlView(before), b = pgrescue::ControlSqlView(after);
+  std::cout << "pg_control changes:\n";
+  for (const auto& [group, fields] : b.items()) {
+    for (const auto& [key, value] : fields.items()) {
+      const auto& old = a[group][key];
+      if (old == value) continue;
+      std::cout << fmt::format("  {}.{}: {} -> {}\n", group, key, before_known ? old.dump() : "(rebuilt)",
+                               value.dump());
+    }
+  }
+  const auto state = static_cast<uint64_t>(pgrescue::DbState::kInProduction);
+  std::cout << fmt::format("  state: {} -> {}\n\n", pgrescue::DbStateText(before.value(pgrescue::Field::kState)),
+                           pgrescue::DbStateText(state));
+}
+
+// --from-wal: pg_control pointed at the newest usable checkpoint in WAL (or
+// --checkpoint's), the server's crash recovery replays the rest. No WAL is
+// removed; segments from the end of valid WAL on are copied to the rescue
+// folder, since the server writes over them.
+int FromWal(const std::string& data_dir, const pgrescue::DataDir& dir, const pgrescue::ControlFile& current,
+            bool rebuilt, const Options& opt, int64_t now) {
+  std::optional<pgrescue::Lsn> wanted;
+  if (!opt.checkpoint.empty()) {
+    auto parsed = pgrescue::ParseLsn(opt.checkpoint);
+    if (!parsed) return Fail(fmt::format("invalid argument for option --checkpoint: \"{}\"; give an LSN such as "
+                                         "0/3000060", opt.checkpoint));
+    wanted = *parsed;
+  }
+  pgrescue::WalScanOptions scan;
+  scan.layout = &current.layout();
+  scan.segment_size = current.value(pgrescue::Field::kWalSegmentSize);
+  scan.page_size = static_cast<uint32_t>(current.value(pgrescue::Field::kWalBlockSize));
+  scan.dirs.push_back(dir.wal.path);
+  for (const auto& a : dir.wal_archives) scan.dirs.push_back(a.path);
+  scan.mode = wanted ? pgrescue::WalScanMode::kFull : pgrescue::WalScanMode::kLatestCheckpoint;
+  auto report = pgrescue::ScanWal(scan);
+  if (!report) return Fail(report.error().ToString());
+  auto chosen = pgrescue::ChooseCheckpoint(*report, wanted);
+  if (!chosen) return Fail(chosen.error().ToString());
+  const auto& c = **chosen;
+  const pgrescue::Lsn redo{c.record.redo()};
+  std::cout << fmt::format("Checkpoint to start from: {} ({}, redo {}, timeline {})\n", pgrescue::FormatLsn(c.record.lsn),
+                           c.record.shutdown ? "shutdown" : "online", pgrescue::FormatLsn(redo), report->timeline);
+  std::cout << fmt::format("End of valid WAL:         {} ({}: {})\n", pgrescue::FormatLsn(report->end.at),
+                           pgrescue::WalStopName(report->end.why), report->end.detail);
+  if (report->maxima.last_commit_time) {
+    std::cout << fmt::format("Last commit in WAL:       {} (XID {})\n",
+                             pgrescue::FormatPgTimestamp(*report->maxima.last_commit_time),
+                             report->maxima.last_commit_xid);
+  }
+  std::cout << "\n";
+  const bool already = !rebuilt && current.value(pgrescue::Field::kCheckPoint) == c.record.lsn.value &&
+                       dir.control->value().crc_ok();
+  if (already) {
+    std::cout << "pg_control already points at this checkpoint; nothing to change. If the server still does "
+                 "not start, its log says why.\n";
+    return kExitDone;
+  }
+  const auto control = pgrescue::PointAtCheckpoint(current, *report, c, now);
+  PrintChanges(current, control, !rebuilt);
+  if (dir.backup_label && !opt.force) {
+    return Refuse("backup_label exists: the server would start from the checkpoint it names, not pg_control's",
+                  "if no backup is being restored, move backup_label aside (it is a leftover); to go on anyway, "
+                  "use -f");
+  }
+  if (opt.dry_run) {
+    std::cout << "Dry run: nothing written. Without -n, pg_control is written and the server, when started, "
+                 "runs crash recovery from the redo point.\n";
+    return kExitDone;
+  }
+  auto owner = pgrescue::DataFileOwner(data_dir);
+  if (!owner) return Fail(owner.error().ToString());
+  auto bytes = pgrescue::SerializeControlFile(control);
+  if (!bytes) return Fail(bytes.error().ToString());
+  const std::string rescue_dir = opt.rescue_dir.empty() ? pgrescue::DefaultRescueDir(data_dir) : opt.rescue_dir;
+  auto folder = pgrescue::RescueFolder::Create(data_dir, rescue_dir, "pg_control pointed at a checkpoint in WAL");
+  if (!folder) return Fail(folder.error().ToString());
+  const std::string wal = std::filesystem::path(dir.wal.path).filename().string();
+  const uint64_t segment_size = scan.segment_size;
+  const uint64_t end_segment = pgrescue::SegmentNumberOf(report->end.at, segment_size);
+  int copies = 0;
+  for (const auto& e : dir.wal.entries) {
+    const auto name = pgrescue::ClassifyWalFileName(e.name, segment_size);
+    if (name.kind != pgrescue::WalFileKind::kSegment || *name.segment_number < end_segment ||
+        *name.segment_number > report->newest_written_segment.value_or(0)) {
+      continue;
+    }
+    if (auto r = folder->KeepCopy(wal + "/" + e.name); !r) return Fail(r.error().ToString());
+    ++copies;
+  }
+  if (dir.control_present) {
+    if (auto r = folder->Keep("global/pg_control"); !r) return Fail(r.error().ToString());
+  }
+  owner->mode = 0600 | (owner->mode & 0040);
+  if (auto r = pgrescue::WriteFileAtomically(data_dir + "/global/pg_control", *bytes, 0, *owner); !r) {
+    return Fail(r.error().ToString() + "; the old pg_control is in " + folder->dir() + " and --undo puts it back");
+  }
+  if (auto r = folder->NoteCreated("global/pg_control"); !r) return Fail(r.error().ToString());
+  std::cout << fmt::format("pg_control now points at the checkpoint at {}. Start the server: it runs crash recovery "
+                           "from {} and replays WAL up to {}.\n",
+                           pgrescue::FormatLsn(c.record.lsn), pgrescue::FormatLsn(redo),
+                           pgrescue::FormatLsn(report->end.at));
+  std::cout << fmt::format("Kept the old pg_control and copies of {} WAL segment(s) from the end of valid WAL on in "
+                           "{}\nTo put them back: {} --undo '{}' -D '{}'\n",
+                           copies, folder->dir(), kProgname, folder->dir(), data_dir);
+  return kExitDone;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -211,6 +327,9 @@ int main(int argc, char** argv) {
                "build a new pg_control from the cluster's files (when it is missing or unusable)");
   app.add_option("--catalog-version", opt.catalog_version, "with --rebuild: the catalog version, if no release "
                  "table entry or tablespace gives it");
+  app.add_flag("--from-wal", opt.from_wal,
+               "point pg_control at the newest usable checkpoint in WAL; crash recovery replays the rest");
+  app.add_option("--checkpoint", opt.checkpoint, "with --from-wal: start from the checkpoint at this LSN instead");
   app.add_flag("--trust-pg-control", opt.trust_control, "reset with pg_control's version when PG_VERSION disagrees");
   auto* undo = app.add_option("--undo", opt.undo, "put back what a reset replaced (default: its newest rescue folder)")
                    ->expected(0, 1);
@@ -261,7 +380,7 @@ int main(int argc, char** argv) {
     for (const auto& e : rebuilt->evidence) std::cout << "  " << e << "\n";
     for (const auto& w : rebuilt->warnings) std::cerr << kProgname << ": warning: " << w << "\n";
     std::cout << "\n";
-    opt.auto_values = true;  // the counters can only come from the files
+    opt.auto_values = !opt.from_wal;  // the counters can only come from the files, or from WAL
     request.keep_settings = true;
   }
   const pgrescue::ControlFile& current = rebuilt ? rebuilt->control : dir->control->value().control;
@@ -279,6 +398,16 @@ int main(int argc, char** argv) {
       if (f.kind == pgrescue::FindingKind::kImplausibleValue) guessed = true;
       std::cerr << kProgname << ": warning: " << f.message << "\n";
     }
+  }
+
+  if (!opt.checkpoint.empty() && !opt.from_wal) return Fail("--checkpoint goes with --from-wal");
+  if (opt.from_wal) {
+    if (opt.auto_values || !opt.x.empty() || !opt.u.empty() || !opt.e.empty() || !opt.m.empty() || !opt.O.empty() ||
+        !opt.c.empty() || !opt.o.empty() || !opt.l.empty() || !opt.wal_segsize.empty()) {
+      return Fail("--from-wal takes every value from the checkpoint record; it does not go with --auto or "
+                  "pg_resetwal's value options");
+    }
+    return FromWal(*data_dir, *dir, current, rebuilt.has_value(), opt, now);
   }
 
   // Decide.

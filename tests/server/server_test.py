@@ -447,6 +447,106 @@ def lost_wal(args, port):
         return 5
 
 
+def wal_json(args, data, *flags):
+    return json.loads(inspect(args, data, "--wal", "--json", *flags, check=False).stdout)
+
+
+def damage_record(cluster, lsn_text, segment_size, timeline=1, at=30):
+    """Flips a byte `at` bytes into the record at `lsn_text` (a page header in
+    between is skipped), in the segment file that holds it."""
+    hi, lo = (int(x, 16) for x in lsn_text.split("/"))
+    lsn = (hi << 32) | lo
+    pos = lsn + at
+    if pos // 8192 != lsn // 8192:
+        pos += 24
+    segno = pos // segment_size
+    per_log = 0x100000000 // segment_size
+    name = f"{timeline:08X}{segno // per_log:08X}{segno % per_log:08X}"
+    with open(os.path.join(cluster.data, "pg_wal", name), "r+b") as f:
+        f.seek(pos % segment_size)
+        b = f.read(1)
+        f.seek(pos % segment_size)
+        f.write(bytes([b[0] ^ 0xFF]))
+
+
+def from_wal(args, port):
+    """pg_control lost after a crash with WAL intact: --rebuild --from-wal makes
+    the server run crash recovery, and every committed row is there, also
+    those after the checkpoint. Then pg_control intact but pointing at a
+    checkpoint whose record is damaged: --from-wal picks the older one."""
+    with Cluster(args, "from-wal", [], port) as cluster:
+        cluster.start()
+        cluster.sql(WORKLOAD)
+        cluster.sql("checkpoint")
+        cluster.sql("create table after_checkpoint as select g from generate_series(1, 3000) g")
+        cluster.sql("insert into t select g, 1 from generate_series(5001, 6000) g")
+        cluster.stop("immediate")
+        ctl = json.loads(inspect(args, cluster.data, "--json").stdout)
+        segment_size = int(ctl["init"]["bytes_per_wal_segment"])
+        latest, full = wal_json(args, cluster.data), wal_json(args, cluster.data, "--full")
+        for doc in (latest, full):
+            if doc["newest_usable_checkpoint"] != ctl["checkpoint"]["checkpoint_lsn"]:
+                raise Failure(f"--wal ({doc['mode']}) found {doc['newest_usable_checkpoint']}, pg_control says "
+                              f"{ctl['checkpoint']['checkpoint_lsn']}")
+        if latest["end"] != full["end"]:
+            raise Failure(f"end of WAL: latest search {latest['end']}, full scan {full['end']}")
+        if int(latest["maxima"]["newest_xid"]) < int(ctl["checkpoint"]["next_xid"].split(":")[-1]):
+            raise Failure(f"newest XID in WAL {latest['maxima']['newest_xid']} is not past the checkpoint's "
+                          f"{ctl['checkpoint']['next_xid']} although transactions committed after it")
+        os.remove(os.path.join(cluster.data, "global", "pg_control"))
+        before = tree_hashes(cluster.data)
+        reset(args, "-n", "--rebuild", "--from-wal", "-D", cluster.data)
+        if tree_hashes(cluster.data) != before:
+            raise Failure("pgrescue-reset -n --rebuild --from-wal changed the data directory")
+        reset(args, "--rebuild", "--from-wal", "-D", cluster.data)
+        cluster.start()
+        counts = cluster.sql("select (select count(*) from t), (select count(*) from after_checkpoint)").strip()
+        if counts != "6000|3000":
+            raise Failure(f"after --rebuild --from-wal: t and after_checkpoint have {counts} rows, expected "
+                          "6000|3000 (all committed, 1000 + 3000 of them after the checkpoint)")
+        log = open(os.path.join(cluster.base, "log")).read()
+        if "redo starts at" not in log:
+            raise Failure("the server did not run crash recovery (no 'redo starts at' in its log)")
+        first = (f"{args.label} from-wal: pg_control deleted after a crash; --wal found checkpoint "
+                 f"{latest['newest_usable_checkpoint']} (full scan agrees, end {latest['end']['lsn']}); "
+                 f"--rebuild --from-wal: crash recovery, 6000|3000 rows incl. 4000 after the checkpoint")
+
+        # Damaged newest checkpoint, older one intact.
+        cluster.sql("insert into t select g, 2 from generate_series(6001, 7000) g")
+        cluster.sql("checkpoint")
+        older = json.loads(inspect(args, cluster.data, "--json").stdout)["checkpoint"]["checkpoint_lsn"]
+        cluster.sql("insert into t select g, 3 from generate_series(7001, 8000) g")
+        cluster.sql("checkpoint")
+        cluster.sql("insert into t select g, 4 from generate_series(8001, 9000) g")
+        cluster.stop("immediate")
+        newer = json.loads(inspect(args, cluster.data, "--json").stdout)["checkpoint"]["checkpoint_lsn"]
+        damage_record(cluster, newer, segment_size)
+        if cluster.start(check=False):
+            if args.major >= 11:
+                raise Failure("the server started although its checkpoint record is damaged")
+            cluster.stop("immediate")  # 10 falls back to the prior checkpoint on its own
+        pid = os.path.join(cluster.data, "postmaster.pid")
+        if os.path.exists(pid):
+            os.remove(pid)
+        doc = wal_json(args, cluster.data, "--full")
+        if doc["newest_usable_checkpoint"] != older or doc["end"]["lsn"] != newer:
+            raise Failure(f"damaged {newer}: --wal --full found {doc['newest_usable_checkpoint']} ending at "
+                          f"{doc['end']}, expected {older} ending at {newer}")
+        out = reset(args, "--from-wal", "-D", cluster.data)
+        if f"Checkpoint to start from: {older}" not in out:
+            raise Failure(f"--from-wal did not choose the older checkpoint {older}:\n{out}")
+        cluster.start()
+        rows = cluster.sql("select count(*) from t").strip()
+        if rows != "8000":
+            raise Failure(f"after --from-wal past a damaged checkpoint: t has {rows} rows, expected 8000 (those "
+                          "committed before the damaged record)")
+        cluster.stop()
+        print(first)
+        print(f"{args.label} from-wal: checkpoint {newer} damaged, server refused; --wal --full ends there "
+              f"(record CRC); --from-wal chose {older}; server starts, 8000 rows (all before the damage)")
+        return 2
+
+
 def against_pg_resetwal(args, port):
     """The same explicit options through Debian's pg_resetwal and ours, on two
     copies of one cluster: the same -n output and the same files but for the
@@ -505,6 +605,7 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--debian-tools", help="Debian's bin dir of the same major, for text comparison")
     ap.add_argument("--work-dir", default="/tmp")
+    ap.add_argument("--only", help="run only this check (e.g. from_wal), when working on it")
     args = ap.parse_args()
 
     variants = [("default", [])]
@@ -515,10 +616,19 @@ def main():
     if args.major >= 18:
         variants.append(("no-checksums", ["--no-data-checksums"]))
     checks = 0
+    if args.only:
+        try:
+            checks += globals()[args.only](args, args.port)
+        except Failure as e:
+            print(f"FAIL {args.label}: {e}")
+            return 1
+        print(f"{checks} passed, 0 failed")
+        return 0
     try:
         for i, (name, flags) in enumerate(variants):
             checks += test_cluster(args, name, flags, args.port + i)
         checks += lost_wal(args, args.port + len(variants))
+        checks += from_wal(args, args.port + len(variants) + 3)
         if args.reset_e2e:
             checks += reset_end_to_end(args, args.port + len(variants) + 1)
             checks += against_pg_resetwal(args, args.port + len(variants) + 2)

@@ -1,0 +1,51 @@
+#include "libcontrol/from_wal.h"
+
+#include <fmt/format.h>
+
+namespace pgrescue {
+
+Result<const FoundCheckpoint*> ChooseCheckpoint(const WalScanReport& report, std::optional<Lsn> wanted) {
+  if (!wanted) {
+    if (const auto* c = report.NewestUsable()) return c;
+    return MakeError(ErrorCode::kNotFound,
+                     "WAL holds no checkpoint record whose redo point survives: crash recovery cannot start "
+                     "from WAL; a reset (pg_resetwal's way) is what is left");
+  }
+  const auto* c = report.Find(*wanted);
+  if (c == nullptr) {
+    std::string found;
+    for (const auto& x : report.checkpoints) found += (found.empty() ? "" : ", ") + FormatLsn(x.record.lsn);
+    return MakeError(ErrorCode::kNotFound,
+                     fmt::format("no checkpoint record at {}; the scan found {}", FormatLsn(*wanted),
+                                 found.empty() ? "none" : found));
+  }
+  if (!c->usable) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("the checkpoint at {} cannot be started from: WAL from its redo point {} was "
+                                 "not readable",
+                                 FormatLsn(*wanted), FormatLsn(Lsn{c->record.redo()})));
+  }
+  return c;
+}
+
+ControlFile PointAtCheckpoint(const ControlFile& current, const WalScanReport& report,
+                              const FoundCheckpoint& checkpoint, int64_t now) {
+  ControlFile control = current;
+  checkpoint.record.ApplyTo(&control);
+  control.set(Field::kCheckPoint, checkpoint.record.lsn.value);
+  // Up to 10 the server falls back to the previous checkpoint.
+  Lsn previous = checkpoint.record.lsn;
+  for (const auto& c : report.checkpoints) {
+    if (c.usable && c.record.lsn < checkpoint.record.lsn) previous = c.record.lsn;
+  }
+  control.set(Field::kPrevCheckPoint, previous.value);
+  control.set(Field::kState, static_cast<uint64_t>(DbState::kInProduction));
+  control.set(Field::kTime, static_cast<uint64_t>(now));
+  for (Field f : {Field::kMinRecoveryPoint, Field::kMinRecoveryPointTli, Field::kBackupStartPoint,
+                  Field::kBackupEndPoint, Field::kBackupEndRequired}) {
+    control.set(f, 0);
+  }
+  return control;
+}
+
+}  // namespace pgrescue

@@ -1,0 +1,168 @@
+#include "libcontrol/wal_files.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "libcontrol/wal_names.h"
+
+namespace pgrescue {
+namespace {
+
+// Reads up to `size` bytes at offset 0; the rest stays as it was (zeros).
+bool ReadPrefix(const std::string& path, uint8_t* out, size_t size) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = pread(fd, out + done, size - done, static_cast<off_t>(done));
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  close(fd);
+  return true;
+}
+
+std::optional<std::string> ReadText(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+Result<std::vector<TimelineSpan>> ParseTimelineHistory(const std::string& text, uint32_t timeline) {
+  std::vector<TimelineSpan> spans;
+  std::istringstream lines(text);
+  std::string line;
+  int number = 0;
+  Lsn begin{0};
+  while (std::getline(lines, line)) {
+    ++number;
+    const auto first = line.find_first_not_of(" \t");
+    if (first == std::string::npos || line[first] == '#') continue;
+    unsigned parent = 0, hi = 0, lo = 0;
+    if (sscanf(line.c_str() + first, "%u %X/%X", &parent, &hi, &lo) != 3) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       fmt::format("line {} is not \"timeline<TAB>switch point<TAB>reason\": {}", number, line));
+    }
+    const Lsn end{static_cast<uint64_t>(hi) << 32 | lo};
+    if ((!spans.empty() && parent <= spans.back().timeline) || parent >= timeline || end < begin) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       fmt::format("line {} goes backwards (timeline {} ending at {})", number, parent,
+                                   FormatLsn(end)));
+    }
+    spans.push_back({parent, begin, end});
+    begin = end;
+  }
+  spans.push_back({timeline, begin, Lsn{0}});
+  return spans;
+}
+
+Result<WalFiles> WalFiles::Open(const std::vector<std::string>& dirs, uint64_t segment_size,
+                                std::optional<uint32_t> timeline) {
+  WalFiles files(segment_size);
+  std::map<uint32_t, std::string> histories;
+  std::map<std::pair<uint64_t, uint32_t>, WalFile> found;
+  for (const auto& dir : dirs) {
+    DIR* d = opendir(dir.c_str());
+    if (d == nullptr) continue;
+    while (const dirent* e = readdir(d)) {
+      const std::string name = e->d_name;
+      const auto kind = ClassifyWalFileName(name, segment_size);
+      const std::string path = dir + "/" + name;
+      if (kind.kind == WalFileKind::kHistory) {
+        histories.emplace(kind.timeline, path);
+      } else if (kind.kind == WalFileKind::kSegment || kind.kind == WalFileKind::kPartial) {
+        // A complete segment wins over a .partial one; pg_wal over archives.
+        const bool partial = kind.kind == WalFileKind::kPartial;
+        auto [it, added] = found.try_emplace({*kind.segment_number, kind.timeline}, WalFile{kind.timeline, path, partial});
+        if (!added && it->second.partial && !partial) it->second = WalFile{kind.timeline, path, partial};
+      }
+    }
+    closedir(d);
+  }
+  uint32_t target = timeline.value_or(0);
+  if (!timeline) {
+    for (const auto& [key, file] : found) target = std::max(target, key.second);
+    if (!histories.empty()) target = std::max(target, histories.rbegin()->first);
+  }
+  if (target == 0) {
+    return MakeError(ErrorCode::kNotFound, fmt::format("no WAL segment files in {}", fmt::join(dirs, ", ")));
+  }
+  files.history_ = {{target, Lsn{0}, Lsn{0}}};
+  if (target > 1) {
+    const auto it = histories.find(target);
+    if (it == histories.end()) {
+      return MakeError(ErrorCode::kNotFound,
+                       fmt::format("timeline {} has no history file ({:08X}.history): which timelines lead to it "
+                                   "is unknown; copy it from the archive or pass --timeline",
+                                   target, target));
+    }
+    auto text = ReadText(it->second);
+    if (!text) return MakeError(ErrorCode::kIo, "cannot read " + it->second);
+    auto spans = ParseTimelineHistory(*text, target);
+    if (!spans) return MakeError(spans.error().code, spans.error().message, it->second);
+    files.history_ = std::move(*spans);
+  }
+  // For each segment, the timelines whose span reaches it, newest first.
+  for (const auto& [key, file] : found) {
+    const auto [segno, tli] = key;
+    const auto span = std::find_if(files.history_.begin(), files.history_.end(),
+                                   [&](const TimelineSpan& s) { return s.timeline == tli; });
+    if (span == files.history_.end()) continue;
+    const uint64_t first = SegmentNumberOf(span->begin, segment_size);
+    const bool open_end = span->end.value == 0;
+    if (segno < first || (!open_end && segno > SegmentNumberOf(span->end, segment_size))) continue;
+    files.files_[segno].push_back(file);
+  }
+  for (auto& [segno, list] : files.files_) {
+    std::sort(list.begin(), list.end(), [](const WalFile& a, const WalFile& b) { return a.timeline > b.timeline; });
+  }
+  return files;
+}
+
+std::vector<uint64_t> WalFiles::SegmentNumbers() const {
+  std::vector<uint64_t> out;
+  out.reserve(files_.size());
+  for (const auto& [segno, list] : files_) out.push_back(segno);
+  return out;
+}
+
+const WalFile* WalFiles::Find(uint64_t segment_number) const {
+  const auto it = files_.find(segment_number);
+  return it == files_.end() ? nullptr : &it->second.front();
+}
+
+std::optional<std::span<const uint8_t>> WalFiles::Segment(uint32_t, uint64_t segment_number) {
+  if (loaded_ == segment_number) return std::span(buffer_);
+  const WalFile* file = Find(segment_number);
+  if (file == nullptr) return std::nullopt;
+  buffer_.resize(segment_size_);
+  std::fill(buffer_.begin(), buffer_.end(), 0);
+  if (!ReadPrefix(file->path, buffer_.data(), buffer_.size())) return std::nullopt;
+  loaded_ = segment_number;
+  ++segments_read_;
+  if (on_segment_read) on_segment_read(segment_number);
+  return std::span(buffer_);
+}
+
+std::optional<std::vector<uint8_t>> WalFiles::Head(uint64_t segment_number, size_t bytes) const {
+  const WalFile* file = Find(segment_number);
+  if (file == nullptr) return std::nullopt;
+  std::vector<uint8_t> head(bytes, 0);
+  if (!ReadPrefix(file->path, head.data(), head.size())) return std::nullopt;
+  return head;
+}
+
+}  // namespace pgrescue
