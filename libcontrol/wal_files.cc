@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -144,17 +146,66 @@ const WalFile* WalFiles::Find(uint64_t segment_number) const {
   return it == files_.end() ? nullptr : &it->second.front();
 }
 
+WalFiles::WalFiles(WalFiles&& other) noexcept
+    : on_segment_read(std::move(other.on_segment_read)),
+      segment_size_(other.segment_size_),
+      history_(std::move(other.history_)),
+      files_(std::move(other.files_)),
+      newest_slot_(other.newest_slot_),
+      segments_read_(other.segments_read_) {
+  for (int i = 0; i < 2; ++i) {
+    slots_[i] = std::move(other.slots_[i]);
+    other.slots_[i].mapped = nullptr;
+    other.slots_[i].segment.reset();
+  }
+}
+
+WalFiles::~WalFiles() {
+  for (auto& slot : slots_) Unmap(slot);
+}
+
+void WalFiles::Unmap(Slot& slot) {
+  if (slot.mapped != nullptr) munmap(slot.mapped, slot.bytes.size());
+  slot.mapped = nullptr;
+  slot.segment.reset();
+  slot.bytes = {};
+}
+
+bool WalFiles::Load(const std::string& path, Slot& slot) {
+  Unmap(slot);
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st {};
+  if (fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_size) >= segment_size_) {
+    void* p = mmap(nullptr, segment_size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (p != MAP_FAILED) {
+      close(fd);
+      madvise(p, segment_size_, MADV_SEQUENTIAL);
+      slot.mapped = p;
+      slot.bytes = {static_cast<const uint8_t*>(p), segment_size_};
+      return true;
+    }
+  }
+  close(fd);
+  slot.buffer.assign(segment_size_, 0);
+  if (!ReadPrefix(path, slot.buffer.data(), slot.buffer.size())) return false;
+  slot.bytes = slot.buffer;
+  return true;
+}
+
 std::optional<std::span<const uint8_t>> WalFiles::Segment(uint32_t, uint64_t segment_number) {
-  if (loaded_ == segment_number) return std::span(buffer_);
+  for (int i : {newest_slot_, 1 - newest_slot_}) {
+    if (slots_[i].segment == segment_number) return slots_[i].bytes;
+  }
   const WalFile* file = Find(segment_number);
   if (file == nullptr) return std::nullopt;
-  buffer_.resize(segment_size_);
-  std::fill(buffer_.begin(), buffer_.end(), 0);
-  if (!ReadPrefix(file->path, buffer_.data(), buffer_.size())) return std::nullopt;
-  loaded_ = segment_number;
+  const int slot = 1 - newest_slot_;
+  if (!Load(file->path, slots_[slot])) return std::nullopt;
+  slots_[slot].segment = segment_number;
+  newest_slot_ = slot;
   ++segments_read_;
   if (on_segment_read) on_segment_read(segment_number);
-  return std::span(buffer_);
+  return slots_[slot].bytes;
 }
 
 std::optional<std::vector<uint8_t>> WalFiles::Head(uint64_t segment_number, size_t bytes) const {

@@ -62,13 +62,33 @@ class WalFiles : public WalSegmentSource {
   std::function<void(uint64_t segment_number)> on_segment_read;
 
  private:
-  WalFiles(uint64_t segment_size) : segment_size_(segment_size) {}
+  explicit WalFiles(uint64_t segment_size) : segment_size_(segment_size) {}
+
+ public:
+  WalFiles(WalFiles&& other) noexcept;
+  WalFiles& operator=(WalFiles&&) = delete;
+  WalFiles(const WalFiles&) = delete;
+  ~WalFiles() override;
+
+ private:
 
   uint64_t segment_size_;
   std::vector<TimelineSpan> history_;
   std::map<uint64_t, std::vector<WalFile>> files_;  // by segment number, newest timeline first
-  std::optional<uint64_t> loaded_;
-  std::vector<uint8_t> buffer_;
+  // The two segments read last: a record crossing a boundary, and a
+  // backward search stepping one segment back, read each only once. A whole
+  // segment file is mapped (no copy out of the page cache); a short one
+  // (.partial, or cut off) is read into `buffer` with zeros after its end.
+  struct Slot {
+    std::optional<uint64_t> segment;
+    std::span<const uint8_t> bytes;
+    void* mapped = nullptr;
+    std::vector<uint8_t> buffer;
+  };
+  bool Load(const std::string& path, Slot& slot);
+  static void Unmap(Slot& slot);
+  Slot slots_[2];
+  int newest_slot_ = 0;
   uint64_t segments_read_ = 0;
 };
 

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "libcontrol/crc.h"
 #include "libcontrol/wal_names.h"
 #include "libcontrol/wal_record.h"
 
@@ -61,6 +62,7 @@ WalReader::WalReader(const ControlLayout& layout, uint64_t segment_size, uint32_
       record_header_size_(layout.crc_kind() == CrcKind::kLegacyCrc32 ? 32 : 24) {}
 
 std::optional<std::span<const uint8_t>> WalReader::Page(uint64_t page_start, uint32_t timeline, WalScanEnd* end) {
+  if (checked_page_ && checked_page_start_ == page_start) return checked_page_;
   const uint64_t segno = page_start / segment_size_;
   auto segment = source_.Segment(timeline, segno);
   if (!segment) {
@@ -91,13 +93,35 @@ std::optional<std::span<const uint8_t>> WalReader::Page(uint64_t page_start, uin
     *end = {WalStop::kBadPageHeader, Lsn{page_start}, "the long-header flag does not match the page's place"};
     return std::nullopt;
   }
-  bytes_read_ += page_size_;
+  checked_page_start_ = page_start;
+  checked_page_ = page;
   return page;
 }
+
+namespace {
+
+// Resource managers whose records the scan decodes (XLOG, Transaction,
+// MultiXact): their records are handed over whole even when they cross pages.
+bool Decoded(uint8_t rmid) { return rmid == 0 || rmid == 1 || rmid == 6; }
+
+// The first `n` bytes of a record given as pieces.
+void CopyPrefix(std::span<const std::span<const uint8_t>> pieces, uint8_t* out, size_t n) {
+  for (auto piece : pieces) {
+    const size_t take = std::min(n, piece.size());
+    std::memcpy(out, piece.data(), take);
+    out += take;
+    n -= take;
+    if (n == 0) return;
+  }
+}
+
+}  // namespace
 
 WalScanEnd WalReader::Scan(Lsn start, uint32_t timeline, std::optional<Lsn> expected_prev,
                            const std::function<bool(const WalRecord&)>& visit) {
   const bool legacy = record_header_size_ == 32;
+  const size_t crc_at = legacy ? 24 : 20;
+  checked_page_.reset();  // the source may have moved on since the last scan
   uint64_t pos = start.value;
   std::optional<Lsn> prev = expected_prev;
   WalScanEnd end;
@@ -117,53 +141,90 @@ WalScanEnd WalReader::Scan(Lsn start, uint32_t timeline, std::optional<Lsn> expe
     if (total < record_header_size_ || total > (1u << 30)) {
       return {WalStop::kBadRecordHeader, Lsn{pos}, fmt::format("record length {} is impossible", total)};
     }
-    // A record inside its page is read in place; one that crosses pages (its
-    // header included) is assembled from the continuation pages.
-    std::span<const uint8_t> bytes;
+    // A record inside its page is read in place. One that crosses pages is
+    // kept as pieces of its pages (CRC computed piece by piece, nothing
+    // copied) unless it crosses into another segment or is one the caller
+    // decodes: then it is assembled.
+    pieces_.clear();
     uint64_t record_end;
+    bool copied = false;
     if (in_page + total <= page_size_) {
-      bytes = page->subspan(in_page, total);
+      pieces_.push_back(page->subspan(in_page, total));
       record_end = record_lsn + total;
     } else {
-      assembled_.assign(page->begin() + static_cast<std::ptrdiff_t>(in_page), page->end());
+      pieces_.push_back(page->subspan(in_page));
+      size_t gathered = pieces_.back().size();
       for (uint64_t next_page = page_start + page_size_;; next_page += page_size_) {
+        if (next_page % segment_size_ == 0 && !copied) {
+          // The pieces so far live in a segment that may be dropped.
+          assembled_.clear();
+          for (auto piece : pieces_) assembled_.insert(assembled_.end(), piece.begin(), piece.end());
+          copied = true;
+        }
         auto cont = Page(next_page, timeline, &end);
         if (!cont) return {end.why, Lsn{record_lsn}, "the record continues where WAL cannot be read: " + end.detail};
         const uint32_t rem = U32(cont->data() + 16);
-        if (!(U16(cont->data() + 2) & kFirstIsContRecord) || rem != total - assembled_.size()) {
+        if (!(U16(cont->data() + 2) & kFirstIsContRecord) || rem != total - gathered) {
           return {WalStop::kBadPageHeader, Lsn{next_page},
                   "the page does not continue the record before it (a torn write or a recycled page)"};
         }
         const size_t data_at = MaxAlign(HeaderSize(next_page));
         const size_t take = std::min<size_t>(rem, page_size_ - data_at);
-        assembled_.insert(assembled_.end(), cont->begin() + static_cast<std::ptrdiff_t>(data_at),
-                          cont->begin() + static_cast<std::ptrdiff_t>(data_at + take));
-        if (assembled_.size() == total) {
+        const auto piece = cont->subspan(data_at, take);
+        if (copied) {
+          assembled_.insert(assembled_.end(), piece.begin(), piece.end());
+        } else {
+          pieces_.push_back(piece);
+        }
+        gathered += take;
+        if (gathered == total) {
           record_end = next_page + data_at + take;
           break;
         }
       }
-      bytes = assembled_;
+      if (copied) {
+        pieces_.clear();
+        pieces_.push_back(assembled_);
+      }
     }
 
+    uint8_t header[32];
+    CopyPrefix(pieces_, header, record_header_size_);
     WalRecord record;
     record.lsn = Lsn{record_lsn};
     record.end = Lsn{record_end};
-    record.xid = U32(bytes.data() + 4);
-    record.prev = Lsn{U64(bytes.data() + (legacy ? 16 : 8))};
-    record.info = bytes[legacy ? 12 : 16];
-    record.rmid = bytes[legacy ? 13 : 17];
-    record.bytes = bytes;
+    record.total = total;
+    record.xid = U32(header + 4);
+    record.prev = Lsn{U64(header + (legacy ? 16 : 8))};
+    record.info = header[legacy ? 12 : 16];
+    record.rmid = header[legacy ? 13 : 17];
     if (prev && record.prev != *prev) {
       return {WalStop::kBrokenChain, record.lsn,
               fmt::format("the record points back to {}, not to the record before it at {}",
                           FormatLsn(record.prev), FormatLsn(*prev))};
     }
-    const uint32_t stored = U32(bytes.data() + (legacy ? 24 : 20));
-    const uint32_t computed = WalRecordCrc(layout_.crc_kind(), bytes);
+    // CRC over everything after the fixed header, then the header up to the CRC field.
+    uint32_t computed = 0;
+    size_t skip = record_header_size_;
+    for (auto piece : pieces_) {
+      const size_t drop = std::min(skip, piece.size());
+      skip -= drop;
+      computed = legacy ? LegacyCrc32Extend(computed, piece.subspan(drop))
+                        : Crc32cExtend(computed, piece.subspan(drop));
+    }
+    const std::span<const uint8_t> covered(header, crc_at);
+    computed = legacy ? LegacyCrc32Extend(computed, covered) : Crc32cExtend(computed, covered);
+    const uint32_t stored = U32(header + crc_at);
     if (stored != computed) {
       return {WalStop::kBadCrc, record.lsn,
               fmt::format("record CRC {:08X} does not match the stored {:08X}", computed, stored)};
+    }
+    if (pieces_.size() == 1) {
+      record.bytes = pieces_.front();
+    } else if (Decoded(record.rmid)) {
+      assembled_.clear();
+      for (auto piece : pieces_) assembled_.insert(assembled_.end(), piece.begin(), piece.end());
+      record.bytes = assembled_;
     }
     if (!visit(record)) return {WalStop::kStoppedByCaller, record.end, "stopped after this record"};
     prev = record.lsn;

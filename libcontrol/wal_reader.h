@@ -46,7 +46,11 @@ struct WalRecord {
   Lsn prev;
   uint8_t info = 0;
   uint8_t rmid = 0;
-  std::span<const uint8_t> bytes;   // the whole record, header first
+  uint32_t total = 0;               // xl_tot_len
+  // The whole record, header first. Empty for a record that crosses pages
+  // and belongs to a resource manager other than XLOG, Transaction or
+  // MultiXact: those are validated in place, never copied.
+  std::span<const uint8_t> bytes;
 };
 
 enum class WalStop {
@@ -76,8 +80,6 @@ class WalReader {
   WalScanEnd Scan(Lsn start, uint32_t timeline, std::optional<Lsn> expected_prev,
                   const std::function<bool(const WalRecord&)>& visit);
 
-  uint64_t bytes_read() const { return bytes_read_; }
-
  private:
   // The page holding `page_start`, its header checked; nullopt sets `end`.
   std::optional<std::span<const uint8_t>> Page(uint64_t page_start, uint32_t timeline, WalScanEnd* end);
@@ -88,8 +90,11 @@ class WalReader {
   uint32_t page_size_;
   WalSegmentSource& source_;
   size_t record_header_size_;
-  std::vector<uint8_t> assembled_;  // reused for records that cross pages
-  uint64_t bytes_read_ = 0;
+  std::vector<uint8_t> assembled_;  // reused for records that must be whole
+  std::vector<std::span<const uint8_t>> pieces_;  // a record's parts, page by page
+  // The page whose header was checked last; records on it skip the check.
+  uint64_t checked_page_start_ = 0;
+  std::optional<std::span<const uint8_t>> checked_page_;
 };
 
 // The body of a checkpoint record (rmid XLOG, info SHUTDOWN or ONLINE): the

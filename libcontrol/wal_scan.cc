@@ -32,7 +32,6 @@ class Scanner {
   // from `until` on are not read. Returns where and why reading stopped.
   WalScanEnd Run(Lsn start, std::optional<Lsn> until) {
     std::vector<FoundCheckpoint> found;
-    const uint64_t before = reader_.bytes_read();
     const auto end = reader_.Scan(start, files_.timeline(), std::nullopt, [&](const WalRecord& r) {
       if (until && r.lsn >= *until) return false;
       ++report_.records;
@@ -43,7 +42,7 @@ class Scanner {
       }
       return true;
     });
-    report_.bytes_validated += reader_.bytes_read() - before;
+    if (end.at > start) report_.bytes_validated += end.at.value - start.value;
     for (auto& c : found) Record(std::move(c));
     return end;
   }

@@ -64,10 +64,10 @@ class Cluster:
     def as_user(self, argv):
         run(["runuser", "-u", self.args.user, "--", "env", "LANG=C", "LC_ALL=C", "TZ=UTC", *argv])
 
-    def start(self, check=True):
+    def start(self, check=True, extra=""):
         opts = (f"-c listen_addresses='' -c unix_socket_directories={self.sock} -c port={self.port} "
                 "-c max_connections=42 -c max_prepared_transactions=7 -c checkpoint_timeout=1h "
-                "-c fsync=off -c track_commit_timestamp=on")
+                "-c fsync=off -c track_commit_timestamp=on " + extra)
         argv = [self.bin("pg_ctl"), "-D", self.data, "-l", os.path.join(self.base, "log"),
                 "-w", "-t", "120", "-o", opts, "start"]
         if check:
@@ -521,10 +521,9 @@ def from_wal(args, port):
         cluster.stop("immediate")
         newer = json.loads(inspect(args, cluster.data, "--json").stdout)["checkpoint"]["checkpoint_lsn"]
         damage_record(cluster, newer, segment_size)
-        if cluster.start(check=False):
-            if args.major >= 11:
-                raise Failure("the server started although its checkpoint record is damaged")
-            cluster.stop("immediate")  # 10 falls back to the prior checkpoint on its own
+        # 10 would fall back to its prior checkpoint on its own (and overwrite the evidence).
+        if args.major >= 11 and cluster.start(check=False):
+            raise Failure("the server started although its checkpoint record is damaged")
         pid = os.path.join(cluster.data, "postmaster.pid")
         if os.path.exists(pid):
             os.remove(pid)
@@ -542,9 +541,59 @@ def from_wal(args, port):
                           "committed before the damaged record)")
         cluster.stop()
         print(first)
-        print(f"{args.label} from-wal: checkpoint {newer} damaged, server refused; --wal --full ends there "
+        refused = "server refused" if args.major >= 11 else "10 would fall back on its own"
+        print(f"{args.label} from-wal: checkpoint {newer} damaged, {refused}; --wal --full ends there "
               f"(record CRC); --from-wal chose {older}; server starts, 8000 rows (all before the damage)")
         return 2
+
+
+def pgbench(cluster, *argv):
+    run([os.path.join(cluster.args.bin_dir, "pgbench"), "-h", cluster.sock, "-p", str(cluster.port), "-U", "postgres",
+         *argv, "postgres"])
+
+
+def against_pg_waldump(args, port):
+    """On the WAL of a pgbench run (1 MB segments, so records cross many
+    segment boundaries; a small max_wal_size, so checkpoints come on their own
+    and old segments are recycled ahead), --wal --full finds the same
+    checkpoint records as pg_waldump and the same end of WAL, and the default
+    search finds the newest one and the same end."""
+    waldump = os.path.join(args.bin_dir, "pg_waldump")
+    with Cluster(args, "vs-pg_waldump", ["--wal-segsize=1"], port) as cluster:
+        cluster.start(extra="-c max_wal_size=16MB -c min_wal_size=8MB")
+        pgbench(cluster, "-i", "-s", "4", "-q")
+        cluster.sql("checkpoint")
+        pgbench(cluster, "-T", "4", "-c", "2", "-n")
+        cluster.sql("checkpoint")
+        pgbench(cluster, "-T", "2", "-c", "2", "-n")
+        cluster.stop("immediate")
+        wal = os.path.join(cluster.data, "pg_wal")
+        oldest = min(n for n in os.listdir(wal) if len(n) == 24)
+        p = subprocess.run([waldump, "-p", wal, "-r", "XLOG", oldest], capture_output=True, text=True)
+        theirs = []
+        for line in p.stdout.splitlines():
+            if "desc: CHECKPOINT_ONLINE" in line or "desc: CHECKPOINT_SHUTDOWN" in line:
+                theirs.append(line.split("lsn: ")[1].split(",")[0])
+        end_match = [l for l in p.stderr.splitlines() if "invalid record length at " in l]
+        if not end_match or not theirs:
+            raise Failure(f"pg_waldump did not report checkpoints and an end of WAL:\n{p.stderr[-2000:]}")
+        their_end = end_match[-1].split("invalid record length at ")[1].split(":")[0]
+        full = wal_json(args, cluster.data, "--full")
+        latest = wal_json(args, cluster.data)
+        ours = [c["lsn"] for c in full["checkpoints"]]
+        if ours != theirs:
+            raise Failure(f"checkpoints: pg_waldump {theirs}, ours {ours}")
+        if full["end"]["lsn"] != their_end or latest["end"]["lsn"] != their_end:
+            raise Failure(f"end of WAL: pg_waldump {their_end}, --full {full['end']['lsn']}, "
+                          f"default {latest['end']['lsn']}")
+        if latest["newest_usable_checkpoint"] != theirs[-1]:
+            raise Failure(f"newest checkpoint: pg_waldump {theirs[-1]}, default search "
+                          f"{latest['newest_usable_checkpoint']}")
+        print(f"{args.label} vs pg_waldump: pgbench WAL in {full['segments_present']} segments "
+              f"({latest['recycled_segments']} recycled ahead): {len(theirs)} checkpoints "
+              f"({theirs[0]} .. {theirs[-1]}) and end of WAL {their_end} as pg_waldump; the default search read "
+              f"{latest['segments_read']} segments, the full scan {full['segments_read']}")
+        return 1
 
 
 def against_pg_resetwal(args, port):
@@ -632,6 +681,7 @@ def main():
         if args.reset_e2e:
             checks += reset_end_to_end(args, args.port + len(variants) + 1)
             checks += against_pg_resetwal(args, args.port + len(variants) + 2)
+            checks += against_pg_waldump(args, args.port + len(variants) + 4)
     except Failure as e:
         print(f"FAIL {args.label}: {e}")
         print(f"{checks} passed, 1 failed")
