@@ -2,10 +2,14 @@
 // segment size) and on damaged copies of it.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "libcontrol/control_file.h"
 #include "libcontrol/wal_names.h"
 #include "libcontrol/wal_reader.h"
+#include "libcontrol/wal_record.h"
 #include "tests/fixtures.h"
+#include "tests/wal_fixture.h"
 
 namespace pgrescue {
 namespace {
@@ -26,28 +30,10 @@ class MemorySource : public WalSegmentSource {
   std::vector<uint8_t> bytes_;
 };
 
-struct Fixture {
-  ControlFileRead running;
-  ControlFileRead shutdown;
-  uint64_t segment_size;
-  uint64_t segno;
-  std::vector<uint8_t> wal;
-};
-
-Fixture Load(const std::string& v) {
-  auto running = ParseControlFile(testing::ReadBytes(FixturesDir() / v / "pg_control.running"));
-  auto shutdown = ParseControlFile(testing::ReadBytes(FixturesDir() / v / "pg_control.shutdown"));
-  const uint64_t seg = shutdown->control.value(Field::kWalSegmentSize);
-  const uint64_t segno = SegmentNumberOf(Lsn{shutdown->control.value(Field::kRedo)}, seg);
-  auto wal = testing::Gunzip(FixturesDir() / v / ("wal." + WalSegmentName{1, segno}.ToString(seg) + ".head.gz"));
-  wal.resize(seg, 0);
-  return {std::move(*running), std::move(*shutdown), seg, segno, std::move(wal)};
-}
-
 class WalReaderFixture : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(WalReaderFixture, FindsTheShutdownCheckpointWithPgControlsBody) {
-  Fixture f = Load(GetParam());
+  WalFixture f = LoadWalFixture(GetParam());
   const auto& layout = f.shutdown.control.layout();
   MemorySource source(f.segno, f.wal);
   WalReader reader(layout, f.segment_size, static_cast<uint32_t>(f.shutdown.control.value(Field::kWalBlockSize)),
@@ -86,7 +72,7 @@ TEST_P(WalReaderFixture, FindsTheShutdownCheckpointWithPgControlsBody) {
 }
 
 TEST_P(WalReaderFixture, StopsAtDamageAndSaysWhy) {
-  Fixture f = Load(GetParam());
+  WalFixture f = LoadWalFixture(GetParam());
   const auto& layout = f.shutdown.control.layout();
   const uint32_t page = static_cast<uint32_t>(f.shutdown.control.value(Field::kWalBlockSize));
   const Lsn start{f.running.control.value(Field::kRedo)};
@@ -117,6 +103,76 @@ TEST_P(WalReaderFixture, StopsAtDamageAndSaysWhy) {
   end = scan(torn);
   EXPECT_TRUE(end.why == WalStop::kEndOfWal || end.why == WalStop::kBadPageHeader) << end.detail;
   EXPECT_LE(end.at.value, target);
+}
+
+class SegmentsSource : public WalSegmentSource {
+ public:
+  std::optional<std::span<const uint8_t>> Segment(uint32_t, uint64_t segno) override {
+    auto it = segments.find(segno);
+    if (it == segments.end()) return std::nullopt;
+    return std::span(it->second);
+  }
+  std::map<uint64_t, std::vector<uint8_t>> segments;
+};
+
+void Put(std::vector<uint8_t>& b, size_t at, int size, uint64_t v) {
+  for (int i = 0; i < size; ++i) b[at + i] = static_cast<uint8_t>(v >> (8 * i));
+}
+void Put16(std::vector<uint8_t>& b, size_t at, uint64_t v) { Put(b, at, 2, v); }
+void Put32(std::vector<uint8_t>& b, size_t at, uint64_t v) { Put(b, at, 4, v); }
+void Put64(std::vector<uint8_t>& b, size_t at, uint64_t v) { Put(b, at, 8, v); }
+
+TEST_P(WalReaderFixture, RecordSplitAcrossSegmentsNeedsTheNextSegment) {
+  // The server's own shutdown checkpoint record (CRC intact), moved so that
+  // it starts 64 bytes before the end of a segment and continues on the next
+  // segment's first page, after its long header.
+  const WalFixture f = LoadWalFixture(GetParam());
+  const auto& layout = f.shutdown.control.layout();
+  const uint32_t page = static_cast<uint32_t>(f.shutdown.control.value(Field::kWalBlockSize));
+  const uint64_t at = f.shutdown.control.value(Field::kCheckPoint) % f.segment_size;
+  const uint32_t total = static_cast<uint32_t>(f.wal[at] | f.wal[at + 1] << 8);
+  ASSERT_LT(at % page + total, page) << "the fixture's checkpoint record lies in one page";
+  const std::vector<uint8_t> record(f.wal.begin() + static_cast<std::ptrdiff_t>(at),
+                                    f.wal.begin() + static_cast<std::ptrdiff_t>(at + total));
+  const uint16_t magic = static_cast<uint16_t>(f.wal[0] | f.wal[1] << 8);
+  const uint64_t segno = 7, seg = f.segment_size;
+
+  std::vector<uint8_t> first(seg, 0), second(seg, 0);
+  const uint64_t last_page = seg - page;
+  Put16(first, last_page, magic);
+  Put32(first, last_page + 4, 1);
+  Put64(first, last_page + 8, segno * seg + last_page);
+  std::copy(record.begin(), record.begin() + 64, first.end() - 64);
+  Put16(second, 0, magic);
+  Put16(second, 2, kXlpLongHeader | 0x0001);  // long header, first record continued
+  Put32(second, 4, 1);
+  Put64(second, 8, (segno + 1) * seg);
+  Put32(second, 16, total - 64);
+  std::copy(f.wal.begin() + 24, f.wal.begin() + 40, second.begin() + 24);  // system id, sizes
+  std::copy(record.begin() + 64, record.end(), second.begin() + 40);
+
+  SegmentsSource source;
+  source.segments[segno] = first;
+  WalReader reader(layout, seg, page, source);
+  const Lsn start{(segno + 1) * seg - 64};
+  int seen = 0;
+  auto end = reader.Scan(start, 1, std::nullopt, [&](const WalRecord&) { return ++seen, true; });
+  EXPECT_EQ(end.why, WalStop::kMissingSegment) << end.detail;
+  EXPECT_EQ(end.at, start) << "the stop is reported at the record that cannot be completed";
+  EXPECT_EQ(seen, 0);
+
+  source.segments[segno + 1] = second;
+  std::vector<uint8_t> body;
+  end = reader.Scan(start, 1, std::nullopt, [&](const WalRecord& r) {
+    const auto b = CheckpointBody(layout, r);
+    body.assign(b.begin(), b.end());
+    return ++seen, true;
+  });
+  EXPECT_EQ(seen, 1);
+  EXPECT_EQ(end.why, WalStop::kEndOfWal) << end.detail;
+  EXPECT_EQ(end.at.value, (segno + 1) * seg + ((40 + total - 64 + 7) & ~7u));
+  ASSERT_EQ(body.size(), layout.checkpoint_size());
+  EXPECT_TRUE(std::equal(body.begin(), body.end(), record.end() - static_cast<std::ptrdiff_t>(body.size())));
 }
 
 INSTANTIATE_TEST_SUITE_P(AllVersions, WalReaderFixture, ::testing::ValuesIn(testing::FixtureVersions()),
