@@ -43,6 +43,10 @@ constexpr const char* kFooter =
     "be safe (pgrescue-plan derives them; --auto takes them). Try -n first: it prints what would\n"
     "change, in pg_resetwal -n's format, and writes nothing.\n"
     "\n"
+    "When WAL survives, --from-wal loses nothing: it points pg_control at the newest checkpoint\n"
+    "record in WAL whose redo point is readable, and the server's crash recovery replays the\n"
+    "rest. With --rebuild when pg_control is lost; --checkpoint LSN picks an older one.\n"
+    "\n"
     "Safety: refuses while postmaster.pid exists (a live server, or a stale file to remove by\n"
     "hand after checking), when pg_control's values were damaged (CRC) or the server was not shut\n"
     "down cleanly unless -f, and when PG_VERSION and pg_control disagree.\n"
@@ -60,7 +64,8 @@ constexpr const char* kFooter =
     "  pgrescue-reset -n -D /var/lib/postgresql/15/main\n"
     "  pgrescue-reset --auto -f -D \"$PGDATA\"\n"
     "  pgrescue-reset -x 1048576 -m 65536,1 -O 52352 -D \"$PGDATA\"\n"
-    "  pgrescue-reset --undo -D \"$PGDATA\"\n";
+    "  pgrescue-reset --undo -D \"$PGDATA\"\n"
+    "  pgrescue-reset -n --rebuild --from-wal -D \"$PGDATA\"\n";
 
 int Fail(const std::string& message) { return pgrescue::cli::Fail(kProgname, message); }
 
@@ -321,7 +326,7 @@ int main(int argc, char** argv) {
   app.add_option("--wal-segsize", opt.wal_segsize, "WAL segment size in megabytes (11 on)");
   app.add_option("--char-signedness", opt.char_signedness, "default char signedness: signed or unsigned (18 on)");
   app.add_flag("--auto", opt.auto_values, "take every value pgrescue-plan derives that is not given");
-  app.add_option("--wal-archive", opt.archives, "with --auto: archived WAL to consider (repeatable)");
+  app.add_option("--wal-archive", opt.archives, "with --auto or --from-wal: archived WAL to read (repeatable)");
   app.add_option("--rescue-dir", opt.rescue_dir, "where to keep replaced files (default <datadir>.pgrescue/<time>)");
   app.add_flag("--rebuild", opt.rebuild,
                "build a new pg_control from the cluster's files (when it is missing or unusable)");
