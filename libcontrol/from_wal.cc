@@ -39,7 +39,9 @@ ControlFile PointAtCheckpoint(const ControlFile& current, const WalScanReport& r
     if (c.usable && c.record.lsn < checkpoint.record.lsn) previous = c.record.lsn;
   }
   control.set(Field::kPrevCheckPoint, previous.value);
-  control.set(Field::kState, static_cast<uint64_t>(DbState::kInProduction));
+  // Nothing after a shutdown checkpoint: the cluster is simply shut down.
+  const bool nothing_after = checkpoint.record.shutdown && report.end.at.value <= ((checkpoint.record.end.value + 7) & ~7ull);
+  control.set(Field::kState, static_cast<uint64_t>(nothing_after ? DbState::kShutdowned : DbState::kInProduction));
   control.set(Field::kTime, static_cast<uint64_t>(now));
   for (Field f : {Field::kMinRecoveryPoint, Field::kMinRecoveryPointTli, Field::kBackupStartPoint,
                   Field::kBackupEndPoint, Field::kBackupEndRequired}) {

@@ -16,7 +16,8 @@ Result<const FoundCheckpoint*> ChooseCheckpoint(const WalScanReport& report, std
 
 // `current` with its checkpoint location and copy taken from `checkpoint`, the
 // state "in production" (so the server runs crash recovery from the redo
-// point), recovery and backup markers cleared, and `now` as its time.
+// point; "shut down" when the checkpoint is a shutdown checkpoint with no WAL
+// after it), recovery and backup markers cleared, and `now` as its time.
 ControlFile PointAtCheckpoint(const ControlFile& current, const WalScanReport& report,
                               const FoundCheckpoint& checkpoint, int64_t now);
 

@@ -12,6 +12,7 @@
 #include "libcontrol/slru.h"
 #include "libcontrol/slru_run.h"
 #include "libcontrol/wal_names.h"
+#include "libcontrol/wal_scan.h"
 #include "libcontrol/wal_record.h"
 
 namespace pgrescue {
@@ -50,6 +51,7 @@ class Planner {
     CheckLiveness();
     CheckControl();
     ChooseSizes();
+    ReadWal();
     ScanSlrus();
     NextXid();
     OldestXid();
@@ -370,6 +372,53 @@ class Planner {
     return plan_.values.back();
   }
 
+  // What WAL proves: a usable checkpoint means nothing needs resetting, and
+  // every counter must reach at least what WAL shows was used.
+  void ReadWal() {
+    WalScanOptions o;
+    o.layout = &layout_;
+    o.segment_size = seg_size_;
+    o.page_size = control_ ? static_cast<uint32_t>(Pc(Field::kWalBlockSize)) : kDefaultBlockSize;
+    o.dirs.push_back(dir_.wal.path);
+    for (const auto& a : dir_.wal_archives) o.dirs.push_back(a.path);
+    auto report = ScanWal(o);
+    if (!report) return;
+    proof_ = ProveFromWal(*report, layout_);
+    const auto* c = report->NewestUsable();
+    plan_.found.push_back(fmt::format("WAL: {} segment(s); valid WAL ends at {} ({}); newest usable checkpoint {}",
+                                      report->segments_present, FormatLsn(report->end.at),
+                                      WalStopName(report->end.why), c ? FormatLsn(c->record.lsn) : "none"));
+    if (c && (!control_ || Lsn{Pc(Field::kCheckPoint)} != c->record.lsn)) {
+      Decide("wal-checkpoint-usable",
+             fmt::format("WAL holds a checkpoint record at {} whose redo point and every record after it up to {} "
+                         "are readable{}: instead of a reset, which loses every transaction after the checkpoint, "
+                         "`pgrescue-reset {}--from-wal -D '{}'` points pg_control at it and the server's crash "
+                         "recovery replays the rest",
+                         FormatLsn(c->record.lsn), FormatLsn(report->end.at),
+                         control_ ? fmt::format(" (pg_control points at {})", FormatLsn(Lsn{Pc(Field::kCheckPoint)}))
+                                  : "",
+                         control_ ? "" : "--rebuild ", dir_.root));
+    }
+  }
+
+  // Raises `chosen` to what WAL proves, up to the start of the next segment
+  // of `s` (whose page the server then creates fresh) when `s` is given.
+  uint64_t AtLeastWal(const std::optional<WalBound>& bound, uint64_t chosen, const Slru* s, DerivedValue& v) {
+    if (!bound) return chosen;
+    if (!Follows32(bound->next, chosen) && bound->next != chosen) {
+      v.reasoning.push_back(fmt::format("WAL agrees: {}, not past {}", bound->why, chosen));
+      return chosen;
+    }
+    if (bound->next == chosen) return chosen;
+    uint64_t raised = bound->next;
+    if (s != nullptr && s->layout) {
+      const uint64_t per = s->layout->entries_per_segment();
+      raised = ((raised + per - 1) / per * per) & 0xFFFFFFFFu;
+    }
+    v.reasoning.push_back(fmt::format("WAL proves more: {}; using {}", bound->why, raised));
+    return raised;
+  }
+
   void NextXid() {
     auto& v = Add("-x", "--next-transaction-id", "next transaction ID");
     if (!xact_.run) {
@@ -409,6 +458,7 @@ class Planner {
       v.reasoning.push_back(fmt::format("using {}, the start of a segment the server will create fresh", chosen));
       v.confidence = Confidence::kMedium;
     }
+    chosen = AtLeastWal(proof_.next_xid, chosen, &xact_, v);
     next_xid_ = chosen;
     v.value = fmt::format("{}", chosen);
   }
@@ -480,6 +530,7 @@ class Planner {
       v.confidence = Confidence::kLow;
       return;
     }
+    next = AtLeastWal(proof_.next_multi, next, &offsets_, v);
     v.value = fmt::format("{},{}", next, oldest);
   }
 
@@ -506,6 +557,7 @@ class Planner {
       v.confidence = Confidence::kLow;
       return;
     }
+    if (layout_.version_num() < 1900) next = AtLeastWal(proof_.next_multi_offset, next, &members_, v);
     v.value = fmt::format("{}", next);
   }
 
@@ -569,6 +621,7 @@ class Planner {
       chosen = kFirstNormalObjectId;
       v.reasoning.push_back("past 2^32 OIDs wrap: 16384");
     }
+    chosen = AtLeastWal(proof_.next_oid, chosen, nullptr, v);
     v.value = fmt::format("{}", chosen);
   }
 
@@ -666,6 +719,7 @@ class Planner {
   Slru xact_, offsets_, members_, commit_ts_;
   std::optional<uint64_t> next_xid_;
   bool xid_wrapped_ = false;
+  WalProof proof_;
 };
 
 }  // namespace

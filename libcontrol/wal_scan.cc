@@ -211,3 +211,45 @@ Result<WalScanReport> ScanWal(const WalScanOptions& o) {
 }
 
 }  // namespace pgrescue
+
+namespace pgrescue {
+
+WalProof ProveFromWal(const WalScanReport& report, const ControlLayout& layout) {
+  WalProof proof;
+  // The later of two bounds (circular for 32-bit counters).
+  auto take = [](std::optional<WalBound>& slot, uint64_t next, std::string why, bool wraps) {
+    if (!slot || (wraps ? Follows32(next, slot->next) : next > slot->next)) slot = WalBound{next, std::move(why)};
+  };
+  if (const auto* c = report.NewestUsable()) {
+    ControlFile body(layout);
+    c->record.ApplyTo(&body);
+    const std::string at = fmt::format("the checkpoint record at {} says", FormatLsn(c->record.lsn));
+    take(proof.next_xid, body.value(Field::kNextXid), fmt::format("{} NextXID {}", at, body.value(Field::kNextXid)),
+         true);
+    take(proof.next_oid, body.value(Field::kNextOid), fmt::format("{} NextOID {}", at, body.value(Field::kNextOid)),
+         true);
+    take(proof.next_multi, body.value(Field::kNextMulti),
+         fmt::format("{} NextMultiXactId {}", at, body.value(Field::kNextMulti)), true);
+    take(proof.next_multi_offset, body.value(Field::kNextMultiOffset),
+         fmt::format("{} NextMultiOffset {}", at, body.value(Field::kNextMultiOffset)), layout.version_num() < 1900);
+  }
+  const auto& m = report.maxima;
+  if (m.newest_xid) {
+    take(proof.next_xid, (uint64_t{*m.newest_xid} + 1) & 0xFFFFFFFFu,
+         fmt::format("XID {} is used by the record at {}", *m.newest_xid, FormatLsn(m.newest_xid_at)), true);
+  }
+  if (m.next_oid) {
+    take(proof.next_oid, *m.next_oid,
+         fmt::format("the NEXTOID record at {} reserves OIDs below {}", FormatLsn(m.next_oid_at), *m.next_oid), true);
+  }
+  if (m.newest_multi) {
+    take(proof.next_multi, (uint64_t{*m.newest_multi} + 1) & 0xFFFFFFFFu,
+         fmt::format("MultiXact {} is created by the record at {}", *m.newest_multi, FormatLsn(m.newest_multi_at)),
+         true);
+    take(proof.next_multi_offset, *m.next_multi_offset,
+         fmt::format("its members end before offset {}", *m.next_multi_offset), layout.version_num() < 1900);
+  }
+  return proof;
+}
+
+}  // namespace pgrescue

@@ -79,3 +79,22 @@ std::optional<Lsn> FirstRecordStart(std::span<const uint8_t> segment, uint64_t s
                                     uint64_t segment_size, uint32_t page_size, const ControlLayout& layout);
 
 }  // namespace pgrescue
+
+namespace pgrescue {
+
+// What WAL proves about the counters a reset sets: lower bounds for each
+// next value, from the newest usable checkpoint's body and from the records
+// after it, each saying which.
+struct WalBound {
+  uint64_t next = 0;
+  std::string why;
+};
+struct WalProof {
+  std::optional<WalBound> next_xid, next_oid, next_multi, next_multi_offset;
+};
+WalProof ProveFromWal(const WalScanReport& report, const ControlLayout& layout);
+
+// Whether 32-bit `a` comes after `b` in PostgreSQL's circular order.
+inline bool Follows32(uint64_t a, uint64_t b) { return static_cast<int32_t>(static_cast<uint32_t>(a - b)) > 0; }
+
+}  // namespace pgrescue

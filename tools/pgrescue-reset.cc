@@ -208,7 +208,7 @@ void PrintChanges(const pgrescue::ControlFile& before, const pgrescue::ControlFi
                                value.dump());
     }
   }
-  const auto state = static_cast<uint64_t>(pgrescue::DbState::kInProduction);
+  const auto state = after.value(pgrescue::Field::kState);
   std::cout << fmt::format("  state: {} -> {}\n\n", pgrescue::DbStateText(before.value(pgrescue::Field::kState)),
                            pgrescue::DbStateText(state));
 }
