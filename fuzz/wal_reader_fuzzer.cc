@@ -1,11 +1,15 @@
 // Any bytes as the first pages of a 1 MB WAL segment of any version: the
-// reader never crashes and always stops with a reason.
+// reader never crashes and always stops with a reason; decoding what it
+// hands over (payloads, maxima, checkpoints, the first record start) never
+// reads out of bounds.
 #include <cstdlib>
 #include <cstring>
 #include <vector>
 
 #include "libcontrol/control_layout.h"
+#include "libcontrol/wal_decode.h"
 #include "libcontrol/wal_reader.h"
+#include "libcontrol/wal_scan.h"
 
 namespace {
 
@@ -30,11 +34,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   constexpr uint64_t kSegment = 1u << 20;
   std::vector<uint8_t> segment(kSegment, 0);
   std::memcpy(segment.data(), data + 1, std::min<size_t>(size - 1, kSegment));
+  (void)pgrescue::FirstRecordStart(segment, 1, kSegment, 8192, layout);
   FuzzSource source(std::move(segment));
+  pgrescue::WalMaxima maxima;
   pgrescue::WalReader reader(layout, kSegment, 8192, source);
   size_t records = 0;
   const auto end = reader.Scan(pgrescue::Lsn{kSegment + 40}, 1, std::nullopt, [&](const pgrescue::WalRecord& r) {
-    (void)pgrescue::CheckpointBody(layout, r);
+    (void)pgrescue::DecodeCheckpoint(layout, r, 1);
+    (void)pgrescue::RecordMainData(layout, r);
+    maxima.Observe(layout, r);
     return ++records < 100000;
   });
   if (end.detail.empty()) std::abort();

@@ -119,7 +119,8 @@ Result<WalFiles> WalFiles::Open(const std::vector<std::string>& dirs, uint64_t s
   }
   // For each segment, the timelines whose span reaches it, newest first.
   for (const auto& [key, file] : found) {
-    const auto [segno, tli] = key;
+    const uint64_t segno = key.first;
+    const uint32_t tli = key.second;
     const auto span = std::find_if(files.history_.begin(), files.history_.end(),
                                    [&](const TimelineSpan& s) { return s.timeline == tli; });
     if (span == files.history_.end()) continue;
@@ -177,10 +178,11 @@ bool WalFiles::Load(const std::string& path, Slot& slot) {
   if (fd < 0) return false;
   struct stat st {};
   if (fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_size) >= segment_size_) {
-    void* p = mmap(nullptr, segment_size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    void* p = mmap(nullptr, segment_size_, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p != MAP_FAILED) {
       close(fd);
       madvise(p, segment_size_, MADV_SEQUENTIAL);
+      madvise(p, segment_size_, MADV_WILLNEED);  // read ahead when it is not cached
       slot.mapped = p;
       slot.bytes = {static_cast<const uint8_t*>(p), segment_size_};
       return true;
