@@ -151,5 +151,42 @@ TEST_F(InspectCli, HelpTeachesExitCodes) {
   EXPECT_NE(run.out.find("--json"), std::string::npos);
 }
 
+TEST_F(InspectCli, WalReportsTheSampleClustersWal) {
+  const std::string sample = (FixturesDir() / "sample-cluster").string();
+  const auto text = RunCommand({kInspect, "--wal", sample}, kUtc);
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("Newest usable checkpoint:             0/1703F68"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("End of valid WAL:                     0/1703FE0 (end of WAL"), std::string::npos)
+      << text.out;
+  const auto json = RunCommand({kInspect, "--wal", "--full", "--json", "-D", sample}, kUtc);
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  const auto j = nlohmann::json::parse(json.out);
+  EXPECT_EQ(j.at("mode"), "full");
+  EXPECT_EQ(j.at("newest_usable_checkpoint"), "0/1703F68");
+  EXPECT_EQ(j.at("end").at("lsn"), "0/1703FE0");
+  // initdb's checkpoints, the running cluster's, pg_control's, the later one.
+  const auto& checkpoints = j.at("checkpoints");
+  ASSERT_GE(checkpoints.size(), 2u);
+  const auto& ours = checkpoints.at(checkpoints.size() - 2);
+  EXPECT_EQ(ours.at("lsn"), "0/1703EF0");
+  EXPECT_EQ(ours.at("kind"), "shutdown");
+  EXPECT_EQ(ours.at("fields").at("next_xid"), "0:3727");
+  EXPECT_EQ(ours.at("fields").at("redo_lsn"), "0/1703EF0");
+}
+
+TEST_F(InspectCli, WalBadUsageAndMissingWal) {
+  const std::string sample = (FixturesDir() / "sample-cluster").string();
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {kInspect, "--full", sample}, {kInspect, "--wal", "--file", sample + "/global/pg_control"}}) {
+    const auto run = RunCommand(args, kUtc);
+    EXPECT_EQ(run.exit_code, 2) << run.err;
+    EXPECT_TRUE(run.out.empty());
+  }
+  const auto dir = DataDir("pg15");  // pg_control and PG_VERSION, no pg_wal
+  const auto run = RunCommand({kInspect, "--wal", dir.string()}, kUtc);
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find("no pg_wal or pg_xlog"), std::string::npos) << run.err;
+}
+
 }  // namespace
 }  // namespace pgrescue

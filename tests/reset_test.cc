@@ -212,5 +212,63 @@ TEST(ResetCli, RefusalsAndBadInput) {
   (void)before;
 }
 
+// --from-wal on the sample cluster, whose WAL holds a newer shutdown
+// checkpoint (0/1703F68) than its pg_control points at (0/1703EF0).
+TEST(ResetCli, FromWalPointsAtTheNewestCheckpointAndUndoes) {
+  const fs::path root = fs::temp_directory_path() / ("pgrescue-fromwal-" + std::to_string(getpid()));
+  fs::remove_all(root);
+  fs::remove_all(root.string() + ".pgrescue");
+  fs::copy(FixturesDir() / "sample-cluster", root, fs::copy_options::recursive);
+  const auto before = Hashes(root);
+  const std::string d = root.string();
+  struct Case {
+    std::vector<std::string> args;
+    int exit_code;
+    std::string in_err;
+  };
+  const std::vector<Case> cases = {
+      {{kReset, "--checkpoint", "0/1703EF0", "-D", d}, 2, "--checkpoint goes with --from-wal"},
+      {{kReset, "--from-wal", "--auto", "-D", d}, 2, "does not go with --auto"},
+      {{kReset, "--from-wal", "-x", "5000", "-D", d}, 2, "does not go with --auto"},
+      {{kReset, "--from-wal", "--checkpoint", "zz", "-D", d}, 2, "invalid argument for option --checkpoint"},
+      {{kReset, "--from-wal", "--checkpoint", "0/1703EF8", "-D", d}, 2, "no checkpoint record at 0/1703EF8"},
+  };
+  for (const auto& c : cases) {
+    const auto run = RunCommand(c.args);
+    EXPECT_EQ(run.exit_code, c.exit_code) << c.args[1] << ": " << run.err;
+    EXPECT_NE(run.err.find(c.in_err), std::string::npos) << c.args[1] << ": " << run.err;
+  }
+  auto dry = RunCommand({kReset, "-n", "--from-wal", "-D", d});
+  EXPECT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("Checkpoint to start from: 0/1703F68 (shutdown"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("checkpoint.checkpoint_lsn: \"0/1703EF0\" -> \"0/1703F68\""), std::string::npos) << dry.out;
+  std::ofstream(root / "backup_label") << "START WAL LOCATION: 0/1703EF0\n";
+  auto refused = RunCommand({kReset, "--from-wal", "-D", d});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("backup_label exists"), std::string::npos) << refused.err;
+  fs::remove(root / "backup_label");
+  EXPECT_EQ(Hashes(root), before) << "refusals and -n write nothing";
+
+  // An older checkpoint by choice; then the newest.
+  auto older = RunCommand({kReset, "--from-wal", "--checkpoint", "0/1703EF0", "-D", d});
+  EXPECT_EQ(older.exit_code, 0) << older.err;
+  EXPECT_NE(older.out.find("already points at this checkpoint"), std::string::npos) << older.out;
+  auto run = RunCommand({kReset, "--from-wal", "-D", d});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  auto now = ReadControlFile(d + "/global/pg_control");
+  ASSERT_TRUE(now);
+  EXPECT_TRUE(now->crc_ok());
+  EXPECT_EQ(now->control.value(Field::kCheckPoint), 0x1703F68u);
+  EXPECT_EQ(now->control.value(Field::kRedo), 0x1703F68u);
+  EXPECT_EQ(now->control.value(Field::kState), static_cast<uint64_t>(DbState::kShutdowned))
+      << "nothing follows the shutdown checkpoint";
+  EXPECT_EQ(Hashes(root).size(), before.size()) << "no WAL removed";
+  auto undo = RunCommand({kReset, "--undo", "-D", d});
+  EXPECT_EQ(undo.exit_code, 0) << undo.err;
+  EXPECT_EQ(Hashes(root), before);
+  fs::remove_all(root);
+  fs::remove_all(root.string() + ".pgrescue");
+}
+
 }  // namespace
 }  // namespace pgrescue
