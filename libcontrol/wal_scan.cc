@@ -27,13 +27,12 @@ class Scanner {
   Scanner(const WalScanOptions& o, WalFiles& files, WalScanReport& report)
       : o_(o), files_(files), report_(report), reader_(*o.layout, o.segment_size, o.page_size, files) {}
 
-  // Validates records from `start` on; checkpoints at or after `start` are
-  // recorded (usable when their redo is not before `start`), and records
-  // from `until` on are not read. Returns where and why reading stopped.
-  WalScanEnd Run(Lsn start, std::optional<Lsn> until) {
+  // Validates records from `start` to the end of valid WAL; checkpoints are
+  // recorded, usable when their redo point is not before `start`. Returns
+  // where and why reading stopped.
+  WalScanEnd Run(Lsn start) {
     std::vector<FoundCheckpoint> found;
     const auto end = reader_.Scan(start, files_.timeline(), std::nullopt, [&](const WalRecord& r) {
-      if (until && r.lsn >= *until) return false;
       ++report_.records;
       report_.maxima.Observe(*o_.layout, r);
       if (auto c = DecodeCheckpoint(*o_.layout, r, files_.timeline())) {
@@ -105,7 +104,7 @@ void ScanFull(Scanner& scanner, const std::vector<uint64_t>& segments, uint64_t 
       report.breaks.push_back(report.end);
     }
     first_run = false;
-    report.end = scanner.Run(*start, std::nullopt);
+    report.end = scanner.Run(*start);
     // Resume after a break only where a later segment holds WAL of its own.
     next = std::upper_bound(segments.begin(), segments.end(), SegmentNumberOf(report.end.at, segment_size));
     while (next != segments.end() && !scanner.HeadValid(*next)) ++next;
@@ -129,7 +128,7 @@ void ScanLatest(Scanner& scanner, const std::vector<uint64_t>& segments, WalScan
     for (auto c = found.rbegin(); c != found.rend(); ++c) {
       const Lsn redo{c->redo()};
       report.validated_from = redo;
-      report.end = scanner.Run(redo, std::nullopt);
+      report.end = scanner.Run(redo);
       const auto* reached = report.Find(c->lsn);
       if (reached != nullptr && reached->usable) return;
     }
@@ -137,7 +136,7 @@ void ScanLatest(Scanner& scanner, const std::vector<uint64_t>& segments, WalScan
   // No usable checkpoint: still say where WAL ends.
   if (newest_start) {
     report.validated_from = *newest_start;
-    report.end = scanner.Run(*newest_start, std::nullopt);
+    report.end = scanner.Run(*newest_start);
   } else {
     report.end = {WalStop::kBadPageHeader, Lsn{}, "no segment holds a valid record start"};
   }
