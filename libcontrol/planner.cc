@@ -379,8 +379,8 @@ class Planner {
     o.layout = &layout_;
     o.segment_size = seg_size_;
     o.page_size = control_ ? static_cast<uint32_t>(Pc(Field::kWalBlockSize)) : kDefaultBlockSize;
-    o.dirs.push_back(dir_.wal.path);
-    for (const auto& a : dir_.wal_archives) o.dirs.push_back(a.path);
+    o.listings.push_back(&dir_.wal);
+    for (const auto& a : dir_.wal_archives) o.listings.push_back(&a);
     auto report = ScanWal(o);
     if (!report) return;
     proof_ = ProveFromWal(*report, layout_);

@@ -73,27 +73,42 @@ Result<std::vector<TimelineSpan>> ParseTimelineHistory(const std::string& text, 
 
 Result<WalFiles> WalFiles::Open(const std::vector<std::string>& dirs, uint64_t segment_size,
                                 std::optional<uint32_t> timeline) {
+  std::vector<DirListing> listings;
+  for (const auto& dir : dirs) {
+    DirListing l{dir, false, {}};
+    if (DIR* d = opendir(dir.c_str())) {
+      l.exists = true;
+      while (const dirent* e = readdir(d)) l.entries.push_back({e->d_name, 0, false});
+      closedir(d);
+    }
+    listings.push_back(std::move(l));
+  }
+  std::vector<const DirListing*> pointers;
+  for (const auto& l : listings) pointers.push_back(&l);
+  return FromListings(pointers, segment_size, timeline);
+}
+
+Result<WalFiles> WalFiles::FromListings(const std::vector<const DirListing*>& listings, uint64_t segment_size,
+                                        std::optional<uint32_t> timeline) {
   WalFiles files(segment_size);
   std::map<uint32_t, std::string> histories;
   std::map<std::pair<uint64_t, uint32_t>, WalFile> found;
-  for (const auto& dir : dirs) {
-    DIR* d = opendir(dir.c_str());
-    if (d == nullptr) continue;
-    while (const dirent* e = readdir(d)) {
-      const std::string name = e->d_name;
-      const auto kind = ClassifyWalFileName(name, segment_size);
-      const std::string path = dir + "/" + name;
+  for (const DirListing* l : listings) {
+    for (const auto& e : l->entries) {
+      if (e.is_dir || e.name.size() < 16) continue;
+      const auto kind = ClassifyWalFileName(e.name, segment_size);
       if (kind.kind == WalFileKind::kHistory) {
-        histories.emplace(kind.timeline, path);
+        histories.emplace(kind.timeline, l->path + "/" + e.name);
       } else if (kind.kind == WalFileKind::kSegment || kind.kind == WalFileKind::kPartial) {
         // A complete segment wins over a .partial one; pg_wal over archives.
         const bool partial = kind.kind == WalFileKind::kPartial;
-        auto [it, added] = found.try_emplace({*kind.segment_number, kind.timeline}, WalFile{kind.timeline, path, partial});
-        if (!added && it->second.partial && !partial) it->second = WalFile{kind.timeline, path, partial};
+        auto [it, added] = found.try_emplace({*kind.segment_number, kind.timeline});
+        if (added || (it->second.partial && !partial)) it->second = WalFile{kind.timeline, l->path + "/" + e.name, partial};
       }
     }
-    closedir(d);
   }
+  std::vector<std::string> dirs;
+  for (const DirListing* l : listings) dirs.push_back(l->path);
   uint32_t target = timeline.value_or(0);
   if (!timeline) {
     for (const auto& [key, file] : found) target = std::max(target, key.second);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "libcontrol/data_dir.h"
 #include "libcontrol/lsn.h"
 #include "libcontrol/result.h"
 #include "libcontrol/wal_reader.h"
@@ -42,6 +43,9 @@ class WalFiles : public WalSegmentSource {
   // timeline's history, or `timeline`'s when given.
   static Result<WalFiles> Open(const std::vector<std::string>& dirs, uint64_t segment_size,
                                std::optional<uint32_t> timeline = std::nullopt);
+  // The same from directories already listed (a data directory scan's).
+  static Result<WalFiles> FromListings(const std::vector<const DirListing*>& listings, uint64_t segment_size,
+                                       std::optional<uint32_t> timeline = std::nullopt);
 
   uint32_t timeline() const { return history_.back().timeline; }
   const std::vector<TimelineSpan>& history() const { return history_; }

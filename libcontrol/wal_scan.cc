@@ -173,7 +173,8 @@ const FoundCheckpoint* WalScanReport::Find(Lsn lsn) const {
 }
 
 Result<WalScanReport> ScanWal(const WalScanOptions& o) {
-  auto files = WalFiles::Open(o.dirs, o.segment_size, o.timeline);
+  auto files = o.listings.empty() ? WalFiles::Open(o.dirs, o.segment_size, o.timeline)
+                                  : WalFiles::FromListings(o.listings, o.segment_size, o.timeline);
   if (!files) return files.error();
   WalScanReport report;
   report.mode = o.mode;
@@ -193,13 +194,31 @@ Result<WalScanReport> ScanWal(const WalScanOptions& o) {
     };
   }
   Scanner scanner(o, *files, report);
-  for (auto it = segments.rbegin(); it != segments.rend(); ++it) {
-    if (scanner.HeadValid(*it)) {
-      report.newest_written_segment = *it;
-      break;
+  // Segments hold their own WAL up to the end and recycled or preallocated
+  // pages after it, so the boundary is found by bisection over first-page
+  // headers (a pg_wal may hold thousands of recycled files). A valid header
+  // shortly past a boundary (a damaged segment) moves the search beyond it.
+  constexpr size_t kLookAhead = 64;
+  size_t lo = 0, hi = segments.size();
+  for (;;) {
+    while (lo < hi) {
+      const size_t mid = lo + (hi - lo) / 2;
+      if (scanner.HeadValid(segments[mid])) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
     }
-    ++report.recycled_segments;
+    size_t next_valid = lo + 1;
+    while (next_valid < std::min(segments.size(), lo + 1 + kLookAhead) && !scanner.HeadValid(segments[next_valid])) {
+      ++next_valid;
+    }
+    if (next_valid >= std::min(segments.size(), lo + 1 + kLookAhead)) break;
+    lo = next_valid + 1;
+    hi = segments.size();
   }
+  if (lo > 0) report.newest_written_segment = segments[lo - 1];
+  report.recycled_segments = segments.size() - lo;
   if (o.mode == WalScanMode::kFull) {
     ScanFull(scanner, segments, o.segment_size, report);
   } else {

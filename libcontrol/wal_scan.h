@@ -37,6 +37,7 @@ struct WalScanOptions {
   uint64_t segment_size = 0;
   uint32_t page_size = 8192;                 // XLOG_BLCKSZ
   std::vector<std::string> dirs;             // pg_wal first, then archives
+  std::vector<const DirListing*> listings;   // or these directories, already listed
   WalScanMode mode = WalScanMode::kLatestCheckpoint;
   std::optional<uint32_t> timeline;          // default: the newest
   std::function<void(const WalScanProgress&)> progress;

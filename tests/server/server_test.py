@@ -560,7 +560,7 @@ def against_pg_waldump(args, port):
     search finds the newest one and the same end."""
     waldump = os.path.join(args.bin_dir, "pg_waldump")
     with Cluster(args, "vs-pg_waldump", ["--wal-segsize=1"], port) as cluster:
-        cluster.start(extra="-c max_wal_size=16MB -c min_wal_size=8MB")
+        cluster.start(extra="-c max_wal_size=32MB -c min_wal_size=32MB -c wal_keep_size=24MB")
         pgbench(cluster, "-i", "-s", "4", "-q")
         cluster.sql("checkpoint")
         pgbench(cluster, "-T", "4", "-c", "2", "-n")
@@ -568,8 +568,8 @@ def against_pg_waldump(args, port):
         pgbench(cluster, "-T", "2", "-c", "2", "-n")
         cluster.stop("immediate")
         wal = os.path.join(cluster.data, "pg_wal")
-        oldest = min(n for n in os.listdir(wal) if len(n) == 24)
-        p = subprocess.run([waldump, "-p", wal, "-r", "XLOG", oldest], capture_output=True, text=True)
+        names = sorted(n for n in os.listdir(wal) if len(n) == 24)
+        p = subprocess.run([waldump, "-p", wal, "-r", "XLOG", names[0], names[-1]], capture_output=True, text=True)
         theirs = []
         for line in p.stdout.splitlines():
             if "desc: CHECKPOINT_ONLINE" in line or "desc: CHECKPOINT_SHUTDOWN" in line:
