@@ -7,20 +7,11 @@
 
 #include <fmt/format.h>
 
+#include "libcontrol/bytes.h"
 #include "libcontrol/wal_names.h"
 
 namespace pgrescue {
 namespace {
-
-uint64_t LoadLittleEndian(std::span<const uint8_t> bytes, size_t offset, size_t size) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < size; ++i) v |= uint64_t{bytes[offset + i]} << (8 * i);
-  return v;
-}
-
-void StoreLittleEndian(std::span<uint8_t> bytes, size_t offset, size_t size, uint64_t v) {
-  for (size_t i = 0; i < size; ++i) bytes[offset + i] = static_cast<uint8_t>(v >> (8 * i));
-}
 
 std::string Where(const std::string& source) { return source.empty() ? "pg_control" : source; }
 
@@ -61,7 +52,7 @@ Error UnknownVersionError(uint32_t version, const std::string& source) {
 }
 
 uint32_t StoredCrc(std::span<const uint8_t> bytes, const ControlLayout& l) {
-  return static_cast<uint32_t>(LoadLittleEndian(bytes, l.crc_offset(), 4));
+  return static_cast<uint32_t>(LoadLittleEndian(bytes.data() + l.crc_offset(), 4));
 }
 
 uint32_t ComputedCrc(std::span<const uint8_t> bytes, const ControlLayout& l) {
@@ -124,8 +115,8 @@ Result<ControlFileRead> ParseControlFile(std::span<const uint8_t> bytes, const s
                                  bytes.size()),
                      Where(source));
   }
-  const auto version = static_cast<uint32_t>(LoadLittleEndian(bytes, 8, 4));
-  const auto catversion = static_cast<uint32_t>(LoadLittleEndian(bytes, 12, 4));
+  const auto version = static_cast<uint32_t>(LoadLittleEndian(bytes.data() + 8, 4));
+  const auto catversion = static_cast<uint32_t>(LoadLittleEndian(bytes.data() + 12, 4));
   const auto candidates = FindLayoutsByControlVersion(version);
   if (candidates.empty()) return UnknownVersionError(version, source);
   const ControlLayout& layout = *ChooseLayout(bytes, candidates, catversion);
@@ -144,7 +135,7 @@ Result<ControlFileRead> ParseControlFile(std::span<const uint8_t> bytes, const s
       std::memcpy(nonce.data(), bytes.data() + p.offset, nonce.size());
       read.control.set_nonce(nonce);
     } else {
-      read.control.set(p.field, LoadLittleEndian(bytes, p.offset, p.size));
+      read.control.set(p.field, LoadLittleEndian(bytes.data() + p.offset, p.size));
     }
   }
 
@@ -207,10 +198,10 @@ Result<std::vector<uint8_t>> SerializeControlFile(const ControlFile& control,
                                    "for it",
                                    layout.major(), FieldName(p.field)));
     }
-    StoreLittleEndian(bytes, p.offset, p.size, *v);
+    StoreLittleEndian(bytes.data() + p.offset, p.size, *v);
   }
   const uint32_t crc = ComputeCrc(layout.crc_kind(), std::span(bytes).first(layout.crc_offset()));
-  StoreLittleEndian(bytes, layout.crc_offset(), 4, crc);
+  StoreLittleEndian(bytes.data() + layout.crc_offset(), 4, crc);
   return bytes;
 }
 

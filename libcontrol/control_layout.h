@@ -82,6 +82,10 @@ class ControlLayout {
   std::span<const Placement> placements() const { return placements_; }
   const Placement* Find(Field field) const;
   bool Has(Field field) const { return Find(field) != nullptr; }
+  // Whether the field lies in checkPointCopy (and so in a checkpoint record's body).
+  bool InCheckpoint(const Placement& p) const {
+    return p.offset >= checkpoint_offset_ && p.offset < checkpoint_offset_ + checkpoint_size_;
+  }
   uint16_t crc_offset() const { return crc_offset_; }
   uint16_t struct_size() const { return struct_size_; }
   uint16_t checkpoint_offset() const { return checkpoint_offset_; }

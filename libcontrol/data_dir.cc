@@ -155,6 +155,12 @@ void ReadSettings(const fs::path& file, std::map<std::string, std::string>* sett
 
 }  // namespace
 
+std::vector<const DirListing*> WalListings(const DataDir& dir) {
+  std::vector<const DirListing*> out = {&dir.wal};
+  for (const auto& a : dir.wal_archives) out.push_back(&a);
+  return out;
+}
+
 uint64_t FileSize(const DirListing& listing, const std::string& name) {
   struct stat st {};
   const std::string path = listing.path + "/" + name;

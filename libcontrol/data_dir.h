@@ -61,6 +61,9 @@ struct DataDir {
   std::map<std::string, std::string> settings;
 };
 
+// pg_wal (pg_xlog) first, then the archives given: where WAL is looked for.
+std::vector<const DirListing*> WalListings(const DataDir& dir);
+
 // Size of a file in a listing, read now (WAL listings do not carry sizes).
 uint64_t FileSize(const DirListing& listing, const std::string& name);
 

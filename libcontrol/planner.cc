@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "libcontrol/control_text.h"
+#include "libcontrol/id_order.h"
 #include "libcontrol/slru.h"
 #include "libcontrol/slru_run.h"
 #include "libcontrol/wal_names.h"
@@ -24,11 +25,6 @@ constexpr uint64_t kOidPrefetch = 8192;        // VAR_OID_PREFETCH: OIDs logged 
 constexpr uint64_t kFirstNormalObjectId = 16384;
 constexpr uint32_t kDefaultBlockSize = 8192;
 constexpr uint64_t kDefaultWalSegmentSize = 16u << 20;
-
-// a precedes b in the circular 32-bit XID / MultiXact / offset order.
-bool Precedes32(uint64_t a, uint64_t b) {
-  return static_cast<int32_t>(static_cast<uint32_t>(a) - static_cast<uint32_t>(b)) < 0;
-}
 
 std::string Hex(uint64_t v) { return fmt::format("0x{:X}", v); }
 
@@ -238,8 +234,7 @@ class Planner {
   }
 
   void ChooseSegmentSizeFromWal() {
-    std::vector<const DirListing*> dirs = {&dir_.wal};
-    for (const auto& a : dir_.wal_archives) dirs.push_back(&a);
+    const auto dirs = WalListings(dir_);
     std::map<uint64_t, int> by_file_size;
     for (const auto* l : dirs) {
       for (const auto& e : l->entries) {
@@ -379,8 +374,7 @@ class Planner {
     o.layout = &layout_;
     o.segment_size = seg_size_;
     o.page_size = control_ ? static_cast<uint32_t>(Pc(Field::kWalBlockSize)) : kDefaultBlockSize;
-    o.listings.push_back(&dir_.wal);
-    for (const auto& a : dir_.wal_archives) o.listings.push_back(&a);
+    o.listings = WalListings(dir_);
     auto report = ScanWal(o);
     if (!report) return;
     proof_ = ProveFromWal(*report, layout_);

@@ -4,10 +4,14 @@
 
 #include <fmt/format.h>
 
+#include "libcontrol/bytes.h"
+#include "libcontrol/id_order.h"
+#include "libcontrol/wal_record.h"
+
 namespace pgrescue {
 namespace {
 
-constexpr uint8_t kRmXlog = 0, kRmXact = 1, kRmMultiXact = 6;
+constexpr uint8_t kRmXact = 1, kRmMultiXact = 6;
 constexpr uint8_t kXlogNextOid = 0x30;
 constexpr uint8_t kMultiXactCreate = 0x20;
 constexpr uint8_t kXactCommit = 0x00, kXactCommitPrepared = 0x30, kXactCommitCompact94 = 0x60;
@@ -17,26 +21,17 @@ constexpr uint8_t kBlockIdMax = 32;
 constexpr uint8_t kBlockIdTopLevelXid = 0xFC;
 constexpr uint8_t kBlockIdOrigin = 0xFD;
 constexpr uint8_t kBlockIdDataLong = 0xFE;
-constexpr uint8_t kBlockIdDataShort = 0xFF;
 constexpr uint8_t kBlockHasImage = 0x10;
 constexpr uint8_t kBlockSameRel = 0x80;
 constexpr uint8_t kImageHasHole = 0x01;
 
-uint64_t Load(std::span<const uint8_t> b, size_t at, size_t size) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < size; ++i) v |= uint64_t{b[at + i]} << (8 * i);
-  return v;
-}
-
-// Whether `a` is newer than `b` among wrapping 32-bit IDs.
-bool Follows(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) > 0; }
 
 }  // namespace
 
 std::span<const uint8_t> RecordMainData(const ControlLayout& layout, const WalRecord& record) {
   const auto b = record.bytes;
   if (layout.crc_kind() == CrcKind::kLegacyCrc32) {
-    const uint64_t len = Load(b, 8, 4);
+    const uint64_t len = LoadLittleEndian(b.data() + 8, 4);
     if (b.size() < 32 || len > b.size() - 32) return {};
     return b.subspan(32, len);
   }
@@ -45,10 +40,10 @@ std::span<const uint8_t> RecordMainData(const ControlLayout& layout, const WalRe
   size_t pos = 24;
   while (pos < b.size()) {
     const uint8_t id = b[pos];
-    if (id == kBlockIdDataShort || id == kBlockIdDataLong) {
-      const size_t width = id == kBlockIdDataShort ? 1 : 4;
+    if (id == kXlrBlockIdDataShort || id == kBlockIdDataLong) {
+      const size_t width = id == kXlrBlockIdDataShort ? 1 : 4;
       if (pos + 1 + width > b.size()) return {};
-      const uint64_t len = Load(b, pos + 1, width);
+      const uint64_t len = LoadLittleEndian(b.data() + pos + 1, width);
       if (len > b.size() - (pos + 1 + width)) return {};
       return b.subspan(b.size() - len);
     }
@@ -88,25 +83,25 @@ std::string FormatPgTimestamp(int64_t timestamp) {
 }
 
 void WalMaxima::Observe(const ControlLayout& layout, const WalRecord& record) {
-  if (record.xid >= 3 && (!newest_xid || Follows(record.xid, *newest_xid))) {
+  if (record.xid >= 3 && (!newest_xid || Follows32(record.xid, *newest_xid))) {
     newest_xid = record.xid;
     newest_xid_at = record.lsn;
   }
   const bool legacy = layout.crc_kind() == CrcKind::kLegacyCrc32;
   const uint8_t code = record.info & 0xF0;
-  if (record.rmid == kRmXlog && code == kXlogNextOid) {
+  if (record.rmid == kRmXlogId && code == kXlogNextOid) {
     const auto data = RecordMainData(layout, record);
-    if (data.size() >= 4) next_oid = static_cast<uint32_t>(Load(data, 0, 4)), next_oid_at = record.lsn;
+    if (data.size() >= 4) next_oid = static_cast<uint32_t>(LoadLittleEndian(data.data() + 0, 4)), next_oid_at = record.lsn;
   } else if (record.rmid == kRmMultiXact && code == kMultiXactCreate) {
     // { mid, moff, nmembers }: the offset is 64 bits wide from 19.
     const auto data = RecordMainData(layout, record);
     const bool wide = layout.version_num() >= 1900;
     const size_t moff_at = wide ? 8 : 4, nmembers_at = wide ? 16 : 8;
     if (data.size() >= nmembers_at + 4) {
-      const auto mid = static_cast<uint32_t>(Load(data, 0, 4));
-      if (!newest_multi || Follows(mid, *newest_multi)) {
+      const auto mid = static_cast<uint32_t>(LoadLittleEndian(data.data() + 0, 4));
+      if (!newest_multi || Follows32(mid, *newest_multi)) {
         newest_multi = mid;
-        next_multi_offset = Load(data, moff_at, wide ? 8 : 4) + Load(data, nmembers_at, 4);
+        next_multi_offset = LoadLittleEndian(data.data() + moff_at, wide ? 8 : 4) + LoadLittleEndian(data.data() + nmembers_at, 4);
         if (!wide) next_multi_offset = *next_multi_offset & 0xFFFFFFFFu;
         newest_multi_at = record.lsn;
       }
@@ -118,7 +113,7 @@ void WalMaxima::Observe(const ControlLayout& layout, const WalRecord& record) {
       // 9.4's COMMIT_PREPARED wraps the commit after the XID (8-aligned).
       const size_t at = legacy && op == kXactCommitPrepared ? 8 : 0;
       if (data.size() >= at + 8) {
-        last_commit_time = static_cast<int64_t>(Load(data, at, 8));
+        last_commit_time = static_cast<int64_t>(LoadLittleEndian(data.data() + at, 8));
         last_commit_xid = record.xid;
         last_commit_at = record.lsn;
         ++commits;
@@ -143,13 +138,11 @@ std::optional<WalCheckpoint> DecodeCheckpoint(const ControlLayout& layout, const
 void WalCheckpoint::ApplyTo(ControlFile* control) const {
   const ControlLayout& layout = control->layout();
   for (const Placement& p : layout.placements()) {
-    if (p.offset < layout.checkpoint_offset() || p.offset >= layout.checkpoint_offset() + layout.checkpoint_size()) {
-      continue;
-    }
-    control->set(p.field, Load(body, p.offset - layout.checkpoint_offset(), p.size));
+    if (!layout.InCheckpoint(p)) continue;
+    control->set(p.field, LoadLittleEndian(body.data() + p.offset - layout.checkpoint_offset(), p.size));
   }
 }
 
-uint64_t WalCheckpoint::redo() const { return Load(body, 0, 8); }
+uint64_t WalCheckpoint::redo() const { return LoadLittleEndian(body.data() + 0, 8); }
 
 }  // namespace pgrescue

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "libcontrol/bytes.h"
 #include "libcontrol/crc.h"
 #include "libcontrol/wal_names.h"
 #include "libcontrol/wal_record.h"
@@ -14,13 +15,8 @@
 namespace pgrescue {
 namespace {
 
-constexpr uint16_t kFirstIsContRecord = 0x0001;
-constexpr uint8_t kRmXlog = 0;
 constexpr uint8_t kXlogSwitch = 0x40;
 
-uint32_t U32(const uint8_t* p) { return static_cast<uint32_t>(p[0] | p[1] << 8 | p[2] << 16) | uint32_t{p[3]} << 24; }
-uint64_t U64(const uint8_t* p) { return U32(p) | static_cast<uint64_t>(U32(p + 4)) << 32; }
-uint16_t U16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | p[1] << 8); }
 uint64_t MaxAlign(uint64_t v) { return (v + 7) & ~uint64_t{7}; }
 
 }  // namespace
@@ -71,10 +67,10 @@ std::optional<std::span<const uint8_t>> WalReader::Page(uint64_t page_start, uin
     return std::nullopt;
   }
   const auto page = segment->subspan(page_start % segment_size_, page_size_);
-  const uint16_t magic = U16(page.data());
-  const uint16_t info = U16(page.data() + 2);
+  const uint16_t magic = Le16(page.data());
+  const uint16_t info = Le16(page.data() + 2);
   const auto magics = layout_.wal_page_magics();
-  if (magic == 0 && U64(page.data() + 8) == 0) {
+  if (magic == 0 && Le64(page.data() + 8) == 0) {
     *end = {WalStop::kEndOfWal, Lsn{page_start}, "the page is zeroed"};
     return std::nullopt;
   }
@@ -83,10 +79,10 @@ std::optional<std::span<const uint8_t>> WalReader::Page(uint64_t page_start, uin
                                                                   layout_.major())};
     return std::nullopt;
   }
-  if (U64(page.data() + 8) != page_start) {
+  if (Le64(page.data() + 8) != page_start) {
     *end = {WalStop::kBadPageHeader, Lsn{page_start},
             fmt::format("the page says it is at {}: a recycled segment's old page",
-                        FormatLsn(Lsn{U64(page.data() + 8)}))};
+                        FormatLsn(Lsn{Le64(page.data() + 8)}))};
     return std::nullopt;
   }
   if (((info & kXlpLongHeader) != 0) != (page_start % segment_size_ == 0)) {
@@ -117,6 +113,11 @@ void CopyPrefix(std::span<const std::span<const uint8_t>> pieces, uint8_t* out, 
 
 }  // namespace
 
+void WalReader::AssemblePieces() {
+  assembled_.clear();
+  for (auto piece : pieces_) assembled_.insert(assembled_.end(), piece.begin(), piece.end());
+}
+
 WalScanEnd WalReader::Scan(Lsn start, uint32_t timeline, std::optional<Lsn> expected_prev,
                            const std::function<bool(const WalRecord&)>& visit) {
   const bool legacy = record_header_size_ == 32;
@@ -136,7 +137,7 @@ WalScanEnd WalReader::Scan(Lsn start, uint32_t timeline, std::optional<Lsn> expe
     const size_t in_page = pos - page_start;
     const uint64_t record_lsn = pos;
     // Records are 8-aligned, so the length field is always on this page.
-    const uint32_t total = U32(page->data() + in_page);
+    const uint32_t total = Le32(page->data() + in_page);
     if (total == 0) return {WalStop::kEndOfWal, Lsn{pos}, "no record follows: zeroed space"};
     if (total < record_header_size_ || total > (1u << 30)) {
       return {WalStop::kBadRecordHeader, Lsn{pos}, fmt::format("record length {} is impossible", total)};
@@ -157,14 +158,13 @@ WalScanEnd WalReader::Scan(Lsn start, uint32_t timeline, std::optional<Lsn> expe
       for (uint64_t next_page = page_start + page_size_;; next_page += page_size_) {
         if (next_page % segment_size_ == 0 && !copied) {
           // The pieces so far live in a segment that may be dropped.
-          assembled_.clear();
-          for (auto piece : pieces_) assembled_.insert(assembled_.end(), piece.begin(), piece.end());
+          AssemblePieces();
           copied = true;
         }
         auto cont = Page(next_page, timeline, &end);
         if (!cont) return {end.why, Lsn{record_lsn}, "the record continues where WAL cannot be read: " + end.detail};
-        const uint32_t rem = U32(cont->data() + 16);
-        if (!(U16(cont->data() + 2) & kFirstIsContRecord) || rem != total - gathered) {
+        const uint32_t rem = Le32(cont->data() + 16);
+        if (!(Le16(cont->data() + 2) & kXlpFirstIsContRecord) || rem != total - gathered) {
           return {WalStop::kBadPageHeader, Lsn{next_page},
                   "the page does not continue the record before it (a torn write or a recycled page)"};
         }
@@ -194,8 +194,8 @@ WalScanEnd WalReader::Scan(Lsn start, uint32_t timeline, std::optional<Lsn> expe
     record.lsn = Lsn{record_lsn};
     record.end = Lsn{record_end};
     record.total = total;
-    record.xid = U32(header + 4);
-    record.prev = Lsn{U64(header + (legacy ? 16 : 8))};
+    record.xid = Le32(header + 4);
+    record.prev = Lsn{Le64(header + (legacy ? 16 : 8))};
     record.info = header[legacy ? 12 : 16];
     record.rmid = header[legacy ? 13 : 17];
     if (prev && record.prev != *prev) {
@@ -214,7 +214,7 @@ WalScanEnd WalReader::Scan(Lsn start, uint32_t timeline, std::optional<Lsn> expe
     }
     const std::span<const uint8_t> covered(header, crc_at);
     computed = legacy ? LegacyCrc32Extend(computed, covered) : Crc32cExtend(computed, covered);
-    const uint32_t stored = U32(header + crc_at);
+    const uint32_t stored = Le32(header + crc_at);
     if (stored != computed) {
       return {WalStop::kBadCrc, record.lsn,
               fmt::format("record CRC {:08X} does not match the stored {:08X}", computed, stored)};
@@ -222,13 +222,12 @@ WalScanEnd WalReader::Scan(Lsn start, uint32_t timeline, std::optional<Lsn> expe
     if (pieces_.size() == 1) {
       record.bytes = pieces_.front();
     } else if (Decoded(record.rmid)) {
-      assembled_.clear();
-      for (auto piece : pieces_) assembled_.insert(assembled_.end(), piece.begin(), piece.end());
+      AssemblePieces();
       record.bytes = assembled_;
     }
     if (!visit(record)) return {WalStop::kStoppedByCaller, record.end, "stopped after this record"};
     prev = record.lsn;
-    if (record.rmid == kRmXlog && (record.info & 0xF0) == kXlogSwitch) {
+    if (record.rmid == kRmXlogId && (record.info & 0xF0) == kXlogSwitch) {
       pos = ((record_end - 1) / segment_size_ + 1) * segment_size_;  // the rest of the segment is padding
     } else {
       pos = MaxAlign(record_end);
@@ -238,9 +237,9 @@ WalScanEnd WalReader::Scan(Lsn start, uint32_t timeline, std::optional<Lsn> expe
 
 std::span<const uint8_t> CheckpointBody(const ControlLayout& layout, const WalRecord& record) {
   const bool legacy = layout.crc_kind() == CrcKind::kLegacyCrc32;
-  if (record.rmid != kRmXlog || (record.info & 0xE0) != 0) return {};
+  if (record.rmid != kRmXlogId || (record.info & 0xE0) != 0) return {};
   const size_t at = legacy ? 32 : 26;
-  if (!legacy && (record.bytes.size() < 26 || record.bytes[24] != 0xFF)) return {};
+  if (!legacy && (record.bytes.size() < 26 || record.bytes[24] != kXlrBlockIdDataShort)) return {};
   if (record.bytes.size() < at + layout.checkpoint_size()) return {};
   return record.bytes.subspan(at, layout.checkpoint_size());
 }

@@ -13,6 +13,7 @@
 
 #include "libcontrol/control_layout.h"
 #include "libcontrol/lsn.h"
+#include "libcontrol/wal_record.h"
 
 namespace pgrescue {
 
@@ -83,13 +84,16 @@ class WalReader {
  private:
   // The page holding `page_start`, its header checked; nullopt sets `end`.
   std::optional<std::span<const uint8_t>> Page(uint64_t page_start, uint32_t timeline, WalScanEnd* end);
-  size_t HeaderSize(uint64_t page_start) const { return page_start % segment_size_ == 0 ? 40 : 24; }
+  size_t HeaderSize(uint64_t page_start) const {
+    return page_start % segment_size_ == 0 ? kWalLongPageHeaderSize : kWalShortPageHeaderSize;
+  }
 
   const ControlLayout& layout_;
   uint64_t segment_size_;
   uint32_t page_size_;
   WalSegmentSource& source_;
   size_t record_header_size_;
+  void AssemblePieces();  // copies pieces_ into assembled_
   std::vector<uint8_t> assembled_;  // reused for records that must be whole
   std::vector<std::span<const uint8_t>> pieces_;  // a record's parts, page by page
   // The page whose header was checked last; records on it skip the check.

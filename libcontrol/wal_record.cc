@@ -6,40 +6,28 @@
 
 #include <fmt/format.h>
 
+#include "libcontrol/bytes.h"
 #include "libcontrol/crc.h"
 #include "libcontrol/wal_names.h"
 
 namespace pgrescue {
-namespace {
-
-constexpr uint8_t kBlockIdDataShort = 0xFF;  // XLR_BLOCK_ID_DATA_SHORT
-
-void Put(std::vector<uint8_t>* b, size_t offset, size_t size, uint64_t v) {
-  for (size_t i = 0; i < size; ++i) (*b)[offset + i] = static_cast<uint8_t>(v >> (8 * i));
-}
-
-}  // namespace
 
 std::optional<WalLongPageHeader> ReadWalLongPageHeader(const std::string& path, const ControlLayout& layout) {
   std::ifstream in(path, std::ios::binary);
   uint8_t h[kWalLongPageHeaderSize];
   if (!in.read(reinterpret_cast<char*>(h), sizeof h)) return std::nullopt;
-  auto u16 = [&](int o) { return static_cast<uint16_t>(h[o] | h[o + 1] << 8); };
-  auto u32 = [&](int o) { return static_cast<uint32_t>(u16(o) | static_cast<uint32_t>(u16(o + 2)) << 16); };
   const auto magics = layout.wal_page_magics();
-  if (std::find(magics.begin(), magics.end(), u16(0)) == magics.end() || !(u16(2) & kXlpLongHeader) ||
-      !IsValidWalSegmentSize(u32(32))) {
+  if (std::find(magics.begin(), magics.end(), Le16(h)) == magics.end() || !(Le16(h + 2) & kXlpLongHeader) ||
+      !IsValidWalSegmentSize(Le32(h + 32))) {
     return std::nullopt;
   }
-  return WalLongPageHeader{u16(0), u32(24) | static_cast<uint64_t>(u32(28)) << 32, u32(32), u32(36)};
+  return WalLongPageHeader{Le16(h), Le64(h + 24), Le32(h + 32), Le32(h + 36)};
 }
 
 std::optional<WalHeaderFound> NewestWalLongPageHeader(const DataDir& dir, const ControlLayout& layout) {
   std::optional<WalHeaderFound> best;
   std::string best_name;
-  std::vector<const DirListing*> listings = {&dir.wal};
-  for (const auto& a : dir.wal_archives) listings.push_back(&a);
-  for (const auto* l : listings) {
+  for (const auto* l : WalListings(dir)) {
     for (const auto& e : l->entries) {
       if (e.name.size() < 24 || e.is_dir) continue;
       const std::string segment_part = e.name.substr(8);  // order by log/seg, then timeline
@@ -73,34 +61,34 @@ Result<std::vector<uint8_t>> BuildResetWalPage(const ControlFile& control, uint6
   }
   std::vector<uint8_t> page(page_size, 0);
   const uint64_t redo = control.value(Field::kRedo);
-  Put(&page, 0, 2, magic);
-  Put(&page, 2, 2, kXlpLongHeader);
-  Put(&page, 4, 4, control.value(Field::kThisTimeLineId));
-  Put(&page, 8, 8, redo - kWalLongPageHeaderSize);
-  Put(&page, 24, 8, control.value(Field::kSystemIdentifier));
-  Put(&page, 32, 4, segment_size);
-  Put(&page, 36, 4, page_size);
+  StoreLittleEndian(page.data() + 0, 2, magic);
+  StoreLittleEndian(page.data() + 2, 2, kXlpLongHeader);
+  StoreLittleEndian(page.data() + 4, 4, control.value(Field::kThisTimeLineId));
+  StoreLittleEndian(page.data() + 8, 8, redo - kWalLongPageHeaderSize);
+  StoreLittleEndian(page.data() + 24, 8, control.value(Field::kSystemIdentifier));
+  StoreLittleEndian(page.data() + 32, 4, segment_size);
+  StoreLittleEndian(page.data() + 36, 4, page_size);
 
   const size_t rec = kWalLongPageHeaderSize;
   size_t length;
   if (l.crc_kind() == CrcKind::kLegacyCrc32) {
     // 9.4: 32-byte header with xl_len; the CheckPoint follows at +32.
     length = 32 + checkpoint.size();
-    Put(&page, rec + 0, 4, length);
-    Put(&page, rec + 8, 4, checkpoint.size());
+    StoreLittleEndian(page.data() + rec + 0, 4, length);
+    StoreLittleEndian(page.data() + rec + 8, 4, checkpoint.size());
     std::memcpy(page.data() + rec + 32, checkpoint.data(), checkpoint.size());
   } else {
     // 9.5 on: 24-byte header, then a short main-data header and the CheckPoint.
     length = 24 + 2 + checkpoint.size();
-    Put(&page, rec + 0, 4, length);
-    page[rec + 24] = kBlockIdDataShort;
+    StoreLittleEndian(page.data() + rec + 0, 4, length);
+    page[rec + 24] = kXlrBlockIdDataShort;
     page[rec + 25] = static_cast<uint8_t>(checkpoint.size());
     std::memcpy(page.data() + rec + 26, checkpoint.data(), checkpoint.size());
   }
   // xl_xid, xl_prev, xl_info (XLOG_CHECKPOINT_SHUTDOWN) and xl_rmid (XLOG) are 0.
   const std::span<const uint8_t> record(page.data() + rec, length);
   const size_t crc_at = l.crc_kind() == CrcKind::kLegacyCrc32 ? 24 : 20;
-  Put(&page, rec + crc_at, 4, WalRecordCrc(l.crc_kind(), record));
+  StoreLittleEndian(page.data() + rec + crc_at, 4, WalRecordCrc(l.crc_kind(), record));
   return page;
 }
 

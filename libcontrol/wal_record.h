@@ -16,7 +16,11 @@
 namespace pgrescue {
 
 constexpr size_t kWalLongPageHeaderSize = 40;
+constexpr size_t kWalShortPageHeaderSize = 24;
+constexpr uint16_t kXlpFirstIsContRecord = 0x0001;  // xlp_info: the page starts with the rest of a record
 constexpr uint16_t kXlpLongHeader = 0x0002;  // xlp_info: the page has a long header
+constexpr uint8_t kRmXlogId = 0;                  // the XLOG resource manager
+constexpr uint8_t kXlrBlockIdDataShort = 0xFF;    // main data follows, with a 1-byte length
 
 // What the long page header at the start of a WAL segment records.
 struct WalLongPageHeader {

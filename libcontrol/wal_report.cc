@@ -25,8 +25,7 @@ Result<WalGeometry> WalScanOptionsFor(const DataDir& dir, WalScanMode mode) {
   WalGeometry g;
   g.options.mode = mode;
   if (!dir.wal.exists) return MakeError(ErrorCode::kNotFound, "the data directory has no pg_wal or pg_xlog", dir.root);
-  g.options.dirs.push_back(dir.wal.path);
-  for (const auto& a : dir.wal_archives) g.options.dirs.push_back(a.path);
+  g.options.listings = WalListings(dir);
   const ControlFileRead* control = dir.control && dir.control->ok() ? &dir.control->value() : nullptr;
   if (control != nullptr && control->crc_ok()) {
     g.options.layout = &control->control.layout();

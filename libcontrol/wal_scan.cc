@@ -4,22 +4,19 @@
 
 #include <fmt/format.h>
 
+#include "libcontrol/bytes.h"
+#include "libcontrol/id_order.h"
 #include "libcontrol/wal_names.h"
 #include "libcontrol/wal_record.h"
 
 namespace pgrescue {
 namespace {
 
-constexpr uint16_t kFirstIsContRecord = 0x0001;
-
-uint16_t U16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | p[1] << 8); }
-uint32_t U32(const uint8_t* p) { return U16(p) | static_cast<uint32_t>(U16(p + 2)) << 16; }
-uint64_t U64(const uint8_t* p) { return U32(p) | static_cast<uint64_t>(U32(p + 4)) << 32; }
 uint64_t MaxAlign(uint64_t v) { return (v + 7) & ~uint64_t{7}; }
 
 bool ValidPageHeader(const uint8_t* page, uint64_t page_start, const ControlLayout& layout) {
   const auto magics = layout.wal_page_magics();
-  return std::find(magics.begin(), magics.end(), U16(page)) != magics.end() && U64(page + 8) == page_start;
+  return std::find(magics.begin(), magics.end(), Le16(page)) != magics.end() && Le64(page + 8) == page_start;
 }
 
 class Scanner {
@@ -150,8 +147,8 @@ std::optional<Lsn> FirstRecordStart(std::span<const uint8_t> segment, uint64_t s
   for (uint64_t offset = 0; offset + page_size <= segment.size(); offset += page_size) {
     const uint8_t* page = segment.data() + offset;
     if (!ValidPageHeader(page, base + offset, layout)) return std::nullopt;
-    const uint64_t header = offset == 0 ? kWalLongPageHeaderSize : 24;
-    const uint64_t continued = (U16(page + 2) & kFirstIsContRecord) ? U32(page + 16) : 0;
+    const uint64_t header = offset == 0 ? kWalLongPageHeaderSize : kWalShortPageHeaderSize;
+    const uint64_t continued = (Le16(page + 2) & kXlpFirstIsContRecord) ? Le32(page + 16) : 0;
     const uint64_t start = MaxAlign(header + continued);
     if (start < page_size) return Lsn{base + offset + start};
   }

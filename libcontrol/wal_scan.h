@@ -95,7 +95,4 @@ struct WalProof {
 };
 WalProof ProveFromWal(const WalScanReport& report, const ControlLayout& layout);
 
-// Whether 32-bit `a` comes after `b` in PostgreSQL's circular order.
-inline bool Follows32(uint64_t a, uint64_t b) { return static_cast<int32_t>(static_cast<uint32_t>(a - b)) > 0; }
-
 }  // namespace pgrescue

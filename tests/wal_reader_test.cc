@@ -6,6 +6,7 @@
 
 #include "libcontrol/control_file.h"
 #include "libcontrol/wal_names.h"
+#include "libcontrol/bytes.h"
 #include "libcontrol/wal_reader.h"
 #include "libcontrol/wal_record.h"
 #include "tests/fixtures.h"
@@ -59,9 +60,7 @@ TEST_P(WalReaderFixture, FindsTheShutdownCheckpointWithPgControlsBody) {
   ASSERT_EQ(body.size(), layout.checkpoint_size());
   // The record's body is what pg_control copied: compare field by field.
   for (const Placement& p : layout.placements()) {
-    if (p.offset < layout.checkpoint_offset() || p.offset >= layout.checkpoint_offset() + layout.checkpoint_size()) {
-      continue;
-    }
+    if (!layout.InCheckpoint(p)) continue;
     uint64_t v = 0;
     for (size_t i = 0; i < p.size; ++i) v |= uint64_t{body[p.offset - layout.checkpoint_offset() + i]} << (8 * i);
     EXPECT_EQ(v, f.shutdown.control.value(p.field)) << GetParam() << " " << FieldName(p.field);
@@ -115,12 +114,6 @@ class SegmentsSource : public WalSegmentSource {
   std::map<uint64_t, std::vector<uint8_t>> segments;
 };
 
-void Put(std::vector<uint8_t>& b, size_t at, int size, uint64_t v) {
-  for (int i = 0; i < size; ++i) b[at + i] = static_cast<uint8_t>(v >> (8 * i));
-}
-void Put16(std::vector<uint8_t>& b, size_t at, uint64_t v) { Put(b, at, 2, v); }
-void Put32(std::vector<uint8_t>& b, size_t at, uint64_t v) { Put(b, at, 4, v); }
-void Put64(std::vector<uint8_t>& b, size_t at, uint64_t v) { Put(b, at, 8, v); }
 
 TEST_P(WalReaderFixture, RecordSplitAcrossSegmentsNeedsTheNextSegment) {
   // The server's own shutdown checkpoint record (CRC intact), moved so that
@@ -139,15 +132,15 @@ TEST_P(WalReaderFixture, RecordSplitAcrossSegmentsNeedsTheNextSegment) {
 
   std::vector<uint8_t> first(seg, 0), second(seg, 0);
   const uint64_t last_page = seg - page;
-  Put16(first, last_page, magic);
-  Put32(first, last_page + 4, 1);
-  Put64(first, last_page + 8, segno * seg + last_page);
+  StoreLittleEndian(first.data() + last_page, 2, magic);
+  StoreLittleEndian(first.data() + last_page + 4, 4, 1);
+  StoreLittleEndian(first.data() + last_page + 8, 8, segno * seg + last_page);
   std::copy(record.begin(), record.begin() + 64, first.end() - 64);
-  Put16(second, 0, magic);
-  Put16(second, 2, kXlpLongHeader | 0x0001);  // long header, first record continued
-  Put32(second, 4, 1);
-  Put64(second, 8, (segno + 1) * seg);
-  Put32(second, 16, total - 64);
+  StoreLittleEndian(second.data(), 2, magic);
+  StoreLittleEndian(second.data() + 2, 2, kXlpLongHeader | kXlpFirstIsContRecord);
+  StoreLittleEndian(second.data() + 4, 4, 1);
+  StoreLittleEndian(second.data() + 8, 8, (segno + 1) * seg);
+  StoreLittleEndian(second.data() + 16, 4, total - 64);
   std::copy(f.wal.begin() + 24, f.wal.begin() + 40, second.begin() + 24);  // system id, sizes
   std::copy(record.begin() + 64, record.end(), second.begin() + 40);
 

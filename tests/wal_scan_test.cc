@@ -99,7 +99,7 @@ TEST_P(WalScanFixture, PointingTheRunningPgControlAtTheShutdownCheckpointGivesTh
   const auto& layout = control.layout();
   EXPECT_EQ(control.value(Field::kCheckPoint), f.shutdown.control.value(Field::kCheckPoint));
   for (const Placement& p : layout.placements()) {
-    if (p.offset >= layout.checkpoint_offset() && p.offset < layout.checkpoint_offset() + layout.checkpoint_size()) {
+    if (layout.InCheckpoint(p)) {
       EXPECT_EQ(control.value(p.field), f.shutdown.control.value(p.field)) << GetParam() << " " << FieldName(p.field);
     }
   }

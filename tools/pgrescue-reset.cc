@@ -230,8 +230,7 @@ int FromWal(const std::string& data_dir, const pgrescue::DataDir& dir, const pgr
   scan.layout = &current.layout();
   scan.segment_size = current.value(pgrescue::Field::kWalSegmentSize);
   scan.page_size = static_cast<uint32_t>(current.value(pgrescue::Field::kWalBlockSize));
-  scan.dirs.push_back(dir.wal.path);
-  for (const auto& a : dir.wal_archives) scan.dirs.push_back(a.path);
+  scan.listings = pgrescue::WalListings(dir);
   scan.mode = wanted ? pgrescue::WalScanMode::kFull : pgrescue::WalScanMode::kLatestCheckpoint;
   auto report = pgrescue::ScanWal(scan);
   if (!report) return Fail(report.error().ToString());
