@@ -11,6 +11,7 @@ for byte, on healthy and on damaged copies of the file.
 Exit 0 when everything matched; the last line says how many checks passed.
 """
 import argparse
+import datetime
 import hashlib
 import json
 import os
@@ -480,6 +481,7 @@ def from_wal(args, port):
         cluster.sql("checkpoint")
         cluster.sql("create table after_checkpoint as select g from generate_series(1, 3000) g")
         cluster.sql("insert into t select g, 1 from generate_series(5001, 6000) g")
+        last_xid, last_time = cluster.sql("select xid, timestamp from pg_last_committed_xact()").strip().split("|")
         cluster.stop("immediate")
         ctl = json.loads(inspect(args, cluster.data, "--json").stdout)
         segment_size = int(ctl["init"]["bytes_per_wal_segment"])
@@ -490,6 +492,24 @@ def from_wal(args, port):
                               f"{ctl['checkpoint']['checkpoint_lsn']}")
         if latest["end"] != full["end"]:
             raise Failure(f"end of WAL: latest search {latest['end']}, full scan {full['end']}")
+        # What the decoded records say, against the server's own view: the
+        # workload's MultiXacts end where the checkpoint's counters continue,
+        # and the last commit is the one the server reported.
+        m = full["maxima"]
+        if (m["newest_multixact"] + 1, m["next_multixact_offset"]) != (
+                int(ctl["checkpoint"]["next_multixact_id"]), int(ctl["checkpoint"]["next_multi_offset"])):
+            raise Failure(f"newest MultiXact {m['newest_multixact']} / next offset {m['next_multixact_offset']} "
+                          f"in WAL; the checkpoint says next {ctl['checkpoint']['next_multixact_id']} / "
+                          f"{ctl['checkpoint']['next_multi_offset']}")
+        if m["next_oid"] is None or m["next_oid"] < int(ctl["checkpoint"]["next_oid"]):
+            raise Failure(f"NEXTOID in WAL {m['next_oid']} is below the checkpoint's NextOID "
+                          f"{ctl['checkpoint']['next_oid']}")
+        ours_time = datetime.datetime.strptime(m["last_commit_time"], "%Y-%m-%d %H:%M:%S.%f UTC")
+        # psql prints timestamptz in UTC as "… 19:37:33.2690+00", trailing zeros of the fraction dropped.
+        theirs_time = datetime.datetime.fromisoformat(last_time.removesuffix("+00"))
+        if (str(m["last_commit_xid"]), ours_time) != (last_xid, theirs_time):
+            raise Failure(f"last commit in WAL: XID {m['last_commit_xid']} at {m['last_commit_time']}; the server: "
+                          f"XID {last_xid} at {last_time}")
         if int(latest["maxima"]["newest_xid"]) < int(ctl["checkpoint"]["next_xid"].split(":")[-1]):
             raise Failure(f"newest XID in WAL {latest['maxima']['newest_xid']} is not past the checkpoint's "
                           f"{ctl['checkpoint']['next_xid']} although transactions committed after it")
@@ -509,7 +529,9 @@ def from_wal(args, port):
             raise Failure("the server did not run crash recovery (no 'redo starts at' in its log)")
         first = (f"{args.label} from-wal: pg_control deleted after a crash; --wal found checkpoint "
                  f"{latest['newest_usable_checkpoint']} (full scan agrees, end {latest['end']['lsn']}); "
-                 f"--rebuild --from-wal: crash recovery, 6000|3000 rows incl. 4000 after the checkpoint")
+                 f"--rebuild --from-wal: crash recovery, 6000|3000 rows incl. 4000 after the checkpoint; "
+                 f"WAL's newest MultiXact {m['newest_multixact']}, next offset {m['next_multixact_offset']}, "
+                 f"last commit XID {last_xid} at {last_time} as the server says")
 
         # Damaged newest checkpoint, older one intact.
         cluster.sql("insert into t select g, 2 from generate_series(6001, 7000) g")
