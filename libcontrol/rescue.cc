@@ -6,53 +6,27 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <openssl/evp.h>
+
+#include "libcontrol/rescue_io.h"
 
 namespace pgrescue {
 namespace fs = std::filesystem;
+using rescue_io::CloneInto;
+using rescue_io::CreateOwned;
+using rescue_io::FsyncDir;
+using rescue_io::IoError;
+using rescue_io::Parent;
+
 namespace {
 
-Error IoError(const std::string& what, const std::string& path) {
-  return MakeError(ErrorCode::kIo, fmt::format("{}: {}", what, std::strerror(errno)), path);
-}
-
-class Sha256 {
- public:
-  Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
-  ~Sha256() { EVP_MD_CTX_free(ctx_); }
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
-  void Update(const void* data, size_t size) { EVP_DigestUpdate(ctx_, data, size); }
-  std::string Hex() {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    EVP_DigestFinal_ex(ctx_, digest, &length);
-    std::string out;
-    for (unsigned int i = 0; i < length; ++i) out += fmt::format("{:02x}", digest[i]);
-    return out;
-  }
-
- private:
-  EVP_MD_CTX* ctx_;
-};
-
-Result<bool> FsyncPath(const std::string& path, bool directory) {
-  const int fd = open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-  if (fd < 0) return IoError("could not open to fsync", path);
-  const int rc = fsync(fd);
-  close(fd);
-  if (rc != 0) return IoError("could not fsync", path);
-  return true;
-}
-
-std::string Parent(const std::string& path) { return fs::path(path).parent_path().string(); }
+constexpr const char* kFormat = "pgrescue-rescue-2";
+constexpr const char* kTmpSuffix = ".pgrescue-tmp";
 
 std::string UtcStamp() {
   const time_t now = time(nullptr);
@@ -63,72 +37,70 @@ std::string UtcStamp() {
   return buf;
 }
 
-Result<bool> WriteAll(int fd, const uint8_t* data, size_t size, const std::string& path) {
-  while (size > 0) {
-    const ssize_t n = write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return IoError("could not write", path);
-    }
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
-// Copy for moves across filesystems; the copy is fsynced and verified.
-Result<bool> CopyDurably(const std::string& from, const std::string& to, const std::string& sha256) {
-  std::error_code ec;
-  fs::copy_file(from, to, fs::copy_options::none, ec);
-  if (ec) return MakeError(ErrorCode::kIo, "could not copy: " + ec.message(), from);
-  if (auto r = FsyncPath(to, false); !r) return r;
+// Copy for moves across filesystems: fsynced and verified before the
+// original may go. The target is in the rescue folder, which no one else
+// writes, so a leftover of a crashed copy is simply overwritten.
+Result<bool> CopyDurably(const std::string& from, const std::string& to, const RescuedFile& f) {
+  auto out = CreateOwned(to, FileOwner{f.uid, f.gid, f.mode & 07777}, false);
+  if (!out) return out.error();
+  if (auto r = CloneInto(from, out->get(), to); !r) return r.error();
+  if (auto r = out->Close(to); !r) return r;
   auto copied = Sha256OfFile(to);
   if (!copied) return copied.error();
-  if (*copied != sha256) return MakeError(ErrorCode::kIo, "the copy does not match the original", to);
+  if (*copied != f.sha256) return MakeError(ErrorCode::kIo, "the copy does not match the original", to);
   return true;
 }
 
-Result<bool> MoveDurably(const std::string& from, const std::string& to, const std::string& sha256) {
-  std::error_code ec;
-  fs::create_directories(Parent(to), ec);
-  if (rename(from.c_str(), to.c_str()) != 0) {
-    if (errno != EXDEV) return IoError("could not move to " + to, from);
-    if (auto r = CopyDurably(from, to, sha256); !r) return r;
-    if (unlink(from.c_str()) != 0) return IoError("could not remove after copying", from);
-  }
-  if (auto r = FsyncPath(Parent(to), true); !r) return r;
-  return FsyncPath(Parent(from), true);
+bool Exists(const std::string& path) {
+  struct stat st {};
+  return lstat(path.c_str(), &st) == 0;
 }
 
-nlohmann::json ToJson(const RescuedFile& f) {
-  return {{"path", f.path}, {"size", f.size}, {"mode", fmt::format("{:04o}", f.mode)},
-          {"uid", f.uid},   {"gid", f.gid},   {"sha256", f.sha256}};
+nlohmann::json ToJson(const RescuedFile& f, bool created) {
+  nlohmann::json j = {{"path", f.path}, {"size", f.size}, {"mode", fmt::format("{:04o}", f.mode)},
+                      {"uid", f.uid},   {"gid", f.gid},   {"sha256", f.sha256}};
+  if (created) {
+    j["inode"] = f.inode;
+    if (f.pending) j["pending"] = true;
+  }
+  return j;
+}
+
+RescuedFile FromJson(const nlohmann::json& j) {
+  RescuedFile f;
+  f.path = j.at("path").get<std::string>();
+  f.size = j.value("size", uint64_t{0});
+  f.mode = static_cast<uint32_t>(std::stoul(j.value("mode", std::string("0600")), nullptr, 8));
+  f.uid = j.value("uid", uint32_t{0});
+  f.gid = j.value("gid", uint32_t{0});
+  f.sha256 = j.value("sha256", std::string());
+  f.inode = j.value("inode", uint64_t{0});
+  f.pending = j.value("pending", false);
+  return f;
 }
 
 }  // namespace
 
 std::string Sha256Hex(std::span<const uint8_t> data) {
-  Sha256 h;
+  rescue_io::Sha256 h;
   h.Update(data.data(), data.size());
   return h.Hex();
 }
 
 Result<std::string> Sha256OfFile(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY);
-  if (fd < 0) return IoError("could not open", path);
-  Sha256 h;
+  rescue_io::Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return IoError("could not open", path);
+  rescue_io::Sha256 h;
   std::vector<uint8_t> buf(1 << 20);
   for (;;) {
-    const ssize_t n = read(fd, buf.data(), buf.size());
+    const ssize_t n = read(fd.get(), buf.data(), buf.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      close(fd);
       return IoError("could not read", path);
     }
     if (n == 0) break;
     h.Update(buf.data(), static_cast<size_t>(n));
   }
-  close(fd);
   return h.Hex();
 }
 
@@ -141,30 +113,82 @@ Result<FileOwner> DataFileOwner(const std::string& data_dir) {
 
 Result<bool> WriteFileAtomically(const std::string& path, std::span<const uint8_t> bytes, uint64_t zero_tail,
                                  const FileOwner& owner) {
-  const std::string tmp = path + ".pgrescue-tmp";
-  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL, owner.mode);
-  if (fd < 0) return IoError("could not create", tmp);
+  const std::string tmp = path + kTmpSuffix;
+  // Not ours to remove when it already exists: another writer's, or a
+  // leftover for a person to look at.
+  if (Exists(tmp)) return MakeError(ErrorCode::kIo, "a temporary file is in the way; look at it and remove it", tmp);
+  auto fd = CreateOwned(tmp, owner, true);
+  if (!fd) {
+    unlink(tmp.c_str());
+    return fd.error();
+  }
   auto fail = [&](Error e) {
-    close(fd);
+    (void)fd->Close(tmp);  // the first error is the one to report
     unlink(tmp.c_str());
     return e;
   };
-  if (auto r = WriteAll(fd, bytes.data(), bytes.size(), tmp); !r) return fail(r.error());
-  const std::vector<uint8_t> zeros(1 << 20, 0);
-  for (uint64_t left = zero_tail; left > 0;) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(left, zeros.size()));
-    if (auto r = WriteAll(fd, zeros.data(), n, tmp); !r) return fail(r.error());
-    left -= n;
-  }
-  if (fchown(fd, owner.uid, owner.gid) != 0 && geteuid() == 0) return fail(IoError("could not chown", tmp));
-  if (fchmod(fd, owner.mode) != 0) return fail(IoError("could not chmod", tmp));
-  if (fsync(fd) != 0) return fail(IoError("could not fsync", tmp));
-  close(fd);
+  if (auto r = rescue_io::WriteAll(fd->get(), bytes.data(), bytes.size(), tmp); !r) return fail(r.error());
+  if (auto r = rescue_io::WriteZeros(fd->get(), zero_tail, tmp); !r) return fail(r.error());
+  if (fsync(fd->get()) != 0) return fail(IoError("could not fsync", tmp));
+  if (auto r = fd->Close(tmp); !r) return fail(r.error());
   if (rename(tmp.c_str(), path.c_str()) != 0) {
+    Error e = IoError("could not rename into place", path);
     unlink(tmp.c_str());
-    return IoError("could not rename into place", path);
+    return e;
   }
-  return FsyncPath(Parent(path), true);
+  return FsyncDir(Parent(path));
+}
+
+Result<Manifest> ReadManifest(const std::string& rescue_dir) {
+  std::ifstream in(rescue_dir + "/manifest.json");
+  if (!in) {
+    if (Exists(rescue_dir + "/manifest.undone.json")) {
+      return MakeError(ErrorCode::kNotFound, "already undone: manifest.undone.json, no manifest.json", rescue_dir);
+    }
+    return MakeError(ErrorCode::kNotFound, "no manifest.json: not a pgrescue rescue folder", rescue_dir);
+  }
+  try {
+    const auto j = nlohmann::json::parse(in);
+    const std::string format = j.value("format", std::string());
+    if (format != kFormat && format != "pgrescue-rescue-1") {
+      return MakeError(ErrorCode::kInvalidArgument, "manifest.json has an unknown format \"" + format + "\"",
+                       rescue_dir);
+    }
+    Manifest m;
+    m.data_dir = j.at("data_dir").get<std::string>();
+    m.purpose = j.value("purpose", std::string());
+    m.created_at = j.value("created_at", std::string());
+    for (const auto& [key, list] : {std::pair{"kept", &m.kept}, {"created", &m.created}, {"copied", &m.copied}}) {
+      if (j.contains(key)) {
+        for (const auto& f : j.at(key)) list->push_back(FromJson(f));
+      }
+    }
+    if (j.contains("temps")) m.temps = j.at("temps").get<std::vector<std::string>>();
+    return m;
+  } catch (const std::exception& e) {
+    return MakeError(ErrorCode::kIo, std::string("manifest.json cannot be read: ") + e.what(), rescue_dir);
+  }
+}
+
+Result<bool> WriteManifest(const std::string& rescue_dir, const Manifest& m) {
+  nlohmann::json j;
+  j["format"] = kFormat;
+  j["data_dir"] = m.data_dir;
+  j["purpose"] = m.purpose;
+  j["created_at"] = m.created_at;
+  for (const auto& [key, list, created] : {std::tuple{"kept", &m.kept, false}, {"created", &m.created, true},
+                                           {"copied", &m.copied, false}}) {
+    j[key] = nlohmann::json::array();
+    for (const auto& f : *list) j[key].push_back(ToJson(f, created));
+  }
+  j["temps"] = m.temps;
+  const std::string text = j.dump(2) + "\n";
+  const std::string path = rescue_dir + "/manifest.json";
+  // A save killed half-way leaves its temporary file; the folder is ours, so
+  // the next save may take the name again.
+  unlink((path + kTmpSuffix).c_str());
+  return WriteFileAtomically(path, {reinterpret_cast<const uint8_t*>(text.data()), text.size()}, 0,
+                             FileOwner{geteuid(), getegid(), 0600});
 }
 
 std::string DefaultRescueDir(const std::string& data_dir) {
@@ -188,7 +212,10 @@ Result<std::string> NewestRescueDir(const std::string& data_dir) {
     if (fs::exists(it->path() / "manifest.json")) found.push_back(it->path().string());
   }
   if (found.empty()) {
-    return MakeError(ErrorCode::kIo, "no rescue folder with a manifest.json found; name one after --undo", base);
+    return MakeError(ErrorCode::kNotFound,
+                     "no rescue folder with a manifest.json found (a reset stopped before writing one changed "
+                     "nothing); name one after --undo",
+                     base);
   }
   return *std::max_element(found.begin(), found.end());
 }
@@ -199,19 +226,29 @@ Result<RescueFolder> RescueFolder::Create(const std::string& data_dir, const std
   if (fs::exists(dir, ec)) {
     return MakeError(ErrorCode::kIo, "the rescue folder already exists; choose another with --rescue-dir", dir);
   }
-  fs::create_directories(dir, ec);
+  const fs::path absolute = fs::absolute(dir).lexically_normal();
+  fs::create_directories(absolute, ec);
   if (ec) return MakeError(ErrorCode::kIo, "could not create the rescue folder: " + ec.message(), dir);
-  chmod(dir.c_str(), 0700);
-  RescueFolder folder(fs::absolute(data_dir).lexically_normal().string(), fs::absolute(dir).string(), purpose);
-  folder.created_at_ = UtcStamp();
+  if (chmod(absolute.c_str(), 0700) != 0) return IoError("could not chmod", dir);
+  // The folder must outlive a power loss before the manifest in it matters.
+  if (auto r = FsyncDir(absolute.parent_path().string()); !r) return r.error();
+  Manifest m;
+  m.data_dir = fs::absolute(data_dir).lexically_normal().string();
+  while (m.data_dir.size() > 1 && m.data_dir.back() == '/') m.data_dir.pop_back();
+  m.purpose = purpose;
+  m.created_at = UtcStamp();
+  RescueFolder folder(absolute.string(), std::move(m));
   if (auto r = folder.SaveManifest(); !r) return r.error();
   return folder;
 }
 
+Result<bool> RescueFolder::SaveManifest() const { return WriteManifest(dir_, manifest_); }
+
 Result<RescuedFile> RescueFolder::Describe(const std::string& relative) const {
-  const std::string path = data_dir_ + "/" + relative;
+  const std::string path = manifest_.data_dir + "/" + relative;
   struct stat st {};
   if (lstat(path.c_str(), &st) != 0) return IoError("could not stat", path);
+  if (!S_ISREG(st.st_mode)) return MakeError(ErrorCode::kInvalidArgument, "not a regular file", path);
   auto sha = Sha256OfFile(path);
   if (!sha) return sha.error();
   return RescuedFile{relative, static_cast<uint64_t>(st.st_size), static_cast<uint32_t>(st.st_mode & 07777),
@@ -221,116 +258,101 @@ Result<RescuedFile> RescueFolder::Describe(const std::string& relative) const {
 Result<bool> RescueFolder::Keep(const std::string& relative) {
   auto f = Describe(relative);
   if (!f) return f.error();
-  // Record first: a crash after the move still finds the file in the manifest.
-  kept_.push_back(*f);
+  // Recorded first: a crash after the move still finds the file in the manifest.
+  manifest_.kept.push_back(*f);
   if (auto r = SaveManifest(); !r) return r;
-  return MoveDurably(data_dir_ + "/" + relative, dir_ + "/files/" + relative, f->sha256);
-}
-
-Result<bool> RescueFolder::KeepCopy(const std::string& relative) {
-  auto f = Describe(relative);
-  if (!f) return f.error();
+  const std::string from = manifest_.data_dir + "/" + relative;
+  const std::string to = dir_ + "/files/" + relative;
   std::error_code ec;
-  const std::string to = dir_ + "/copies/" + relative;
   fs::create_directories(Parent(to), ec);
-  if (auto r = CopyDurably(data_dir_ + "/" + relative, to, f->sha256); !r) return r;
-  if (auto r = FsyncPath(Parent(to), true); !r) return r;
-  copied_.push_back(*f);
-  return SaveManifest();
+  if (ec) return MakeError(ErrorCode::kIo, "could not create a folder: " + ec.message(), Parent(to));
+  if (rename(from.c_str(), to.c_str()) != 0) {
+    if (errno != EXDEV) return IoError("could not move to " + to, from);
+    if (auto r = CopyDurably(from, to, *f); !r) return r;
+    if (auto r = FsyncDir(Parent(to)); !r) return r;
+    if (unlink(from.c_str()) != 0) return IoError("could not remove after copying", from);
+  } else if (auto r = FsyncDir(Parent(to)); !r) {
+    return r;
+  }
+  return FsyncDir(Parent(from));
 }
 
-Result<bool> RescueFolder::NoteCreated(const std::string& relative) {
+Result<CopyStats> RescueFolder::KeepCopy(const std::string& relative) {
   auto f = Describe(relative);
   if (!f) return f.error();
-  created_.push_back(*f);
-  return SaveManifest();
-}
-
-Result<bool> RescueFolder::SaveManifest() const {
-  nlohmann::json j;
-  j["format"] = "pgrescue-rescue-1";
-  j["data_dir"] = data_dir_;
-  j["purpose"] = purpose_;
-  j["created_at"] = created_at_;
-  j["kept"] = nlohmann::json::array();
-  for (const auto& f : kept_) j["kept"].push_back(ToJson(f));
-  j["created"] = nlohmann::json::array();
-  for (const auto& f : created_) j["created"].push_back(ToJson(f));
-  j["copied"] = nlohmann::json::array();
-  for (const auto& f : copied_) j["copied"].push_back(ToJson(f));
-  const std::string text = j.dump(2) + "\n";
-  return WriteFileAtomically(dir_ + "/manifest.json",
-                             {reinterpret_cast<const uint8_t*>(text.data()), text.size()}, 0,
-                             FileOwner{geteuid(), getegid(), 0600});
-}
-
-Result<std::vector<std::string>> UndoRescue(const std::string& rescue_dir) {
-  std::ifstream in(rescue_dir + "/manifest.json");
-  if (!in) return MakeError(ErrorCode::kIo, "no manifest.json: not a pgrescue rescue folder", rescue_dir);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    return MakeError(ErrorCode::kIo, std::string("manifest.json cannot be parsed: ") + e.what(), rescue_dir);
-  }
-  const std::string data_dir = j.at("data_dir");
-  std::vector<std::string> done;
-  // Check everything before changing anything.
-  for (const auto& f : j.at("kept")) {
-    const std::string kept = rescue_dir + "/files/" + f.at("path").get<std::string>();
-    auto sha = Sha256OfFile(kept);
+  const std::string from = manifest_.data_dir + "/" + relative;
+  const std::string to = dir_ + "/copies/" + relative;
+  std::error_code ec;
+  fs::create_directories(Parent(to), ec);
+  if (ec) return MakeError(ErrorCode::kIo, "could not create a folder: " + ec.message(), Parent(to));
+  // Owner and mode of the original, so undo can rename the copy into place.
+  auto out = CreateOwned(to, FileOwner{f->uid, f->gid, f->mode}, false);
+  if (!out) return out.error();
+  auto stats = CloneInto(from, out->get(), to);
+  if (!stats) return stats.error();
+  if (auto r = out->Close(to); !r) return r.error();
+  // A reflink shares the very blocks just hashed; only copied bytes can differ.
+  if (!stats->reflinked) {
+    auto sha = Sha256OfFile(to);
     if (!sha) return sha.error();
-    if (*sha != f.at("sha256")) return MakeError(ErrorCode::kIo, "the kept copy no longer matches its manifest", kept);
+    if (*sha != f->sha256) return MakeError(ErrorCode::kIo, "the copy does not match the original", to);
   }
-  const auto copied = j.contains("copied") ? j.at("copied") : nlohmann::json::array();
-  for (const auto& f : copied) {
-    const std::string kept = rescue_dir + "/copies/" + f.at("path").get<std::string>();
-    auto sha = Sha256OfFile(kept);
-    if (!sha || *sha != f.at("sha256")) {
-      return MakeError(ErrorCode::kIo, "the kept copy no longer matches its manifest", kept);
-    }
+  if (auto r = FsyncDir(Parent(to)); !r) return r.error();
+  // Recorded after the copy: until then the original is untouched in place.
+  manifest_.copied.push_back(*f);
+  if (auto r = SaveManifest(); !r) return r.error();
+  return *stats;
+}
+
+Result<bool> RescueFolder::WriteNew(const std::string& relative, std::span<const uint8_t> bytes, uint64_t zero_tail,
+                                    const FileOwner& owner) {
+  const std::string path = manifest_.data_dir + "/" + relative;
+  const std::string tmp_relative = relative + kTmpSuffix;
+  const std::string tmp = manifest_.data_dir + "/" + tmp_relative;
+  // Undo removes what the manifest announces, so nothing may be announced
+  // that exists already: it would be the cluster's, not ours.
+  if (Exists(path)) {
+    return MakeError(ErrorCode::kInvalidArgument, "exists already; a reset keeps a file before replacing it", path);
   }
-  // Copies of files left in place: put back only those that changed since.
-  for (const auto& f : copied) {
-    const std::string relative = f.at("path");
-    const std::string to = data_dir + "/" + relative;
-    auto now = Sha256OfFile(to);
-    if (now && *now == f.at("sha256")) continue;
-    if (fs::exists(to) && unlink(to.c_str()) != 0) return IoError("could not remove", to);
-    if (auto r = MoveDurably(rescue_dir + "/copies/" + relative, to, f.at("sha256")); !r) return r.error();
-    const std::string mode = f.at("mode");
-    chmod(to.c_str(), static_cast<mode_t>(std::stoul(mode, nullptr, 8)));
-    if (lchown(to.c_str(), f.at("uid").get<uid_t>(), f.at("gid").get<gid_t>()) != 0 && geteuid() == 0) {
-      return IoError("could not restore the owner of", to);
-    }
-    done.push_back("restored " + relative + " (changed since: the server ran)");
+  if (Exists(tmp)) {
+    return MakeError(ErrorCode::kIo, "a temporary file of an earlier run is in the way; look at it and remove it",
+                     tmp);
   }
-  for (const auto& f : j.at("created")) {
-    const std::string path = data_dir + "/" + f.at("path").get<std::string>();
-    if (!fs::exists(path)) continue;
-    auto sha = Sha256OfFile(path);
-    const bool changed = !sha || *sha != f.at("sha256");
-    if (unlink(path.c_str()) != 0) return IoError("could not remove", path);
-    done.push_back(fmt::format("removed {}{}", f.at("path").get<std::string>(),
-                               changed ? " (changed since the reset: the server ran)" : ""));
+  rescue_io::Sha256 h;
+  h.Update(bytes.data(), bytes.size());
+  h.UpdateZeros(zero_tail);
+  RescuedFile f{relative, bytes.size() + zero_tail, static_cast<uint32_t>(owner.mode & 07777), owner.uid,
+                owner.gid, h.Hex()};
+  f.pending = true;
+  manifest_.temps.push_back(tmp_relative);
+  manifest_.created.push_back(f);
+  if (auto r = SaveManifest(); !r) return r;
+
+  // The temporary name was free and is announced: ours to remove on failure
+  // (undo would remove it too).
+  auto fd = CreateOwned(tmp, owner, true);
+  if (!fd) {
+    unlink(tmp.c_str());
+    return fd.error();
   }
-  for (const auto& f : j.at("kept")) {
-    const std::string relative = f.at("path");
-    const std::string to = data_dir + "/" + relative;
-    if (fs::exists(to)) {
-      return MakeError(ErrorCode::kIo, "a file is in the way of restoring it; move it aside and retry", to);
-    }
-    if (auto r = MoveDurably(rescue_dir + "/files/" + relative, to, f.at("sha256")); !r) return r.error();
-    const std::string mode = f.at("mode");
-    chmod(to.c_str(), static_cast<mode_t>(std::stoul(mode, nullptr, 8)));
-    if (lchown(to.c_str(), f.at("uid").get<uid_t>(), f.at("gid").get<gid_t>()) != 0 && geteuid() == 0) {
-      return IoError("could not restore the owner of", to);
-    }
-    done.push_back("restored " + relative);
-  }
-  const std::string undone = rescue_dir + "/manifest.json";
-  rename(undone.c_str(), (rescue_dir + "/manifest.undone.json").c_str());
-  return done;
+  auto fail = [&](Error e) {
+    (void)fd->Close(tmp);
+    unlink(tmp.c_str());
+    return e;
+  };
+  if (auto r = rescue_io::WriteAll(fd->get(), bytes.data(), bytes.size(), tmp); !r) return fail(r.error());
+  if (auto r = rescue_io::WriteZeros(fd->get(), zero_tail, tmp); !r) return fail(r.error());
+  if (fsync(fd->get()) != 0) return fail(IoError("could not fsync", tmp));
+  struct stat st {};
+  if (fstat(fd->get(), &st) != 0) return fail(IoError("could not stat", tmp));
+  if (auto r = fd->Close(tmp); !r) return fail(r.error());
+  // The inode is on record before the name appears, so undo knows the file
+  // even after a server rewrote it.
+  manifest_.created.back().inode = st.st_ino;
+  manifest_.created.back().pending = false;
+  if (auto r = SaveManifest(); !r) return r;
+  if (rename(tmp.c_str(), path.c_str()) != 0) return IoError("could not rename into place", path);
+  return FsyncDir(Parent(path));
 }
 
 }  // namespace pgrescue

@@ -6,8 +6,9 @@ set -euo pipefail
 packages=(cmake g++ make libboost-filesystem-dev libboost-dev libcli11-dev libfmt-dev
           nlohmann-json3-dev googletest libgtest-dev libssl-dev python3)
 if [[ "${1:-}" == "--test" ]]; then
-  # Real servers and tools to compare against, and clang for the fuzzers.
-  packages+=(postgresql-15 postgresql-client-15 clang libclang-rt-14-dev)
+  # Real servers and tools to compare against, clang for the fuzzers, strace
+  # for the crash-injection tests.
+  packages+=(postgresql-15 postgresql-client-15 clang libclang-rt-14-dev strace)
   command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi
 
