@@ -1,7 +1,6 @@
 #include "libcontrol/data_dir.h"
 
 #include <dirent.h>
-#include <signal.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -71,6 +70,16 @@ std::optional<uint64_t> RelationOid(const std::string& name) {
   return std::stoull(name.substr(i, j - i));
 }
 
+// A small text file whole (64 KiB at most: a label is a few lines).
+std::optional<std::string> SmallFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string text(64 * 1024, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  return text;
+}
+
 std::optional<uint16_t> PageSizeVersion(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
   uint8_t header[24];
@@ -130,7 +139,7 @@ void ScanRelations(const fs::path& root, DataDir* out) {
 void ReadSettings(const fs::path& file, std::map<std::string, std::string>* settings) {
   std::ifstream in(file);
   std::string line;
-  const auto& wanted = ControlRelevantSettings();
+  const auto& wanted = ConfiguredSettingNames();
   while (std::getline(in, line)) {
     const auto hash = line.find('#');
     if (hash != std::string::npos) line.resize(hash);
@@ -155,6 +164,14 @@ void ReadSettings(const fs::path& file, std::map<std::string, std::string>* sett
 
 }  // namespace
 
+bool ControlNeedsRebuild(const DataDir& dir) {
+  if (!dir.control_present || !dir.control->ok()) return true;
+  const auto& read = dir.control->value();
+  return !read.crc_ok() && std::any_of(read.findings.begin(), read.findings.end(), [](const Finding& f) {
+    return f.kind == FindingKind::kImplausibleValue;
+  });
+}
+
 std::vector<const DirListing*> WalListings(const DataDir& dir) {
   std::vector<const DirListing*> out = {&dir.wal};
   for (const auto& a : dir.wal_archives) out.push_back(&a);
@@ -171,10 +188,11 @@ bool Contains(const DirListing& listing, const std::string& name) {
   return std::binary_search(listing.entries.begin(), listing.entries.end(), DirEntry{name, 0, false}, ByName);
 }
 
-const std::vector<std::string>& ControlRelevantSettings() {
+const std::vector<std::string>& ConfiguredSettingNames() {
   static const std::vector<std::string> names = {
       "max_connections",  "max_worker_processes", "max_wal_senders",        "max_prepared_transactions",
-      "max_locks_per_transaction", "wal_level", "wal_log_hints", "track_commit_timestamp"};
+      "max_locks_per_transaction", "wal_level", "wal_log_hints", "track_commit_timestamp",
+      "restore_command"};
   return names;
 }
 
@@ -205,24 +223,20 @@ Result<DataDir> ScanDataDir(const std::string& root_text, const std::vector<std:
 
   d.backup_label = fs::exists(root / "backup_label", ec);
   d.backup_label_old = fs::exists(root / "backup_label.old", ec);
+  if (d.backup_label) d.backup_label_text = SmallFile(root / "backup_label");
   d.tablespace_map = fs::exists(root / "tablespace_map", ec);
   d.recovery_signal = fs::exists(root / "recovery.signal", ec);
   d.standby_signal = fs::exists(root / "standby.signal", ec);
   d.recovery_conf = fs::exists(root / "recovery.conf", ec);
-  if (auto line = FirstLine(root / "postmaster.pid")) {
+  d.live = CheckDirectoryUse(root_text);
+  if (d.live.pid_file || fs::exists(root / "postmaster.pid", ec)) {
     PostmasterPid pid;
-    pid.first_line = *line;
-    try {
-      pid.pid = std::stol(*line);
-    } catch (...) {
-      pid.pid = 0;
+    if (d.live.pid_file) {
+      pid.first_line = d.live.pid_file->text_first_line;
+      pid.pid = d.live.pid_file->pid.value_or(0);
     }
-    // A negative PID marks a single-user backend; either way ask the kernel.
-    const long p = pid.pid < 0 ? -pid.pid : pid.pid;
-    pid.alive = p > 0 && (kill(static_cast<pid_t>(p), 0) == 0 || errno == EPERM);
+    pid.alive = d.live.postmaster_alive;
     d.postmaster_pid = pid;
-  } else if (fs::exists(root / "postmaster.pid", ec)) {
-    d.postmaster_pid = PostmasterPid{};
   }
   ReadSettings(root / "postgresql.conf", &d.settings);
   ReadSettings(root / "postgresql.auto.conf", &d.settings);

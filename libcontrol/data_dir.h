@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "libcontrol/control_file.h"
+#include "libcontrol/liveness.h"
 #include "libcontrol/result.h"
 
 namespace pgrescue {
@@ -52,14 +53,21 @@ struct DataDir {
   std::optional<uint16_t> page_size_from_relation;  // pd_pagesize_version of a data page
   bool backup_label = false;
   bool backup_label_old = false;
+  std::optional<std::string> backup_label_text;  // its contents (first 64 KiB), when readable
   bool tablespace_map = false;
   std::optional<PostmasterPid> postmaster_pid;
+  LiveCheck live;  // everything that still uses the directory, postmaster.pid's PID included
   bool recovery_signal = false;
   bool standby_signal = false;
   bool recovery_conf = false;
-  // Settings from postgresql.conf then postgresql.auto.conf (later wins).
+  // Settings from postgresql.conf then postgresql.auto.conf (later wins):
+  // those pg_control records, and restore_command.
   std::map<std::string, std::string> settings;
 };
+
+// pg_control is missing, unreadable, or both its CRC and its values are
+// wrong: a reset needs --rebuild to make a new one.
+bool ControlNeedsRebuild(const DataDir& dir);
 
 // pg_wal (pg_xlog) first, then the archives given: where WAL is looked for.
 std::vector<const DirListing*> WalListings(const DataDir& dir);
@@ -74,7 +82,8 @@ bool Contains(const DirListing& listing, const std::string& name);
 // is not a readable directory.
 Result<DataDir> ScanDataDir(const std::string& root, const std::vector<std::string>& wal_archives);
 
-// The settings pg_control records, as postgresql.conf spells them.
-const std::vector<std::string>& ControlRelevantSettings();
+// The settings read from the configuration: those pg_control records, as
+// postgresql.conf spells them, and restore_command.
+const std::vector<std::string>& ConfiguredSettingNames();
 
 }  // namespace pgrescue

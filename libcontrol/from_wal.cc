@@ -4,12 +4,35 @@
 
 namespace pgrescue {
 
-Result<const FoundCheckpoint*> ChooseCheckpoint(const WalScanReport& report, std::optional<Lsn> wanted) {
+Result<const FoundCheckpoint*> ChooseCheckpoint(const WalScanReport& report, std::optional<Lsn> wanted,
+                                                std::optional<Lsn> newest_allowed) {
   if (!wanted) {
-    if (const auto* c = report.NewestUsable()) return c;
+    const FoundCheckpoint* newer = nullptr;
+    for (auto it = report.checkpoints.rbegin(); it != report.checkpoints.rend(); ++it) {
+      if (!it->usable) continue;
+      if (newest_allowed && it->record.lsn > *newest_allowed) {
+        if (newer == nullptr) newer = &*it;
+        continue;
+      }
+      return &*it;
+    }
+    if (newer != nullptr) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       fmt::format("the only usable checkpoints in WAL ({} the newest) are newer than the backup's "
+                                   "start {}: starting there would skip the WAL that makes the copied pages "
+                                   "consistent. Let recovery replay from the backup's start instead "
+                                   "(pgrescue-plan says how)",
+                                   FormatLsn(newer->record.lsn), FormatLsn(*newest_allowed)));
+    }
     return MakeError(ErrorCode::kNotFound,
                      "WAL holds no checkpoint record whose redo point survives: crash recovery cannot start "
                      "from WAL; a reset (pg_resetwal's way) is what is left");
+  }
+  if (newest_allowed && *wanted > *newest_allowed) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("the checkpoint at {} is newer than the backup's start {}: starting there would "
+                                 "skip the WAL that makes the copied pages consistent",
+                                 FormatLsn(*wanted), FormatLsn(*newest_allowed)));
   }
   const auto* c = report.Find(*wanted);
   if (c == nullptr) {
@@ -29,7 +52,7 @@ Result<const FoundCheckpoint*> ChooseCheckpoint(const WalScanReport& report, std
 }
 
 ControlFile PointAtCheckpoint(const ControlFile& current, const WalScanReport& report,
-                              const FoundCheckpoint& checkpoint, int64_t now) {
+                              const FoundCheckpoint& checkpoint, int64_t now, bool keep_backup_state) {
   ControlFile control = current;
   checkpoint.record.ApplyTo(&control);
   control.set(Field::kCheckPoint, checkpoint.record.lsn.value);
@@ -43,6 +66,7 @@ ControlFile PointAtCheckpoint(const ControlFile& current, const WalScanReport& r
   const bool nothing_after = checkpoint.record.shutdown && report.end.at.value <= ((checkpoint.record.end.value + 7) & ~7ull);
   control.set(Field::kState, static_cast<uint64_t>(nothing_after ? DbState::kShutdowned : DbState::kInProduction));
   control.set(Field::kTime, static_cast<uint64_t>(now));
+  if (keep_backup_state) return control;
   for (Field f : {Field::kMinRecoveryPoint, Field::kMinRecoveryPointTli, Field::kBackupStartPoint,
                   Field::kBackupEndPoint, Field::kBackupEndRequired}) {
     control.set(f, 0);

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "libcontrol/backup.h"
 #include "libcontrol/control_text.h"
 #include "libcontrol/id_order.h"
 #include "libcontrol/slru.h"
@@ -41,6 +42,9 @@ class Planner {
   Planner(const DataDir& dir, const ControlLayout& layout, Plan* plan)
       : dir_(dir), layout_(layout), plan_(*plan) {}
 
+  // Evidence first (who uses the directory, pg_control, WAL, backup state,
+  // data pages, SLRUs), then the values a reset would need, then the
+  // remedies ranked by what each loses.
   void Run() {
     ReadControl();
     NoteFound();
@@ -48,9 +52,11 @@ class Planner {
     CheckControl();
     ChooseSizes();
     ReadWal();
+    ReadPages();
     ScanSlrus();
     NextXid();
     OldestXid();
+    CheckXactCoverage();
     MultiXacts();
     MultiXactOffset();
     CommitTs();
@@ -58,6 +64,8 @@ class Planner {
     WalStart();
     Epoch();
     Command();
+    Remedies();
+    for (const auto& l : dir_.live.limits) Inform("liveness-unchecked", "could not check every process: " + l);
   }
 
  private:
@@ -118,21 +126,34 @@ class Planner {
   }
 
   void CheckLiveness() {
-    if (dir_.postmaster_pid) {
-      const auto& pid = *dir_.postmaster_pid;
-      if (pid.alive) {
-        Decide("live-postmaster",
-               fmt::format("postmaster.pid names PID {}, and that process is running: a server may own "
-                           "this data directory. Stop it (pg_ctl stop) before any reset; nothing may be "
-                           "changed under a live server",
-                           pid.pid));
-      } else {
-        Decide("stale-postmaster-pid",
-               fmt::format("postmaster.pid names PID {}, which is not running: a lock file left by a crash. "
-                           "pg_resetwal refuses while it exists. Make sure no server uses this directory "
-                           "(also from another host on shared storage), then remove it",
-                           pid.first_line.empty() ? "(unreadable)" : pid.first_line));
+    const LiveCheck& live = dir_.live;
+    if (live.in_use()) {
+      if (live.postmaster_alive && live.pid_file && live.pid_file->pid) {
+        users_.push_back(fmt::format("PID {}: the postmaster named in postmaster.pid is running", *live.pid_file->pid));
       }
+      if (live.shared_memory && live.shared_memory->exists && live.shared_memory->attached > 0) {
+        users_.push_back(fmt::format("shared memory segment ID {} (key {}) still has {} process(es) attached",
+                                     live.shared_memory->id, live.shared_memory->key, live.shared_memory->attached));
+      }
+      for (const auto& u : live.users) {
+        if (live.postmaster_alive && live.pid_file && live.pid_file->pid == u.pid) continue;
+        users_.push_back(fmt::format("PID {} ({}): {}", u.pid, u.command, u.how));
+      }
+      std::string list;
+      for (const auto& u : users_) list += (list.empty() ? "" : "; ") + u;
+      const std::string server = live.PostgresWouldSay();
+      Decide(live.postmaster_alive ? "live-postmaster" : "directory-in-use",
+             fmt::format("the data directory is still in use: {}.{} Stop the server (pg_ctl stop) or wait for "
+                         "these processes to end; nothing may be changed while they run, or what they still "
+                         "write is lost",
+                         list, server.empty() ? "" : " PostgreSQL itself would refuse to start: \"" + server + "\"."));
+    } else if (dir_.postmaster_pid) {
+      const auto& pid = *dir_.postmaster_pid;
+      Inform("stale-postmaster-pid",
+             fmt::format("postmaster.pid names PID {}, which is not running, and no process uses the directory or "
+                         "its shared memory: a lock file left by a crash. The server replaces it when it starts; "
+                         "pg_resetwal refuses while it exists",
+                         pid.first_line.empty() ? "(unreadable)" : pid.first_line));
     }
     if (dir_.backup_label) {
       Decide("backup-label",
@@ -194,7 +215,10 @@ class Planner {
                          DbStateText(state)));
       Force("the cluster was not shut down cleanly");
     }
-    if (Pc(Field::kBackupStartPoint) != 0 || Pc(Field::kBackupEndRequired) != 0) {
+    const bool in_recovery = state == static_cast<uint64_t>(DbState::kInArchiveRecovery) ||
+                             state == static_cast<uint64_t>(DbState::kInCrashRecovery) ||
+                             state == static_cast<uint64_t>(DbState::kShutdownedInRecovery);
+    if (in_recovery && (Pc(Field::kBackupStartPoint) != 0 || Pc(Field::kBackupEndRequired) != 0)) {
       Decide("backup-in-progress",
              fmt::format("pg_control records a backup start at {} with {}: the cluster is a restored "
                          "backup whose recovery has not reached the backup's end. Finish recovery with "
@@ -367,9 +391,11 @@ class Planner {
     return plan_.values.back();
   }
 
-  // What WAL proves: a usable checkpoint means nothing needs resetting, and
-  // every counter must reach at least what WAL shows was used.
+  // What WAL proves: whether crash recovery can start from pg_control's
+  // checkpoint, which other checkpoint it could start from (never one newer
+  // than a backup's start), and what every counter must reach.
   void ReadWal() {
+    backup_ = JudgeBackup(dir_, control_);
     WalScanOptions o;
     o.layout = &layout_;
     o.segment_size = seg_size_;
@@ -377,22 +403,107 @@ class Planner {
     o.listings = WalListings(dir_);
     auto report = ScanWal(o);
     if (!report) return;
-    proof_ = ProveFromWal(*report, layout_);
-    const auto* c = report->NewestUsable();
+    // The latest-checkpoint search validates only from the newest checkpoint
+    // on; an older start point that must be judged needs every record.
+    const bool has_pc = control_ != nullptr;
+    const Lsn pc{has_pc ? Pc(Field::kCheckPoint) : 0};
+    const bool judge_older = (has_pc && report->Find(pc) == nullptr) ||
+                             (backup_.newest_start && report->Find(*backup_.newest_start) == nullptr);
+    if (judge_older && !report->checkpoints.empty()) {
+      o.mode = WalScanMode::kFull;
+      if (auto full = ScanWal(o)) report = std::move(full);
+    }
+    wal_ = std::move(*report);
+    proof_ = ProveFromWal(*wal_, layout_);
+    const auto* newest = wal_->NewestUsable();
     plan_.found.push_back(fmt::format("WAL: {} segment(s); valid WAL ends at {} ({}); newest usable checkpoint {}",
-                                      report->segments_present, FormatLsn(report->end.at),
-                                      WalStopName(report->end.why), c ? FormatLsn(c->record.lsn) : "none"));
-    if (c && (!control_ || Lsn{Pc(Field::kCheckPoint)} != c->record.lsn)) {
-      Decide("wal-checkpoint-usable",
+                                      wal_->segments_present, FormatLsn(wal_->end.at), WalStopName(wal_->end.why),
+                                      newest ? FormatLsn(newest->record.lsn) : "none"));
+    for (const auto& e : backup_.evidence) plan_.found.push_back(e);
+    crash_recovery_works_ = has_pc && RecoverableFrom(pc);
+    // A shut-down server starts without replaying anything and writes new WAL
+    // right after its checkpoint record: valid WAL beyond it would be lost.
+    if (crash_recovery_works_ && Pc(Field::kState) == static_cast<uint64_t>(DbState::kShutdowned)) {
+      const auto* c = wal_->Find(pc);
+      if (wal_->end.at.value > ((c->record.end.value + 7) & ~uint64_t{7})) {
+        crash_recovery_works_ = false;
+        control_problem_ = fmt::format("pg_control says \"shut down\" at checkpoint {}, but valid WAL continues past "
+                                       "it to {}: a started server would write over that WAL",
+                                       FormatLsn(pc), FormatLsn(wal_->end.at));
+      }
+    } else if (has_pc && !crash_recovery_works_) {
+      control_problem_ = fmt::format("crash recovery cannot start from pg_control's checkpoint {}: the record or WAL "
+                                     "from its redo point is not readable to the end",
+                                     FormatLsn(pc));
+    }
+    if (backup_.newest_start) backup_wal_readable_ = RecoverableFrom(*backup_.newest_start);
+    for (auto it = wal_->checkpoints.rbegin(); it != wal_->checkpoints.rend(); ++it) {
+      if (!RecoverableFrom(it->record.lsn)) continue;
+      if (backup_.newest_start && it->record.lsn > *backup_.newest_start) {
+        if (!skipped_newer_) skipped_newer_ = it->record.lsn;
+        continue;
+      }
+      if (!has_pc || it->record.lsn != pc) from_wal_ = it->record.lsn;
+      break;
+    }
+    if (from_wal_) {
+      Inform("wal-checkpoint-usable",
              fmt::format("WAL holds a checkpoint record at {} whose redo point and every record after it up to {} "
                          "are readable{}: instead of a reset, which loses every transaction after the checkpoint, "
-                         "`pgrescue-reset {}--from-wal -D '{}'` points pg_control at it and the server's crash "
+                         "`pgrescue-reset {}--from-wal -D {}` points pg_control at it and the server's crash "
                          "recovery replays the rest",
-                         FormatLsn(c->record.lsn), FormatLsn(report->end.at),
-                         control_ ? fmt::format(" (pg_control points at {})", FormatLsn(Lsn{Pc(Field::kCheckPoint)}))
-                                  : "",
-                         control_ ? "" : "--rebuild ", dir_.root));
+                         FormatLsn(*from_wal_), FormatLsn(wal_->end.at),
+                         has_pc ? fmt::format(" (pg_control points at {})", FormatLsn(pc)) : "",
+                         control_ ? "" : "--rebuild ", ShellQuote(dir_.root)));
     }
+    if (skipped_newer_) {
+      Decide("backup-start",
+             fmt::format("WAL holds a usable checkpoint at {}, newer than the backup's start {}: starting there "
+                         "would skip the WAL that makes the copied pages consistent, and rows would go missing "
+                         "without an error. Recovery must replay from the backup's start",
+                         FormatLsn(*skipped_newer_), FormatLsn(*backup_.newest_start)));
+    }
+  }
+
+  // Crash recovery starting at the checkpoint `at` replays to the end of
+  // valid WAL: the checkpoint and its redo point are readable, and no break
+  // lies between it and the end.
+  bool RecoverableFrom(Lsn at) const {
+    if (!wal_) return false;
+    const auto* c = wal_->Find(at);
+    if (c == nullptr || !c->usable) return false;
+    return std::none_of(wal_->breaks.begin(), wal_->breaks.end(), [&](const WalScanEnd& b) { return b.at > at; });
+  }
+
+  void ReadPages() {
+    const PageScanReport r = ScanDataPages(dir_, control_);
+    PageLsnSummary summary{r.max, r.files, r.pages, r.invalid_pages, r.invalid_examples, r.structural};
+    plan_.found.push_back(fmt::format("data pages: {} in {} relation file(s); largest page LSN {}{}", r.pages, r.files,
+                                      r.max ? FormatLsn(r.max->lsn) : "none",
+                                      r.max ? fmt::format(" ({} block {})", r.max->file, r.max->block) : ""));
+    if (r.invalid_pages > 0) {
+      std::string examples;
+      for (const auto& e : r.invalid_examples) examples += (examples.empty() ? "" : "; ") + e;
+      Inform("invalid-pages",
+             fmt::format("{} data page(s) fail PostgreSQL's page checks ({}); their LSNs are not trusted. The "
+                         "server starts, but queries reading them fail with \"invalid page\" errors",
+                         r.invalid_pages, examples));
+      pages_complete_ = false;
+    }
+    for (const auto& note : r.structural) {
+      Inform("relation-file", note);
+      pages_complete_ = false;
+    }
+    if (r.max && wal_ && r.max->lsn > wal_->end.at) {
+      Decide("page-lsn-beyond-wal",
+             fmt::format("data pages carry LSNs up to {} ({} block {}), past the end of valid WAL at {}: WAL the "
+                         "server had flushed is gone. Crash recovery would end before those pages' changes and "
+                         "every later checkpoint would fail (\"xlog flush request … is not satisfied\"); the new "
+                         "WAL must start past {}",
+                         FormatLsn(r.max->lsn), r.max->file, r.max->block, FormatLsn(wal_->end.at),
+                         FormatLsn(r.max->lsn)));
+    }
+    plan_.page_lsn = std::move(summary);
   }
 
   // Raises `chosen` to what WAL proves, up to the start of the next segment
@@ -413,13 +524,74 @@ class Planner {
     return raised;
   }
 
+  bool SegmentPresent(const Slru& s, uint64_t segment) const {
+    const auto it = s.sizes.find(segment);
+    return it != s.sizes.end() && it->second > 0;
+  }
+
+  // At startup the server reads the page that holds the next ID unless the ID
+  // starts a page; if its segment is gone it refuses to start ("could not
+  // access status of transaction"). The next segment boundary is always safe:
+  // the server creates that segment fresh.
+  uint64_t ReadableStart(const Slru& s, uint64_t next, DerivedValue& v) {
+    if (!s.layout || next % s.layout->entries_per_segment() == 0) return next;
+    const uint64_t segment = s.layout->SegmentOf(next);
+    if (SegmentPresent(s, segment)) return next;
+    uint64_t boundary = s.layout->FirstIdOf(segment + 1);
+    if (s.layout->id_space()) boundary &= *s.layout->id_space() - 1;
+    v.reasoning.push_back(fmt::format("{} is missing, and the server reads the page holding {} when it starts: "
+                                      "using the next segment boundary, {}",
+                                      s.dir + "/" + s.layout->FileName(segment), next, boundary));
+    return boundary;
+  }
+
+  // pg_control's oldest to next XID must all have their pg_xact pages: a
+  // reset cannot bring back a commit status, it only moves the counters.
+  void CheckXactCoverage() {
+    if (!control_ || !xact_.layout) return;
+    const auto& l = *xact_.layout;
+    const uint64_t oldest = Pc(Field::kOldestXid), next = Pc(Field::kNextXid);
+    const uint64_t span = (next - oldest) & 0xFFFFFFFFu;
+    if (span == 0 || span >= 0x80000000u) return;
+    const uint64_t last = (next - 1) & 0xFFFFFFFFu;
+    const uint64_t first_seg = l.SegmentOf(oldest), last_seg = l.SegmentOf(last);
+    const uint64_t count = l.segment_count().value_or(UINT64_MAX);
+    uint64_t missing = 0;
+    std::vector<std::string> names;
+    for (uint64_t seg = first_seg;; seg = (seg + 1) % count) {
+      const uint64_t lo = seg == first_seg ? oldest : l.FirstIdOf(seg);
+      const uint64_t hi = seg == last_seg ? last + 1 : l.FirstIdOf(seg) + l.entries_per_segment();
+      const auto it = xact_.sizes.find(seg);
+      const uint64_t pages = it == xact_.sizes.end() ? 0 : it->second / block_size_;
+      const uint64_t present_end = l.FirstIdOf(seg) + pages * l.entries_per_page();
+      if (present_end < hi) {
+        missing += hi - std::max(lo, present_end);
+        names.push_back(l.FileName(seg) + (pages == 0 ? "" : fmt::format(" (only {} page(s))", pages)));
+      }
+      if (seg == last_seg) break;
+    }
+    if (missing == 0) return;
+    std::string list;
+    for (size_t i = 0; i < names.size() && i < 8; ++i) list += (i ? ", " : "") + names[i];
+    if (names.size() > 8) list += fmt::format(" and {} more", names.size() - 8);
+    xact_missing_ = fmt::format(
+        "{} no longer covers the transactions in use: {} of the {} XIDs from oldestXID {} to NextXID {} have "
+        "no commit status (missing: {}). Every row they wrote or deleted that is not frozen or hint-marked "
+        "fails with \"could not access status of transaction\"",
+        xact_.dir, missing, span, oldest, next, list);
+    Decide("xact-missing", *xact_missing_ + ". A reset does not bring the status back; restore these files from "
+                                            "a backup if one holds them. pgrescue cannot yet rebuild pg_xact from "
+                                            "evidence");
+  }
+
   void NextXid() {
     auto& v = Add("-x", "--next-transaction-id", "next transaction ID");
     if (!xact_.run) {
       if (control_) {
         next_xid_ = Pc(Field::kNextXid);
-        v.value = fmt::format("{}", *next_xid_);
         v.reasoning.push_back(fmt::format("{} has no segments; pg_control says NextXID {}", xact_.dir, *next_xid_));
+        next_xid_ = ReadableStart(xact_, *next_xid_, v);
+        v.value = fmt::format("{}", *next_xid_);
         v.confidence = Confidence::kMedium;
       } else {
         v.reasoning.push_back(fmt::format("{} has no segments and pg_control is not usable: cannot be derived",
@@ -453,6 +625,7 @@ class Planner {
       v.confidence = Confidence::kMedium;
     }
     chosen = AtLeastWal(proof_.next_xid, chosen, &xact_, v);
+    chosen = ReadableStart(xact_, chosen, v);
     next_xid_ = chosen;
     v.value = fmt::format("{}", chosen);
   }
@@ -525,6 +698,7 @@ class Planner {
       return;
     }
     next = AtLeastWal(proof_.next_multi, next, &offsets_, v);
+    next = ReadableStart(offsets_, next, v);
     v.value = fmt::format("{},{}", next, oldest);
   }
 
@@ -552,6 +726,7 @@ class Planner {
       return;
     }
     if (layout_.version_num() < 1900) next = AtLeastWal(proof_.next_multi_offset, next, &members_, v);
+    next = ReadableStart(members_, next, v);
     v.value = fmt::format("{}", next);
   }
 
@@ -665,8 +840,31 @@ class Planner {
     } else if (!max_seg) {
       v.confidence = Confidence::kLow;
     }
-    const uint64_t next = max_seg ? *max_seg + 1 : 1;
+    uint64_t next = max_seg ? *max_seg + 1 : 1;
     v.reasoning.push_back(fmt::format("newest timeline {}; one segment past the newest: {}", tli, next));
+    // Pages and recovery markers written past the new WAL's start make every
+    // later flush of them fail: the new WAL must begin after all of them.
+    auto past = [&](Lsn lsn, const std::string& what) {
+      const uint64_t segment = SegmentNumberOf(lsn, seg_size_) + 1;
+      if (segment > next) {
+        v.reasoning.push_back(fmt::format("{} is {}: the new WAL must start past it, in segment {}", what,
+                                          FormatLsn(lsn), segment));
+        next = segment;
+      } else {
+        v.reasoning.push_back(fmt::format("{} is {}, before that", what, FormatLsn(lsn)));
+      }
+    };
+    if (plan_.page_lsn && plan_.page_lsn->max) {
+      past(plan_.page_lsn->max->lsn, fmt::format("the largest LSN on a data page ({} block {})",
+                                                 plan_.page_lsn->max->file, plan_.page_lsn->max->block));
+    }
+    if (control_ && Pc(Field::kMinRecoveryPoint) != 0) past(Lsn{Pc(Field::kMinRecoveryPoint)}, "pg_control's minimum recovery point");
+    if (control_ && Pc(Field::kBackupEndPoint) != 0) past(Lsn{Pc(Field::kBackupEndPoint)}, "pg_control's backup end");
+    if (!pages_complete_) {
+      v.confidence = Confidence::kMedium;
+      v.reasoning.push_back("not every data page could be read and trusted (see the hazards): a page LSN past this "
+                            "may exist");
+    }
     v.value = WalSegmentName{tli, next}.ToString(seg_size_);
   }
 
@@ -682,11 +880,19 @@ class Planner {
       v.value = fmt::format("{}", epoch);
       return;
     }
+    if (const auto* c = wal_ ? wal_->NewestUsable() : nullptr) {
+      ControlFile scratch(layout_);
+      c->record.ApplyTo(&scratch);
+      v.value = fmt::format("{}", scratch.value(Field::kNextXidEpoch));
+      v.reasoning.push_back(fmt::format("pg_control is not usable; the checkpoint record at {} in WAL says epoch {}",
+                                        FormatLsn(c->record.lsn), v.value));
+      return;
+    }
     v.in_command = false;
     v.confidence = Confidence::kLow;
     v.value = "unknown";
     v.reasoning.push_back(
-        "unknown: only pg_control records it. It affects 64-bit transaction IDs (txid_current(), "
+        "unknown: only pg_control and checkpoint records in WAL record it. It affects 64-bit transaction IDs (txid_current(), "
         "pg_current_xact_id()) and tools that store them; row visibility does not depend on it. "
         "Without -e, pg_resetwal uses 0");
   }
@@ -697,9 +903,74 @@ class Planner {
     for (const auto& v : plan_.values) {
       if (v.in_command && !v.value.empty()) options += " " + v.option + " " + v.value;
     }
-    options += " -D '" + dir_.root + "'";
+    options += " -D " + ShellQuote(dir_.root);
     plan_.command = std::string(layout_.reset_tool()) + options;
-    plan_.pgrescue_command = "pgrescue-reset" + options;
+    plan_.pgrescue_command = std::string("pgrescue-reset") + (ControlNeedsRebuild(dir_) ? " --rebuild" : "") + options;
+  }
+
+  void Remedies() {
+    RemedyFacts f;
+    f.data_dir = dir_.root;
+    f.users = users_;
+    f.stale_pid_file = dir_.postmaster_pid && users_.empty();
+    f.crash_recovery_works = crash_recovery_works_;
+    f.shut_down_cleanly = control_ && Pc(Field::kState) == static_cast<uint64_t>(DbState::kShutdowned);
+    if (control_) f.control_checkpoint = Lsn{Pc(Field::kCheckPoint)};
+    f.control_problem = control_problem_;
+    f.control_rebuild_needed = ControlNeedsRebuild(dir_);
+    if (wal_) {
+      f.wal_end = wal_->end.at;
+      f.wal_end_reason = std::string(WalStopName(wal_->end.why));
+    }
+    f.from_wal_checkpoint = from_wal_;
+    f.skipped_newer_checkpoint = skipped_newer_;
+    f.backup_recovering = backup_.recovering;
+    f.backup_start = backup_.newest_start;
+    f.backup_wal_readable = backup_wal_readable_;
+    f.backup_end_record_required = backup_.end_record_required;
+    f.backup_evidence = backup_.evidence;
+    if (backup_.newest_start) {
+      const uint32_t tli = control_ ? static_cast<uint32_t>(Pc(Field::kThisTimeLineId)) : wal_ ? wal_->timeline : 1;
+      f.backup_start_segment = SegmentNameFor(tli, *backup_.newest_start, seg_size_).ToString(seg_size_);
+    }
+    if (dir_.recovery_signal) f.signal_files.push_back("recovery.signal");
+    if (dir_.standby_signal) f.signal_files.push_back("standby.signal");
+    if (dir_.recovery_conf) f.signal_files.push_back("recovery.conf");
+    f.restore_command = dir_.settings.count("restore_command") > 0;
+    if (plan_.page_lsn && plan_.page_lsn->max) {
+      f.max_page_lsn = plan_.page_lsn->max->lsn;
+      f.max_page_where = fmt::format("{} block {}", plan_.page_lsn->max->file, plan_.page_lsn->max->block);
+      f.invalid_pages = plan_.page_lsn->invalid_pages;
+    }
+    f.xact_missing = xact_missing_;
+    f.reset_command = plan_.pgrescue_command;
+    if (control_) {
+      f.reset_loses.push_back(fmt::format("every change after pg_control's checkpoint (redo {}) whose WAL is not "
+                                          "replayed", FormatLsn(Lsn{Pc(Field::kRedo)})));
+    } else {
+      f.reset_loses.push_back("every change whose WAL is not replayed; pg_control's own values are gone");
+    }
+    if (wal_ && wal_->maxima.last_commit_time) {
+      f.reset_loses.push_back(fmt::format("WAL that survives up to {} (last commit XID {} at {}) is discarded",
+                                          FormatLsn(wal_->end.at), wal_->maxima.last_commit_xid,
+                                          FormatPgTimestamp(*wal_->maxima.last_commit_time)));
+    }
+    if (xact_missing_) {
+      f.reset_loses.push_back("the commit status pg_xact lost stays lost: the server starts, but any query that "
+                              "reads a row those transactions wrote fails with \"could not access status of "
+                              "transaction\"; the system catalogs hold such rows too, so connections can fail "
+                              "until pg_xact is restored");
+    }
+    plan_.remedies = RankRemedies(f);
+    // A stale lock file stops pg_resetwal and pgrescue-reset; the check above
+    // found nothing using the directory, so removing it is safe.
+    if (f.stale_pid_file) {
+      for (auto& r : plan_.remedies) {
+        if (r.code == "reset" || r.code == "from-wal") {
+          r.commands.insert(r.commands.begin(), "rm " + ShellQuote(dir_.root + "/postmaster.pid"));
+        }
+      }
+    }
   }
 
   const DataDir& dir_;
@@ -711,6 +982,15 @@ class Planner {
   uint64_t seg_size_ = kDefaultWalSegmentSize;
   std::string seg_size_source_;
   Slru xact_, offsets_, members_, commit_ts_;
+  std::vector<std::string> users_;        // what still uses the directory
+  BackupState backup_;
+  std::optional<WalScanReport> wal_;
+  bool crash_recovery_works_ = false;     // from pg_control's checkpoint
+  std::string control_problem_;
+  bool backup_wal_readable_ = false;      // from the backup's start
+  std::optional<Lsn> from_wal_, skipped_newer_;
+  bool pages_complete_ = true;            // every page read and trusted
+  std::optional<std::string> xact_missing_;
   std::optional<uint64_t> next_xid_;
   bool xid_wrapped_ = false;
   WalProof proof_;
@@ -727,13 +1007,35 @@ std::string_view ConfidenceName(Confidence c) {
   return "?";
 }
 
-bool Plan::NeedsDecision() const {
-  return std::any_of(hazards.begin(), hazards.end(), [](const Hazard& h) { return h.needs_decision; });
+bool Plan::NeedsDecision() const { return !(remedies.size() == 1 && remedies[0].code == "start-server"); }
+
+bool Plan::ShowsReset() const { return reset_values || (!remedies.empty() && remedies[0].code == "reset"); }
+
+PageScanReport ScanDataPages(const DataDir& dir, const ControlFile* trusted) {
+  PageScanOptions o;
+  o.data_dir = dir.root;
+  if (trusted != nullptr) {
+    o.block_size = static_cast<uint32_t>(trusted->value(Field::kBlockSize));
+    o.checksums = trusted->value(Field::kDataChecksumVersion) != 0;
+    o.blocks_per_segment = trusted->value(Field::kRelSegSize);
+  } else {
+    const uint32_t size = dir.page_size_from_relation.value_or(0) & 0xFF00;
+    if (size >= 1024 && std::has_single_bit(size)) o.block_size = size;
+    o.blocks_per_segment = (uint64_t{1} << 30) / o.block_size;
+  }
+  auto report = ScanPageLsns(o);
+  if (!report) {
+    PageScanReport none;
+    none.structural.push_back(report.error().ToString());
+    return none;
+  }
+  return std::move(*report);
 }
 
-Result<Plan> MakePlan(const DataDir& dir) {
+Result<Plan> MakePlan(const DataDir& dir, const PlanOptions& options) {
   Plan plan;
   plan.data_dir = dir.root;
+  plan.reset_values = options.reset_values;
   if (dir.pg_version) plan.layout = FindLayoutByMajor(*dir.pg_version);
   if (!plan.layout && dir.control && dir.control->ok()) plan.layout = &dir.control->value().control.layout();
   if (!plan.layout) {
@@ -757,6 +1059,19 @@ std::string FormatPlan(const Plan& plan) {
   if (plan.hazards.empty()) out += "  none\n";
   for (const auto& h : plan.hazards) {
     out += fmt::format("  {} {}: {}\n", h.needs_decision ? "!" : "-", h.code, h.message);
+  }
+  out += "\nRemedies, least destructive first:\n";
+  if (plan.remedies.empty()) out += "  none found: the evidence above is all there is\n";
+  for (size_t i = 0; i < plan.remedies.size(); ++i) {
+    const Remedy& r = plan.remedies[i];
+    out += fmt::format("  {}. {}: {}\n     loses: {}\n", i + 1, r.code, r.summary, r.loses);
+    for (const auto& why : r.reasons) out += "     because " + why + "\n";
+    for (const auto& c : r.commands) out += "     $ " + c + "\n";
+  }
+  if (!plan.ShowsReset()) {
+    out += "\nThe reset's values and command are shown when it is the first remedy; --reset-values shows "
+           "them anyway.\n";
+    return out;
   }
   out += "\nDerived values:\n";
   for (const auto& v : plan.values) {
@@ -785,10 +1100,25 @@ nlohmann::ordered_json PlanToJson(const Plan& plan) {
                            {"value", v.value}, {"confidence", ConfidenceName(v.confidence)},
                            {"in_command", v.in_command}, {"reasoning", v.reasoning}});
   }
+  j["remedies"] = nlohmann::ordered_json::array();
+  for (const auto& r : plan.remedies) {
+    j["remedies"].push_back({{"code", r.code}, {"summary", r.summary}, {"loses", r.loses},
+                             {"commands", r.commands}, {"reasons", r.reasons}});
+  }
+  if (plan.page_lsn) {
+    const auto& p = *plan.page_lsn;
+    j["page_lsn"] = {{"max_lsn", p.max ? nlohmann::ordered_json(FormatLsn(p.max->lsn)) : nullptr},
+                     {"file", p.max ? nlohmann::ordered_json(p.max->file) : nullptr},
+                     {"block", p.max ? nlohmann::ordered_json(p.max->block) : nullptr},
+                     {"files", p.files}, {"pages", p.pages}, {"invalid_pages", p.invalid_pages},
+                     {"invalid_examples", p.invalid_examples}, {"structural", p.structural}};
+  } else {
+    j["page_lsn"] = nullptr;
+  }
   j["needs_force"] = plan.needs_force;
   j["force_reasons"] = plan.force_reasons;
-  j["command"] = plan.command;
-  j["pgrescue_command"] = plan.pgrescue_command;
+  j["command"] = plan.ShowsReset() ? plan.command : "";
+  j["pgrescue_command"] = plan.ShowsReset() ? plan.pgrescue_command : "";
   j["needs_decision"] = plan.NeedsDecision();
   return j;
 }

@@ -11,6 +11,8 @@
 
 #include "libcontrol/control_layout.h"
 #include "libcontrol/data_dir.h"
+#include "libcontrol/page_scan.h"
+#include "libcontrol/remedies.h"
 #include "libcontrol/result.h"
 
 namespace pgrescue {
@@ -34,8 +36,23 @@ struct Hazard {
   bool needs_decision = true;  // false: information only
 };
 
+// The largest LSN on any data page: WAL must restart past it.
+struct PageLsnSummary {
+  std::optional<PageLsnMax> max;
+  uint64_t files = 0, pages = 0, invalid_pages = 0;
+  std::vector<std::string> invalid_examples;
+  std::vector<std::string> structural;
+};
+
+struct PlanOptions {
+  bool reset_values = false;  // derive and print the reset even where recovery would work
+};
+
 struct Plan {
   std::string data_dir;
+  bool reset_values = false;              // asked for
+  std::vector<Remedy> remedies;           // least destructive first
+  std::optional<PageLsnSummary> page_lsn; // when pages were read
   const ControlLayout* layout = nullptr;  // the version planned for
   std::vector<std::string> found;         // what the scan saw, one line each
   std::vector<Hazard> hazards;
@@ -45,12 +62,19 @@ struct Plan {
   std::string command;                    // pg_resetwal / pg_resetxlog
   std::string pgrescue_command;           // the same through pgrescue-reset, keeping what it replaces
 
+  // False only when nothing needs doing or the one remedy is to start the server.
   bool NeedsDecision() const;
+  // Whether the reset values and command are part of the advice.
+  bool ShowsReset() const;
 };
 
 // Fails only when the version cannot be told at all (no PG_VERSION and no
 // readable pg_control).
-Result<Plan> MakePlan(const DataDir& dir);
+Result<Plan> MakePlan(const DataDir& dir, const PlanOptions& options = {});
+
+// Reads every data page's LSN with the cluster's block size and checksum
+// setting (`trusted` pg_control, else a page header and no checksums).
+PageScanReport ScanDataPages(const DataDir& dir, const ControlFile* trusted);
 
 std::string FormatPlan(const Plan& plan);
 nlohmann::ordered_json PlanToJson(const Plan& plan);

@@ -36,8 +36,10 @@ std::map<std::string, std::pair<uintmax_t, fs::file_time_type>> Snapshot(const f
 TEST(PlanCli, SampleClusterPlansAndWritesNothing) {
   const fs::path sample = FixturesDir() / "sample-cluster";
   const auto before = Snapshot(sample);
-  const auto run = RunCommand({kPlan, sample.string()});
+  const auto run = RunCommand({kPlan, "--reset-values", sample.string()});
   EXPECT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_NE(run.out.find("1. from-wal: Point pg_control at the checkpoint at 0/1703F68"), std::string::npos)
+      << run.out;
   EXPECT_NE(run.out.find("wal-checkpoint-usable: WAL holds a checkpoint record at 0/1703F68"), std::string::npos)
       << run.out;
   EXPECT_NE(run.out.find("pgrescue-reset --from-wal -D"), std::string::npos) << run.out;
@@ -65,10 +67,14 @@ TEST(PlanCli, HazardsExitOne) {
   fs::create_directories(dir / "global");
   fs::copy_file(FixturesDir() / "pg15/PG_VERSION", dir / "PG_VERSION");
   fs::copy_file(FixturesDir() / "pg15/pg_control.running", dir / "global/pg_control");
-  const auto run = RunCommand({kPlan, dir.string()});
+  // No pg_xact at all: the status of oldestXID 716 .. NextXID 3727 is gone,
+  // so restoring it comes first and the reset's values need --reset-values.
+  const auto run = RunCommand({kPlan, "--reset-values", dir.string()});
   fs::remove_all(dir);
   EXPECT_EQ(run.exit_code, 1) << run.err;
   EXPECT_NE(run.out.find("unclean-state"), std::string::npos);
+  EXPECT_NE(run.out.find("3011 of the 3011 XIDs from oldestXID 716 to NextXID 3727"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("1. restore-xact"), std::string::npos) << run.out;
   EXPECT_NE(run.out.find("pg_resetwal -f "), std::string::npos);
 }
 

@@ -131,7 +131,12 @@ TEST_F(PlannerTest, OneSegmentEachLikeTheFixtureCluster) {
   File("pg_commit_ts/0000", 40960);
   File("pg_wal/000000010000000000000001", 16 << 20);
   const Plan p = MakeIt();
-  EXPECT_FALSE(p.NeedsDecision());
+  // The WAL file holds zeros: no checkpoint to recover from, so the one
+  // remedy is a reset, and that needs a decision.
+  EXPECT_TRUE(p.NeedsDecision());
+  ASSERT_EQ(p.remedies.size(), 1u);
+  EXPECT_EQ(p.remedies[0].code, "reset");
+  EXPECT_FALSE(Has(p, "xact-missing"));
   EXPECT_FALSE(p.needs_force);
   EXPECT_EQ(Value(p, "-x").value, "1048576");
   EXPECT_EQ(Value(p, "-u").value, "716");  // pg_control's, inside the run
@@ -151,8 +156,15 @@ TEST_F(PlannerTest, EmptyDirectoriesFallBackToPgControl) {
   fs::create_directories(root_ / "pg_xact");
   fs::create_directories(root_ / "pg_wal");
   const Plan p = MakeIt();
-  EXPECT_EQ(Value(p, "-x").value, "3727");
+  // NextXID 3727 lies in the missing pg_xact/0000, whose page the server
+  // reads when it starts: the next segment boundary instead, and a hazard
+  // that the status of oldestXID..NextXID is gone.
+  EXPECT_EQ(Value(p, "-x").value, "1048576");
   EXPECT_EQ(Value(p, "-x").confidence, Confidence::kMedium);
+  EXPECT_TRUE(Has(p, "xact-missing"));
+  ASSERT_GE(p.remedies.size(), 2u);
+  EXPECT_EQ(p.remedies[0].code, "restore-xact");
+  EXPECT_EQ(p.remedies[1].code, "reset");
   EXPECT_TRUE(Has(p, "redo-segment-missing"));
   EXPECT_EQ(Value(p, "-l").value, "000000010000000000000002");
 }
@@ -191,7 +203,9 @@ TEST_F(PlannerTest, XidWrapsPastTheLastSegment) {
   Cluster("pg15", false);
   Files("pg_xact", {"0FFE", "0FFF"});
   const Plan p = MakeIt();
-  EXPECT_EQ(Value(p, "-x").value, "3");  // 0 wraps; XIDs 0-2 are special
+  // 0 wraps and XIDs 0-2 are special; 3 lies in the missing segment 0000,
+  // whose page the server would read at start: the next boundary is safe.
+  EXPECT_EQ(Value(p, "-x").value, "1048576");
 }
 
 TEST_F(PlannerTest, FiveHexDigitMembers) {

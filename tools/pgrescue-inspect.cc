@@ -120,7 +120,8 @@ int main(int argc, char** argv) {
   WalOptions w;
   app.add_flag("--wal", wal, "read the WAL: end of valid WAL, checkpoints, what WAL proves was used");
   app.add_flag("--full", w.full, "with --wal: validate every record from the oldest segment on");
-  app.add_option("--wal-archive", w.archives, "with --wal: also read segments from this directory (repeatable)");
+  app.add_option("--wal-archive", w.archives, "with --wal: also read segments from this directory (repeatable)")
+      ->allow_extra_args(false);
   app.add_option("--timeline", w.timeline, "with --wal: follow this timeline instead of the newest");
   app.add_flag("-P,--progress", w.progress, "with --wal: show progress on standard error");
   if (auto exit_code = pgrescue::cli::Parse(app, argc, argv, kProgname)) return *exit_code;

@@ -20,29 +20,32 @@ constexpr int kExitUnusable = pgrescue::cli::kExitUnusable;
 constexpr const char* kProgname = "pgrescue-plan";
 
 constexpr const char* kDescription =
-    "Diagnoses a PostgreSQL data directory (9.4 to 19) that will not start and derives every\n"
-    "value pg_resetwal (pg_resetxlog before 10) needs: next and oldest transaction ID (-x, -u),\n"
-    "MultiXact IDs (-m) and offset (-O), commit-timestamp range (-c), next OID (-o), first WAL\n"
-    "segment (-l) and epoch (-e), each with its evidence and arithmetic. Reads only; writes nothing.\n";
+    "Diagnoses a PostgreSQL data directory (9.4 to 19) that will not start and ranks the remedies\n"
+    "by what each loses: wait (something still uses it), start-server (crash recovery works),\n"
+    "recover-backup, from-wal, restore-xact, and only then a reset, with every value pg_resetwal\n"
+    "(pg_resetxlog before 10) needs: -x -u -m -O -c -o -l -e, each with its evidence and\n"
+    "arithmetic. Reads only; writes nothing.\n";
 
 constexpr const char* kFooter =
     "\nHow values are derived: pg_xact, pg_multixact and pg_commit_ts segments form a run\n"
     "modulo their numbering (so wraparound is handled); each next value is the first ID of\n"
     "the segment after the newest, so the server starts a fresh segment. Where pg_control is\n"
     "readable, the later of the two is taken and the comparison is shown. -l is one segment\n"
-    "past every WAL file in pg_wal and the archives, on the newest timeline.\n"
+    "past every WAL file in pg_wal and the archives, on the newest timeline, and past the\n"
+    "largest LSN on any data page.\n"
     "\n"
     "Hazards (a running server, a stale postmaster.pid, backup_label, an unclean shutdown,\n"
     "missing segments, a damaged pg_control) are listed before the values.\n"
     "\n"
     "Exit status:\n"
-    "  0  a plan was made and nothing needs a human decision\n"
-    "  1  a plan was made, but hazards need a decision before any reset\n"
+    "  0  nothing needs doing, or the one remedy is to start the server\n"
+    "  1  a decision is needed (see the remedies)\n"
     "  2  unusable input or bad usage\n"
     "\n"
     "Examples:\n"
     "  pgrescue-plan /var/lib/postgresql/15/main\n"
-    "  pgrescue-plan -D \"$PGDATA\" --wal-archive /mnt/archive --json\n";
+    "  pgrescue-plan -D \"$PGDATA\" --wal-archive /mnt/archive --json\n"
+    "  pgrescue-plan --reset-values /var/lib/postgresql/15/main\n";
 
 }  // namespace
 
@@ -52,8 +55,12 @@ int main(int argc, char** argv) {
   pgrescue::cli::DataDirOption data_dir_option(app);
   std::vector<std::string> archives;
   bool json = false;
-  app.add_option("--wal-archive", archives, "a directory of archived WAL to consider (repeatable)");
+  pgrescue::PlanOptions options;
+  app.add_option("--wal-archive", archives, "a directory of archived WAL to consider (repeatable)")
+      ->allow_extra_args(false);
   app.add_flag("--json", json, "print the plan as JSON");
+  app.add_flag("--reset-values", options.reset_values,
+               "derive and print the reset values and command even where recovery from WAL would work");
   if (auto exit_code = pgrescue::cli::Parse(app, argc, argv, kProgname)) return *exit_code;
   const auto data_dir = data_dir_option.Resolve(kProgname);
   if (!data_dir) return kExitUnusable;
@@ -69,7 +76,7 @@ int main(int argc, char** argv) {
       return kExitUnusable;
     }
   }
-  auto plan = pgrescue::MakePlan(*dir);
+  auto plan = pgrescue::MakePlan(*dir, options);
   if (!plan) {
     std::cerr << kProgname << ": error: " << plan.error().ToString() << "\n";
     return kExitUnusable;

@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "libcontrol/backup.h"
 #include "libcontrol/control_json.h"
 #include "libcontrol/control_text.h"
 #include "libcontrol/data_dir.h"
@@ -47,9 +48,12 @@ constexpr const char* kFooter =
     "record in WAL whose redo point is readable, and the server's crash recovery replays the\n"
     "rest. With --rebuild when pg_control is lost; --checkpoint LSN picks an older one.\n"
     "\n"
-    "Safety: refuses while postmaster.pid exists (a live server, or a stale file to remove by\n"
-    "hand after checking), when pg_control's values were damaged (CRC) or the server was not shut\n"
-    "down cleanly unless -f, and when PG_VERSION and pg_control disagree.\n"
+    "Safety: refuses while anything uses the data directory (the postmaster, a backend still\n"
+    "attached to its shared memory, any process with its working directory or open files there),\n"
+    "while a stale postmaster.pid exists, when the new WAL would start at or below the largest LSN\n"
+    "on any data page, when pg_control's values were damaged (CRC) or the server was not shut down\n"
+    "cleanly unless -f, and when PG_VERSION and pg_control disagree. --from-wal never starts past\n"
+    "a base backup's start.\n"
     "\n"
     "Rescue folder: <datadir>.pgrescue/<UTC time>/ by default, or --rescue-dir. Files are moved\n"
     "(renamed on one filesystem; copied, fsynced and verified across filesystems), new files are\n"
@@ -59,6 +63,8 @@ constexpr const char* kFooter =
     "  0  reset done, dry run printed, or undo done\n"
     "  1  refused for safety (see the message: -f, a running server, guessed values)\n"
     "  2  unusable input or bad usage; nothing written\n"
+    "  3  partial undo: the data directory is not fully restored (every file that is not is named,\n"
+    "     with why; run --undo again after fixing it)\n"
     "\n"
     "Examples:\n"
     "  pgrescue-reset -n -D /var/lib/postgresql/15/main\n"
@@ -189,11 +195,21 @@ int Undo(const std::string& data_dir, const std::string& given) {
     if (!newest) return Fail(newest.error().ToString());
     rescue = *newest;
   }
-  auto done = pgrescue::UndoRescue(rescue);
-  if (!done) return Fail(done.error().ToString());
-  for (const auto& line : *done) std::cout << line << "\n";
-  std::cout << "Undone from " << rescue << "\n";
-  return kExitDone;
+  constexpr int kExitPartialUndo = 3;
+  auto report = pgrescue::UndoRescue(rescue);
+  if (!report) return Fail(report.error().ToString());
+  for (const auto& line : report->done) std::cout << line << "\n";
+  if (report->complete()) {
+    std::cout << "Undone from " << rescue << "\n";
+    return kExitDone;
+  }
+  for (const auto& line : report->not_restored) std::cerr << kProgname << ": error: not restored: " << line << "\n";
+  std::cerr << fmt::format("{}: error: partial undo: the data directory is not fully restored: the {} file(s) "
+                           "named above are not back; the lines on standard output are what was done\n"
+                           "{}: hint: put right what is named and run --undo again: it finishes the job, "
+                           "counting what is already back as done\n",
+                           kProgname, report->not_restored.size(), kProgname);
+  return kExitPartialUndo;
 }
 
 // Every field whose value the new pg_control changes, in the SQL view's names.
@@ -213,10 +229,53 @@ void PrintChanges(const pgrescue::ControlFile& before, const pgrescue::ControlFi
                            pgrescue::DbStateText(state));
 }
 
+// Anything still using the directory may write to it after we do: a
+// backend left by a killed postmaster still commits.
+int RefuseInUse(const pgrescue::LiveCheck& live) {
+  std::string who;
+  long postmaster = 0;
+  if (live.postmaster_alive && live.pid_file && live.pid_file->pid) {
+    postmaster = *live.pid_file->pid;
+    who += fmt::format("a server is running: postmaster.pid names PID {}, which is alive", postmaster);
+  }
+  for (const auto& u : live.users) {
+    if (u.pid == postmaster) continue;
+    who += fmt::format("{}PID {} ({}: {})", who.empty() ? "" : ", ", u.pid, u.command, u.how);
+  }
+  if (live.shared_memory && live.shared_memory->exists && live.shared_memory->attached > 0) {
+    who += fmt::format("{}{} process(es) attached to shared memory segment ID {}", who.empty() ? "" : ", ",
+                       live.shared_memory->attached, live.shared_memory->id);
+  }
+  const std::string server = live.PostgresWouldSay();
+  return Refuse("the data directory is still in use: " + who +
+                    (server.empty() ? "" : "; PostgreSQL itself would refuse to start: \"" + server + "\""),
+                "stop the server (pg_ctl stop) or wait for these processes to end, then try again; nothing may be "
+                "changed while they can still write");
+}
+
+// Data pages whose LSN lies at or past `start` were written from WAL that the
+// new start would reuse: the server would fail every flush of them ("xlog
+// flush request … is not satisfied"). Refused unless -f, then warned.
+std::optional<int> RefusePagesPastWal(const pgrescue::DataDir& dir, const pgrescue::ControlFile* trusted,
+                                      pgrescue::Lsn start, bool force) {
+  const auto pages = pgrescue::ScanDataPages(dir, trusted);
+  if (!pages.max || pages.max->lsn < start) return std::nullopt;
+  const std::string what = fmt::format("data page {} block {} carries LSN {}, at or past where WAL would continue "
+                                       "({}): the server would fail every checkpoint with \"xlog flush request … is "
+                                       "not satisfied\"",
+                                       pages.max->file, pages.max->block, pgrescue::FormatLsn(pages.max->lsn),
+                                       pgrescue::FormatLsn(start));
+  if (force) {
+    std::cerr << kProgname << ": warning: " << what << "\n";
+    return std::nullopt;
+  }
+  return Refuse(what, "give -l a WAL file past that LSN (pgrescue-plan derives one), or -f to go on anyway");
+}
+
 // --from-wal: pg_control pointed at the newest usable checkpoint in WAL (or
 // --checkpoint's), the server's crash recovery replays the rest. No WAL is
-// removed; segments from the end of valid WAL on are copied to the rescue
-// folder, since the server writes over them.
+// removed; every segment is copied to the rescue folder, since the server
+// writes over, recycles or removes them.
 int FromWal(const std::string& data_dir, const pgrescue::DataDir& dir, const pgrescue::ControlFile& current,
             bool rebuilt, const Options& opt, int64_t now) {
   std::optional<pgrescue::Lsn> wanted;
@@ -234,8 +293,32 @@ int FromWal(const std::string& data_dir, const pgrescue::DataDir& dir, const pgr
   scan.mode = wanted ? pgrescue::WalScanMode::kFull : pgrescue::WalScanMode::kLatestCheckpoint;
   auto report = pgrescue::ScanWal(scan);
   if (!report) return Fail(report.error().ToString());
-  auto chosen = pgrescue::ChooseCheckpoint(*report, wanted);
+  // A backup copy, or a cluster mid-recovery, must replay from the backup's
+  // start: nothing newer may be chosen, and its backup state stays.
+  const bool trusted = !rebuilt && dir.control->value().crc_ok();
+  const auto backup = pgrescue::JudgeBackup(dir, trusted ? &current : nullptr);
+  if (backup.newest_start && report->Find(*backup.newest_start) == nullptr && scan.mode != pgrescue::WalScanMode::kFull) {
+    scan.mode = pgrescue::WalScanMode::kFull;
+    report = pgrescue::ScanWal(scan);
+    if (!report) return Fail(report.error().ToString());
+  }
+  auto chosen = pgrescue::ChooseCheckpoint(*report, wanted,
+                                           backup.recovering ? backup.newest_start : std::optional<pgrescue::Lsn>());
+  if (!chosen && backup.recovering) {
+    for (const auto& e : backup.evidence) std::cerr << kProgname << ": " << e << "\n";
+    return Refuse(chosen.error().ToString(),
+                  fmt::format("recovery must replay from the backup's start: follow the recover-backup remedy of "
+                              "`pgrescue-plan {}` (keep the backup state, remove recovery.signal or supply the WAL, "
+                              "start the server)",
+                              pgrescue::ShellQuote(data_dir)));
+  }
   if (!chosen) return Fail(chosen.error().ToString());
+  if (dir.backup_label && !backup.label && !opt.force) {
+    return Refuse("backup_label exists, but names no START WAL LOCATION and CHECKPOINT LOCATION: where the backup "
+                  "started, and so how far back recovery must begin, cannot be told",
+                  "if no backup is being restored, move backup_label aside (it is a leftover); to go on anyway, "
+                  "use -f");
+  }
   const auto& c = **chosen;
   const pgrescue::Lsn redo{c.record.redo()};
   std::cout << fmt::format("Checkpoint to start from: {} ({}, redo {}, timeline {})\n", pgrescue::FormatLsn(c.record.lsn),
@@ -253,11 +336,23 @@ int FromWal(const std::string& data_dir, const pgrescue::DataDir& dir, const pgr
   if (already) {
     std::cout << "pg_control already points at this checkpoint; nothing to change. If the server still does "
                  "not start, its log says why.\n";
+    if (backup.recovering) {
+      for (const auto& e : backup.evidence) std::cerr << kProgname << ": " << e << "\n";
+      return Refuse("the files are a backup copy or an unfinished recovery, and pg_control already points at the "
+                    "newest checkpoint recovery may start from; no checkpoint in WAL is a better start",
+                    fmt::format("follow the recover-backup remedy of `pgrescue-plan {}`: keep the backup's state "
+                                "and let recovery replay from the backup's start",
+                                pgrescue::ShellQuote(data_dir)));
+    }
     return kExitDone;
   }
-  const auto control = pgrescue::PointAtCheckpoint(current, *report, c, now);
+  const auto control = pgrescue::PointAtCheckpoint(current, *report, c, now, backup.recovering);
   PrintChanges(current, control, !rebuilt);
-  if (dir.backup_label && !opt.force) {
+  if (auto refused = RefusePagesPastWal(dir, trusted ? &current : nullptr, pgrescue::Lsn{report->end.at.value + 1}, opt.force)) {
+    return *refused;
+  }
+  const bool label_agrees = backup.label && backup.label->checkpoint == c.record.lsn;
+  if (dir.backup_label && !label_agrees && !opt.force) {
     return Refuse("backup_label exists: the server would start from the checkpoint it names, not pg_control's",
                   "if no backup is being restored, move backup_label aside (it is a leftover); to go on anyway, "
                   "use -f");
@@ -276,32 +371,44 @@ int FromWal(const std::string& data_dir, const pgrescue::DataDir& dir, const pgr
   if (!folder) return Fail(folder.error().ToString());
   const std::string wal = std::filesystem::path(dir.wal.path).filename().string();
   const uint64_t segment_size = scan.segment_size;
-  const uint64_t end_segment = pgrescue::SegmentNumberOf(report->end.at, segment_size);
-  int copies = 0;
+  // The started server overwrites segments from the end of valid WAL on, and
+  // once past its redo point recycles (renames, then overwrites) or removes
+  // the older ones with their archive_status entries: every one is kept.
+  std::vector<std::string> to_copy;
   for (const auto& e : dir.wal.entries) {
-    const auto name = pgrescue::ClassifyWalFileName(e.name, segment_size);
-    if (name.kind != pgrescue::WalFileKind::kSegment || *name.segment_number < end_segment ||
-        *name.segment_number > report->newest_written_segment.value_or(0)) {
-      continue;
+    if (!e.is_dir && pgrescue::ClassifyWalFileName(e.name, segment_size).kind == pgrescue::WalFileKind::kSegment) {
+      to_copy.push_back(wal + "/" + e.name);
     }
-    if (auto r = folder->KeepCopy(wal + "/" + e.name); !r) return Fail(r.error().ToString());
-    ++copies;
+  }
+  for (const auto& e : dir.wal_archive_status.entries) {
+    const auto dot = e.name.rfind('.');
+    if (!e.is_dir && dot != std::string::npos && (e.name.ends_with(".ready") || e.name.ends_with(".done")) &&
+        pgrescue::ClassifyWalFileName(e.name.substr(0, dot), segment_size).kind == pgrescue::WalFileKind::kSegment) {
+      to_copy.push_back(wal + "/archive_status/" + e.name);
+    }
+  }
+  int copies = 0;
+  uint64_t copied_bytes = 0, reflinked_bytes = 0;
+  for (const auto& relative : to_copy) {
+    auto r = folder->KeepCopy(relative);
+    if (!r) return Fail(r.error().ToString());
+    (r->reflinked ? reflinked_bytes : copied_bytes) += r->bytes;
+    copies += relative.find("/archive_status/") == std::string::npos ? 1 : 0;
   }
   if (dir.control_present) {
     if (auto r = folder->Keep("global/pg_control"); !r) return Fail(r.error().ToString());
   }
   owner->mode = 0600 | (owner->mode & 0040);
-  if (auto r = pgrescue::WriteFileAtomically(data_dir + "/global/pg_control", *bytes, 0, *owner); !r) {
+  if (auto r = folder->WriteNew("global/pg_control", *bytes, 0, *owner); !r) {
     return Fail(r.error().ToString() + "; the old pg_control is in " + folder->dir() + " and --undo puts it back");
   }
-  if (auto r = folder->NoteCreated("global/pg_control"); !r) return Fail(r.error().ToString());
   std::cout << fmt::format("pg_control now points at the checkpoint at {}. Start the server: it runs crash recovery "
                            "from {} and replays WAL up to {}.\n",
                            pgrescue::FormatLsn(c.record.lsn), pgrescue::FormatLsn(redo),
                            pgrescue::FormatLsn(report->end.at));
-  std::cout << fmt::format("Kept the old pg_control and copies of {} WAL segment(s) from the end of valid WAL on in "
-                           "{}\nTo put them back: {} --undo '{}' -D '{}'\n",
-                           copies, folder->dir(), kProgname, folder->dir(), data_dir);
+  std::cout << fmt::format("Kept the old pg_control and copies of all {} WAL segment(s) ({} bytes copied, {} bytes "
+                           "shared by reflink) in {}\nTo put them back: {} --undo '{}' -D '{}'\n",
+                           copies, copied_bytes, reflinked_bytes, folder->dir(), kProgname, folder->dir(), data_dir);
   return kExitDone;
 }
 
@@ -325,7 +432,8 @@ int main(int argc, char** argv) {
   app.add_option("--wal-segsize", opt.wal_segsize, "WAL segment size in megabytes (11 on)");
   app.add_option("--char-signedness", opt.char_signedness, "default char signedness: signed or unsigned (18 on)");
   app.add_flag("--auto", opt.auto_values, "take every value pgrescue-plan derives that is not given");
-  app.add_option("--wal-archive", opt.archives, "with --auto or --from-wal: archived WAL to read (repeatable)");
+  app.add_option("--wal-archive", opt.archives, "with --auto or --from-wal: archived WAL to read (repeatable)")
+      ->allow_extra_args(false);
   app.add_option("--rescue-dir", opt.rescue_dir, "where to keep replaced files (default <datadir>.pgrescue/<time>)");
   app.add_flag("--rebuild", opt.rebuild,
                "build a new pg_control from the cluster's files (when it is missing or unusable)");
@@ -347,6 +455,7 @@ int main(int argc, char** argv) {
   if (auto error = BuildRequest(opt, &request)) return Fail(*error);
   auto dir = pgrescue::ScanDataDir(*data_dir, opt.archives);
   if (!dir) return Fail(dir.error().ToString());
+  if (dir->live.in_use()) return RefuseInUse(dir->live);
   if (dir->postmaster_pid) {
     return dir->postmaster_pid->alive
                ? Refuse(fmt::format("a server is running: postmaster.pid names PID {}, which is alive",
@@ -423,6 +532,26 @@ int main(int argc, char** argv) {
   auto outcome = pgrescue::PlanReset(current, guessed, dir->wal, request, now);
   if (!outcome) return Fail(outcome.error().ToString());
 
+  const pgrescue::Lsn new_start{outcome->new_segment * outcome->segment_size};
+  if (auto refused = RefusePagesPastWal(*dir, rebuilt || guessed ? nullptr : &current, new_start, opt.force)) {
+    std::cout << outcome->dry_run_report;
+    return *refused;
+  }
+  if (!rebuilt) {
+    for (auto [field, what] : {std::pair{pgrescue::Field::kMinRecoveryPoint, "minimum recovery point"},
+                               {pgrescue::Field::kBackupEndPoint, "backup end"}}) {
+      const pgrescue::Lsn at{current.value(field)};
+      if (at.value == 0 || at < new_start) continue;
+      if (!opt.force) {
+        std::cout << outcome->dry_run_report;
+        return Refuse(fmt::format("pg_control's {} {} lies at or past where the new WAL would start ({})", what,
+                                  pgrescue::FormatLsn(at), pgrescue::FormatLsn(new_start)),
+                      "give -l a WAL file past it (pgrescue-plan derives one), or -f to go on anyway");
+      }
+      std::cerr << kProgname << ": warning: pg_control's " << what << " lies past the new WAL start\n";
+    }
+  }
+
   // Print.
   if (opt.dry_run) {
     std::cout << outcome->dry_run_report;
@@ -468,12 +597,18 @@ int main(int argc, char** argv) {
   for (const auto& [relative, bytes, tail] :
        {std::tuple{std::string("global/pg_control"), &*control_bytes, uint64_t{0}},
         std::tuple{segment, &*page, segment_size - page->size()}}) {
-    if (auto r = pgrescue::WriteFileAtomically(*data_dir + "/" + relative, *bytes, tail, *owner); !r) {
+    if (auto r = folder->WriteNew(relative, *bytes, tail, *owner); !r) {
       return Fail(r.error().ToString() + "; the old files are in " + folder->dir() + " and --undo puts them back");
     }
-    if (auto r = folder->NoteCreated(relative); !r) return Fail(r.error().ToString());
   }
   std::cout << (layout.version_num() >= 1000 ? "Write-ahead log reset\n" : "Transaction log reset\n");
+  for (const char* signal : {"recovery.signal", "standby.signal", "recovery.conf"}) {
+    if (std::filesystem::exists(*data_dir + "/" + signal)) {
+      std::cout << signal << " is left in place: the server will start in "
+                << (std::string(signal) == "standby.signal" ? "standby mode" : "archive recovery")
+                << "; remove it first unless that is what you want\n";
+    }
+  }
   std::cout << fmt::format("Kept {} replaced file(s) in {}\nTo put them back: {} --undo '{}' -D '{}'\n",
                            folder->kept().size(), folder->dir(), kProgname, folder->dir(), *data_dir);
   return kExitDone;
