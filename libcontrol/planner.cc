@@ -545,43 +545,70 @@ class Planner {
     return boundary;
   }
 
-  // pg_control's oldest to next XID must all have their pg_xact pages: a
-  // reset cannot bring back a commit status, it only moves the counters.
-  void CheckXactCoverage() {
-    if (!control_ || !xact_.layout) return;
-    const auto& l = *xact_.layout;
-    const uint64_t oldest = Pc(Field::kOldestXid), next = Pc(Field::kNextXid);
-    const uint64_t span = (next - oldest) & 0xFFFFFFFFu;
-    if (span == 0 || span >= 0x80000000u) return;
+  // Missing IDs of `s` in [oldest, next): pages the server needs that no
+  // segment file holds. `names` gets the segments at fault.
+  uint64_t MissingIds(const Slru& s, uint64_t oldest, uint64_t next, std::vector<std::string>* names) const {
+    const auto& l = *s.layout;
     const uint64_t last = (next - 1) & 0xFFFFFFFFu;
     const uint64_t first_seg = l.SegmentOf(oldest), last_seg = l.SegmentOf(last);
     const uint64_t count = l.segment_count().value_or(UINT64_MAX);
     uint64_t missing = 0;
-    std::vector<std::string> names;
     for (uint64_t seg = first_seg;; seg = (seg + 1) % count) {
       const uint64_t lo = seg == first_seg ? oldest : l.FirstIdOf(seg);
       const uint64_t hi = seg == last_seg ? last + 1 : l.FirstIdOf(seg) + l.entries_per_segment();
-      const auto it = xact_.sizes.find(seg);
-      const uint64_t pages = it == xact_.sizes.end() ? 0 : it->second / block_size_;
+      const auto it = s.sizes.find(seg);
+      const uint64_t pages = it == s.sizes.end() ? 0 : it->second / block_size_;
       const uint64_t present_end = l.FirstIdOf(seg) + pages * l.entries_per_page();
       if (present_end < hi) {
         missing += hi - std::max(lo, present_end);
-        names.push_back(l.FileName(seg) + (pages == 0 ? "" : fmt::format(" (only {} page(s))", pages)));
+        names->push_back(l.FileName(seg) + (pages == 0 ? "" : fmt::format(" (only {} page(s))", pages)));
       }
       if (seg == last_seg) break;
     }
-    if (missing == 0) return;
+    return missing;
+  }
+
+  static std::string NameList(const std::vector<std::string>& names) {
     std::string list;
     for (size_t i = 0; i < names.size() && i < 8; ++i) list += (i ? ", " : "") + names[i];
     if (names.size() > 8) list += fmt::format(" and {} more", names.size() - 8);
-    xact_missing_ = fmt::format(
-        "{} no longer covers the transactions in use: {} of the {} XIDs from oldestXID {} to NextXID {} have "
-        "no commit status (missing: {}). Every row they wrote or deleted that is not frozen or hint-marked "
-        "fails with \"could not access status of transaction\"",
-        xact_.dir, missing, span, oldest, next, list);
-    Decide("xact-missing", *xact_missing_ + ". A reset does not bring the status back; restore these files from "
-                                            "a backup if one holds them. pgrescue cannot yet rebuild pg_xact from "
-                                            "evidence");
+    return list;
+  }
+
+  // pg_control's oldest to next XID (and MultiXact) must all have their SLRU
+  // pages: a reset cannot bring back a commit status or a MultiXact's
+  // members, it only moves the counters.
+  void CheckXactCoverage() {
+    if (!control_) return;
+    const uint64_t oldest = Pc(Field::kOldestXid), next = Pc(Field::kNextXid);
+    const uint64_t span = (next - oldest) & 0xFFFFFFFFu;
+    std::vector<std::string> names;
+    if (xact_.layout && span != 0 && span < 0x80000000u) {
+      if (const uint64_t missing = MissingIds(xact_, oldest, next, &names)) {
+        xact_missing_ = fmt::format(
+            "{} no longer covers the transactions in use: {} of the {} XIDs from oldestXID {} to NextXID {} have "
+            "no commit status (missing: {}). Every row they wrote or deleted that is not frozen or hint-marked "
+            "fails with \"could not access status of transaction\"",
+            xact_.dir, missing, span, oldest, next, NameList(names));
+        Decide("xact-missing", *xact_missing_ + ". A reset does not bring the status back; restore these files "
+                                                "from a backup if one holds them. pgrescue cannot yet rebuild "
+                                                "pg_xact from evidence");
+      }
+    }
+    const uint64_t oldest_multi = Pc(Field::kOldestMulti), next_multi = Pc(Field::kNextMulti);
+    const uint64_t multis = (next_multi - oldest_multi) & 0xFFFFFFFFu;
+    names.clear();
+    if (offsets_.layout && multis != 0 && multis < 0x80000000u) {
+      if (const uint64_t missing = MissingIds(offsets_, oldest_multi, next_multi, &names)) {
+        Decide("multixact-missing",
+               fmt::format("{} no longer covers the MultiXacts in use: {} of the {} from oldestMultiXid {} to "
+                           "NextMultiXactId {} are gone (missing: {}). Rows locked or updated by them fail with "
+                           "\"could not access status of transaction\" or \"MultiXactId … has not been created "
+                           "yet\"; a reset does not bring them back. Restore these files from a backup if one "
+                           "holds them",
+                           offsets_.dir, missing, multis, oldest_multi, next_multi, NameList(names)));
+      }
+    }
   }
 
   void NextXid() {

@@ -162,6 +162,7 @@ TEST_F(PlannerTest, EmptyDirectoriesFallBackToPgControl) {
   EXPECT_EQ(Value(p, "-x").value, "1048576");
   EXPECT_EQ(Value(p, "-x").confidence, Confidence::kMedium);
   EXPECT_TRUE(Has(p, "xact-missing"));
+  EXPECT_TRUE(Has(p, "multixact-missing"));  // MultiXacts 1..600 had offsets in 0000
   ASSERT_GE(p.remedies.size(), 2u);
   EXPECT_EQ(p.remedies[0].code, "restore-xact");
   EXPECT_EQ(p.remedies[1].code, "reset");
