@@ -55,6 +55,18 @@ std::optional<BackupLabel> ParseBackupLabel(std::string_view text) {
   return label;
 }
 
+bool InRecovery(const ControlFile& control) {
+  const auto state = static_cast<DbState>(control.value(Field::kState));
+  return state == DbState::kInArchiveRecovery || state == DbState::kInCrashRecovery ||
+         state == DbState::kShutdownedInRecovery;
+}
+
+bool BackupRecoveryUnfinished(const ControlFile& control) {
+  return InRecovery(control) && (control.value(Field::kBackupStartPoint) != 0 ||
+                                 control.value(Field::kBackupEndPoint) != 0 ||
+                                 control.value(Field::kBackupEndRequired) != 0);
+}
+
 BackupState JudgeBackup(const DataDir& dir, const ControlFile* trusted) {
   BackupState state;
   if (dir.backup_label_text) {
@@ -76,12 +88,7 @@ BackupState JudgeBackup(const DataDir& dir, const ControlFile* trusted) {
   const uint64_t start = c.value(Field::kBackupStartPoint), end = c.value(Field::kBackupEndPoint);
   const bool end_required = c.value(Field::kBackupEndRequired) != 0;
   const uint64_t min_recovery = c.value(Field::kMinRecoveryPoint);
-  const auto db_state = static_cast<DbState>(c.value(Field::kState));
-  const bool in_recovery = db_state == DbState::kInArchiveRecovery || db_state == DbState::kInCrashRecovery ||
-                           db_state == DbState::kShutdownedInRecovery;
-  // 12 and 13 keep backupStartPoint after a finished crash recovery; the
-  // fields mean "unfinished" only while the state says recovery.
-  if (in_recovery && (start != 0 || end != 0 || end_required)) {
+  if (BackupRecoveryUnfinished(c)) {
     state.evidence.push_back(fmt::format(
         "pg_control: backup start {}, backup end {}{}: recovery of a base backup began and has not reached "
         "the backup's end",
@@ -89,7 +96,7 @@ BackupState JudgeBackup(const DataDir& dir, const ControlFile* trusted) {
         end_required ? ", end-of-backup record required" : ""));
     state.recovering = true;
     state.end_record_required = end_required;
-  } else if (min_recovery != 0 && in_recovery) {
+  } else if (min_recovery != 0 && InRecovery(c)) {
     state.evidence.push_back(fmt::format("pg_control: state \"{}\" with minimum recovery point {}: recovery "
                                          "must reach that point before the data is consistent",
                                          DbStateText(c.value(Field::kState)), FormatLsn(Lsn{min_recovery})));

@@ -42,6 +42,14 @@ struct BackupState {
   std::vector<std::string> evidence; // one line per fact, for the plan and refusals
 };
 
+// pg_control's state says recovery (archive, crash, or shut down in it).
+bool InRecovery(const ControlFile& control);
+
+// pg_control's backup fields say a base backup's recovery has not finished.
+// 12 and 13 keep backupStartPoint after a finished crash recovery, so the
+// fields count only while the state says recovery.
+bool BackupRecoveryUnfinished(const ControlFile& control);
+
 // `trusted` is pg_control when it can be trusted, else null.
 BackupState JudgeBackup(const DataDir& dir, const ControlFile* trusted);
 

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -139,7 +140,7 @@ void ScanRelations(const fs::path& root, DataDir* out) {
 void ReadSettings(const fs::path& file, std::map<std::string, std::string>* settings) {
   std::ifstream in(file);
   std::string line;
-  const auto& wanted = ConfiguredSettingNames();
+  const auto& wanted = ControlRelevantSettings();
   while (std::getline(in, line)) {
     const auto hash = line.find('#');
     if (hash != std::string::npos) line.resize(hash);
@@ -172,6 +173,12 @@ bool ControlNeedsRebuild(const DataDir& dir) {
   });
 }
 
+std::optional<uint32_t> BlockSizeFromRelation(const DataDir& dir) {
+  const uint32_t size = dir.page_size_from_relation.value_or(0) & 0xFF00;
+  if (size >= 1024 && std::has_single_bit(size)) return size;
+  return std::nullopt;
+}
+
 std::vector<const DirListing*> WalListings(const DataDir& dir) {
   std::vector<const DirListing*> out = {&dir.wal};
   for (const auto& a : dir.wal_archives) out.push_back(&a);
@@ -188,11 +195,10 @@ bool Contains(const DirListing& listing, const std::string& name) {
   return std::binary_search(listing.entries.begin(), listing.entries.end(), DirEntry{name, 0, false}, ByName);
 }
 
-const std::vector<std::string>& ConfiguredSettingNames() {
+const std::vector<std::string>& ControlRelevantSettings() {
   static const std::vector<std::string> names = {
       "max_connections",  "max_worker_processes", "max_wal_senders",        "max_prepared_transactions",
-      "max_locks_per_transaction", "wal_level", "wal_log_hints", "track_commit_timestamp",
-      "restore_command"};
+      "max_locks_per_transaction", "wal_level", "wal_log_hints", "track_commit_timestamp"};
   return names;
 }
 
@@ -229,15 +235,7 @@ Result<DataDir> ScanDataDir(const std::string& root_text, const std::vector<std:
   d.standby_signal = fs::exists(root / "standby.signal", ec);
   d.recovery_conf = fs::exists(root / "recovery.conf", ec);
   d.live = CheckDirectoryUse(root_text);
-  if (d.live.pid_file || fs::exists(root / "postmaster.pid", ec)) {
-    PostmasterPid pid;
-    if (d.live.pid_file) {
-      pid.first_line = d.live.pid_file->text_first_line;
-      pid.pid = d.live.pid_file->pid.value_or(0);
-    }
-    pid.alive = d.live.postmaster_alive;
-    d.postmaster_pid = pid;
-  }
+  d.postmaster_pid = d.live.pid_file || fs::exists(root / "postmaster.pid", ec);
   ReadSettings(root / "postgresql.conf", &d.settings);
   ReadSettings(root / "postgresql.auto.conf", &d.settings);
   return d;

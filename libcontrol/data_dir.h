@@ -27,12 +27,6 @@ struct DirListing {
   std::vector<DirEntry> entries;  // sorted by name
 };
 
-struct PostmasterPid {
-  long pid = 0;
-  bool alive = false;     // a process with that PID exists now
-  std::string first_line; // as written, for the report
-};
-
 struct DataDir {
   std::string root;
   std::optional<std::string> pg_version;          // PG_VERSION's first line
@@ -55,19 +49,22 @@ struct DataDir {
   bool backup_label_old = false;
   std::optional<std::string> backup_label_text;  // its contents (first 64 KiB), when readable
   bool tablespace_map = false;
-  std::optional<PostmasterPid> postmaster_pid;
+  bool postmaster_pid = false;  // postmaster.pid exists; live.pid_file holds what it says
   LiveCheck live;  // everything that still uses the directory, postmaster.pid's PID included
   bool recovery_signal = false;
   bool standby_signal = false;
   bool recovery_conf = false;
-  // Settings from postgresql.conf then postgresql.auto.conf (later wins):
-  // those pg_control records, and restore_command.
+  // Settings from postgresql.conf then postgresql.auto.conf (later wins).
   std::map<std::string, std::string> settings;
 };
 
 // pg_control is missing, unreadable, or both its CRC and its values are
 // wrong: a reset needs --rebuild to make a new one.
 bool ControlNeedsRebuild(const DataDir& dir);
+
+// The block size a data page's pd_pagesize_version records, when it is one
+// PostgreSQL can be built with.
+std::optional<uint32_t> BlockSizeFromRelation(const DataDir& dir);
 
 // pg_wal (pg_xlog) first, then the archives given: where WAL is looked for.
 std::vector<const DirListing*> WalListings(const DataDir& dir);
@@ -82,8 +79,7 @@ bool Contains(const DirListing& listing, const std::string& name);
 // is not a readable directory.
 Result<DataDir> ScanDataDir(const std::string& root, const std::vector<std::string>& wal_archives);
 
-// The settings read from the configuration: those pg_control records, as
-// postgresql.conf spells them, and restore_command.
-const std::vector<std::string>& ConfiguredSettingNames();
+// The settings pg_control records, as postgresql.conf spells them.
+const std::vector<std::string>& ControlRelevantSettings();
 
 }  // namespace pgrescue

@@ -270,9 +270,26 @@ PostmasterPidFile ParsePostmasterPid(std::string_view text) {
   return f;
 }
 
-bool LiveCheck::in_use() const {
-  const bool segment = shared_memory && shared_memory->attached > 0 && shared_memory->this_directory != false;
-  return postmaster_alive || segment || !users.empty();
+bool LiveCheck::segment_in_use() const {
+  return shared_memory && shared_memory->attached > 0 && shared_memory->this_directory != false;
+}
+
+bool LiveCheck::in_use() const { return postmaster_alive || segment_in_use() || !users.empty(); }
+
+std::vector<std::string> LiveCheck::Describe() const {
+  std::vector<std::string> out;
+  const long postmaster = postmaster_alive && pid_file && pid_file->pid ? *pid_file->pid : 0;
+  if (postmaster != 0) {
+    out.push_back(fmt::format("a server is running: postmaster.pid names PID {}, which is alive", postmaster));
+  }
+  if (segment_in_use()) {
+    out.push_back(fmt::format("shared memory segment ID {} (key {}) still has {} process(es) attached",
+                              shared_memory->id, shared_memory->key, shared_memory->attached));
+  }
+  for (const auto& u : users) {
+    if (u.pid != postmaster) out.push_back(fmt::format("PID {} ({}): {}", u.pid, u.command, u.how));
+  }
+  return out;
 }
 
 std::string LiveCheck::PostgresWouldSay() const {
@@ -281,7 +298,7 @@ std::string LiveCheck::PostgresWouldSay() const {
     return fmt::format("bogus data in lock file \"postmaster.pid\": \"{}\"", pid_file_text);
   }
   if (pid_file && server_would_see_pid) return "lock file \"postmaster.pid\" already exists";
-  if (shared_memory && shared_memory->attached > 0 && shared_memory->this_directory != false) {
+  if (segment_in_use()) {
     return fmt::format("pre-existing shared memory block (key {}, ID {}) is still in use", shared_memory->key,
                        shared_memory->id);
   }

@@ -78,6 +78,13 @@ struct LiveCheck {
   // The postmaster runs, or a segment of this directory (or one whose owner
   // is unknown) has processes attached, or any process uses the directory.
   bool in_use() const;
+  // An attached segment that is this directory's, or whose owner is unknown.
+  bool segment_in_use() const;
+
+  // What uses the directory, one line each, for plans and refusals: the
+  // running postmaster, an attached segment (as in_use() counts it), and
+  // every other process with its command and how it uses the directory.
+  std::vector<std::string> Describe() const;
 
   // The FATAL message a server started on this directory now would stop
   // with, or empty when neither its lock file check nor its shared memory

@@ -39,8 +39,8 @@ struct Slru {
 
 class Planner {
  public:
-  Planner(const DataDir& dir, const ControlLayout& layout, Plan* plan)
-      : dir_(dir), layout_(layout), plan_(*plan) {}
+  Planner(const DataDir& dir, const ControlLayout& layout, const PlanOptions& options, Plan* plan)
+      : dir_(dir), layout_(layout), options_(options), plan_(*plan) {}
 
   // Evidence first (who uses the directory, pg_control, WAL, backup state,
   // data pages, SLRUs), then the values a reset would need, then the
@@ -128,19 +128,8 @@ class Planner {
   void CheckLiveness() {
     const LiveCheck& live = dir_.live;
     if (live.in_use()) {
-      if (live.postmaster_alive && live.pid_file && live.pid_file->pid) {
-        users_.push_back(fmt::format("PID {}: the postmaster named in postmaster.pid is running", *live.pid_file->pid));
-      }
-      if (live.shared_memory && live.shared_memory->exists && live.shared_memory->attached > 0) {
-        users_.push_back(fmt::format("shared memory segment ID {} (key {}) still has {} process(es) attached",
-                                     live.shared_memory->id, live.shared_memory->key, live.shared_memory->attached));
-      }
-      for (const auto& u : live.users) {
-        if (live.postmaster_alive && live.pid_file && live.pid_file->pid == u.pid) continue;
-        users_.push_back(fmt::format("PID {} ({}): {}", u.pid, u.command, u.how));
-      }
       std::string list;
-      for (const auto& u : users_) list += (list.empty() ? "" : "; ") + u;
+      for (const auto& u : live.Describe()) list += (list.empty() ? "" : "; ") + u;
       const std::string server = live.PostgresWouldSay();
       Decide(live.postmaster_alive ? "live-postmaster" : "directory-in-use",
              fmt::format("the data directory is still in use: {}.{} Stop the server (pg_ctl stop) or wait for "
@@ -148,12 +137,12 @@ class Planner {
                          "write is lost",
                          list, server.empty() ? "" : " PostgreSQL itself would refuse to start: \"" + server + "\"."));
     } else if (dir_.postmaster_pid) {
-      const auto& pid = *dir_.postmaster_pid;
+      const std::string first_line = live.pid_file ? live.pid_file->text_first_line : "";
       Inform("stale-postmaster-pid",
              fmt::format("postmaster.pid names PID {}, which is not running, and no process uses the directory or "
                          "its shared memory: a lock file left by a crash. The server replaces it when it starts; "
                          "pg_resetwal refuses while it exists",
-                         pid.first_line.empty() ? "(unreadable)" : pid.first_line));
+                         first_line.empty() ? "(unreadable)" : first_line));
     }
     if (dir_.backup_label) {
       Decide("backup-label",
@@ -215,10 +204,7 @@ class Planner {
                          DbStateText(state)));
       Force("the cluster was not shut down cleanly");
     }
-    const bool in_recovery = state == static_cast<uint64_t>(DbState::kInArchiveRecovery) ||
-                             state == static_cast<uint64_t>(DbState::kInCrashRecovery) ||
-                             state == static_cast<uint64_t>(DbState::kShutdownedInRecovery);
-    if (in_recovery && (Pc(Field::kBackupStartPoint) != 0 || Pc(Field::kBackupEndRequired) != 0)) {
+    if (BackupRecoveryUnfinished(*control_)) {
       Decide("backup-in-progress",
              fmt::format("pg_control records a backup start at {} with {}: the cluster is a restored "
                          "backup whose recovery has not reached the backup's end. Finish recovery with "
@@ -240,10 +226,8 @@ class Planner {
       seg_size_ = Pc(Field::kWalSegmentSize);
       seg_size_source_ = "pg_control";
     } else {
-      const auto v = dir_.page_size_from_relation.value_or(0);
-      const uint32_t size = v & 0xFF00;
-      if (size >= 1024 && std::has_single_bit(size)) {
-        block_size_ = size;
+      if (const auto size = BlockSizeFromRelation(dir_)) {
+        block_size_ = *size;
         block_size_source_ = "the page header of a relation file";
       } else {
         block_size_ = kDefaultBlockSize;
@@ -401,18 +385,10 @@ class Planner {
     o.segment_size = seg_size_;
     o.page_size = control_ ? static_cast<uint32_t>(Pc(Field::kWalBlockSize)) : kDefaultBlockSize;
     o.listings = WalListings(dir_);
-    auto report = ScanWal(o);
-    if (!report) return;
-    // The latest-checkpoint search validates only from the newest checkpoint
-    // on; an older start point that must be judged needs every record.
     const bool has_pc = control_ != nullptr;
     const Lsn pc{has_pc ? Pc(Field::kCheckPoint) : 0};
-    const bool judge_older = (has_pc && report->Find(pc) == nullptr) ||
-                             (backup_.newest_start && report->Find(*backup_.newest_start) == nullptr);
-    if (judge_older && !report->checkpoints.empty()) {
-      o.mode = WalScanMode::kFull;
-      if (auto full = ScanWal(o)) report = std::move(full);
-    }
+    auto report = ScanWalJudging(o, {has_pc ? std::optional<Lsn>(pc) : std::nullopt, backup_.newest_start});
+    if (!report) return;
     wal_ = std::move(*report);
     proof_ = ProveFromWal(*wal_, layout_);
     const auto* newest = wal_->NewestUsable();
@@ -476,8 +452,8 @@ class Planner {
   }
 
   void ReadPages() {
-    const PageScanReport r = ScanDataPages(dir_, control_);
-    PageLsnSummary summary{r.max, r.files, r.pages, r.invalid_pages, r.invalid_examples, r.structural};
+    plan_.page_lsn = options_.pages != nullptr ? *options_.pages : ScanDataPages(dir_, control_);
+    const PageScanReport& r = *plan_.page_lsn;
     plan_.found.push_back(fmt::format("data pages: {} in {} relation file(s); largest page LSN {}{}", r.pages, r.files,
                                       r.max ? FormatLsn(r.max->lsn) : "none",
                                       r.max ? fmt::format(" ({} block {})", r.max->file, r.max->block) : ""));
@@ -503,7 +479,6 @@ class Planner {
                          FormatLsn(r.max->lsn), r.max->file, r.max->block, FormatLsn(wal_->end.at),
                          FormatLsn(r.max->lsn)));
     }
-    plan_.page_lsn = std::move(summary);
   }
 
   // Raises `chosen` to what WAL proves, up to the start of the next segment
@@ -881,12 +856,9 @@ class Planner {
         v.reasoning.push_back(fmt::format("{} is {}, before that", what, FormatLsn(lsn)));
       }
     };
-    if (plan_.page_lsn && plan_.page_lsn->max) {
-      past(plan_.page_lsn->max->lsn, fmt::format("the largest LSN on a data page ({} block {})",
-                                                 plan_.page_lsn->max->file, plan_.page_lsn->max->block));
+    for (const auto& b : WalStartBounds(control_, plan_.page_lsn ? plan_.page_lsn->max : std::nullopt)) {
+      past(b.lsn, b.what);
     }
-    if (control_ && Pc(Field::kMinRecoveryPoint) != 0) past(Lsn{Pc(Field::kMinRecoveryPoint)}, "pg_control's minimum recovery point");
-    if (control_ && Pc(Field::kBackupEndPoint) != 0) past(Lsn{Pc(Field::kBackupEndPoint)}, "pg_control's backup end");
     if (!pages_complete_) {
       v.confidence = Confidence::kMedium;
       v.reasoning.push_back("not every data page could be read and trusted (see the hazards): a page LSN past this "
@@ -938,8 +910,8 @@ class Planner {
   void Remedies() {
     RemedyFacts f;
     f.data_dir = dir_.root;
-    f.users = users_;
-    f.stale_pid_file = dir_.postmaster_pid && users_.empty();
+    if (dir_.live.in_use()) f.users = dir_.live.Describe();
+    f.stale_pid_file = dir_.postmaster_pid && !dir_.live.in_use();
     f.crash_recovery_works = crash_recovery_works_;
     f.shut_down_cleanly = control_ && Pc(Field::kState) == static_cast<uint64_t>(DbState::kShutdowned);
     if (control_) f.control_checkpoint = Lsn{Pc(Field::kCheckPoint)};
@@ -963,12 +935,11 @@ class Planner {
     if (dir_.recovery_signal) f.signal_files.push_back("recovery.signal");
     if (dir_.standby_signal) f.signal_files.push_back("standby.signal");
     if (dir_.recovery_conf) f.signal_files.push_back("recovery.conf");
-    f.restore_command = dir_.settings.count("restore_command") > 0;
     if (plan_.page_lsn && plan_.page_lsn->max) {
       f.max_page_lsn = plan_.page_lsn->max->lsn;
       f.max_page_where = fmt::format("{} block {}", plan_.page_lsn->max->file, plan_.page_lsn->max->block);
-      f.invalid_pages = plan_.page_lsn->invalid_pages;
     }
+    if (plan_.page_lsn) f.invalid_pages = plan_.page_lsn->invalid_pages;
     f.xact_missing = xact_missing_;
     f.reset_command = plan_.pgrescue_command;
     if (control_) {
@@ -1002,6 +973,7 @@ class Planner {
 
   const DataDir& dir_;
   const ControlLayout& layout_;
+  const PlanOptions& options_;
   Plan& plan_;
   const ControlFile* control_ = nullptr;  // trusted
   uint32_t block_size_ = kDefaultBlockSize;
@@ -1009,7 +981,6 @@ class Planner {
   uint64_t seg_size_ = kDefaultWalSegmentSize;
   std::string seg_size_source_;
   Slru xact_, offsets_, members_, commit_ts_;
-  std::vector<std::string> users_;        // what still uses the directory
   BackupState backup_;
   std::optional<WalScanReport> wal_;
   bool crash_recovery_works_ = false;     // from pg_control's checkpoint
@@ -1046,8 +1017,7 @@ PageScanReport ScanDataPages(const DataDir& dir, const ControlFile* trusted) {
     o.checksums = trusted->value(Field::kDataChecksumVersion) != 0;
     o.blocks_per_segment = trusted->value(Field::kRelSegSize);
   } else {
-    const uint32_t size = dir.page_size_from_relation.value_or(0) & 0xFF00;
-    if (size >= 1024 && std::has_single_bit(size)) o.block_size = size;
+    o.block_size = BlockSizeFromRelation(dir).value_or(o.block_size);
     o.blocks_per_segment = (uint64_t{1} << 30) / o.block_size;
   }
   auto report = ScanPageLsns(o);
@@ -1057,6 +1027,21 @@ PageScanReport ScanDataPages(const DataDir& dir, const ControlFile* trusted) {
     return none;
   }
   return std::move(*report);
+}
+
+std::vector<WalStartBound> WalStartBounds(const ControlFile* control, const std::optional<PageLsnMax>& page_max) {
+  std::vector<WalStartBound> out;
+  if (page_max) {
+    out.push_back({page_max->lsn, fmt::format("the largest LSN on a data page ({} block {})", page_max->file,
+                                              page_max->block)});
+  }
+  if (control != nullptr) {
+    for (auto [field, what] : {std::pair{Field::kMinRecoveryPoint, "pg_control's minimum recovery point"},
+                               {Field::kBackupEndPoint, "pg_control's backup end"}}) {
+      if (control->value(field) != 0) out.push_back({Lsn{control->value(field)}, what});
+    }
+  }
+  return out;
 }
 
 Result<Plan> MakePlan(const DataDir& dir, const PlanOptions& options) {
@@ -1075,7 +1060,7 @@ Result<Plan> MakePlan(const DataDir& dir, const PlanOptions& options) {
                                       "(such as 15) into PG_VERSION",
                      dir.root);
   }
-  Planner(dir, *plan.layout, &plan).Run();
+  Planner(dir, *plan.layout, options, &plan).Run();
   return plan;
 }
 

@@ -36,23 +36,18 @@ struct Hazard {
   bool needs_decision = true;  // false: information only
 };
 
-// The largest LSN on any data page: WAL must restart past it.
-struct PageLsnSummary {
-  std::optional<PageLsnMax> max;
-  uint64_t files = 0, pages = 0, invalid_pages = 0;
-  std::vector<std::string> invalid_examples;
-  std::vector<std::string> structural;
-};
-
 struct PlanOptions {
   bool reset_values = false;  // derive and print the reset even where recovery would work
+  // Data pages already read by the caller with ScanDataPages (the planner
+  // reads them itself when null); must outlive MakePlan.
+  const PageScanReport* pages = nullptr;
 };
 
 struct Plan {
   std::string data_dir;
   bool reset_values = false;              // asked for
   std::vector<Remedy> remedies;           // least destructive first
-  std::optional<PageLsnSummary> page_lsn; // when pages were read
+  std::optional<PageScanReport> page_lsn; // the data pages read: a new WAL must start past their largest LSN
   const ControlLayout* layout = nullptr;  // the version planned for
   std::vector<std::string> found;         // what the scan saw, one line each
   std::vector<Hazard> hazards;
@@ -75,6 +70,16 @@ Result<Plan> MakePlan(const DataDir& dir, const PlanOptions& options = {});
 // Reads every data page's LSN with the cluster's block size and checksum
 // setting (`trusted` pg_control, else a page header and no checksums).
 PageScanReport ScanDataPages(const DataDir& dir, const ControlFile* trusted);
+
+// What a new WAL must start past: the largest trusted data page LSN, and
+// pg_control's minimum recovery point and backup end when `control` is
+// given. A page or marker at or past the new start makes every later flush
+// of it fail ("xlog flush request … is not satisfied").
+struct WalStartBound {
+  Lsn lsn;
+  std::string what;  // "the largest LSN on a data page (base/1/1259 block 3)"
+};
+std::vector<WalStartBound> WalStartBounds(const ControlFile* control, const std::optional<PageLsnMax>& page_max);
 
 std::string FormatPlan(const Plan& plan);
 nlohmann::ordered_json PlanToJson(const Plan& plan);

@@ -141,9 +141,8 @@ Result<Rebuilt> RebuildControlFile(const DataDir& dir, const ControlLayout& layo
 
   // Block size and checksums from data pages.
   uint32_t block_size = 8192;
-  const uint32_t from_page = dir.page_size_from_relation.value_or(0) & 0xFF00;
-  if (from_page >= 1024 && std::has_single_bit(from_page)) {
-    block_size = from_page;
+  if (const auto from_page = BlockSizeFromRelation(dir)) {
+    block_size = *from_page;
     note("block size", block_size, "pd_pagesize_version of a relation file");
   } else {
     note("block size", block_size, "assumed: no data page was readable");

@@ -23,7 +23,6 @@ struct Remedy {
 
 struct RemedyFacts {
   std::string data_dir;
-  bool pg_ctl_start_works = true;       // false when the version's pg_ctl is not what starts it (never today)
   std::vector<std::string> users;       // processes still using the directory: "PID 123 (…): how"
   bool stale_pid_file = false;
   // pg_control trusted and its checkpoint usable: crash recovery replays to the end of WAL.
@@ -43,7 +42,6 @@ struct RemedyFacts {
   bool backup_end_record_required = false;  // archive recovery must reach an end-of-backup record
   std::vector<std::string> backup_evidence;
   std::vector<std::string> signal_files;    // recovery.signal, standby.signal, recovery.conf present
-  bool restore_command = false;
   std::string backup_start_segment;         // the WAL file recovery needs first
   // Data pages.
   std::optional<Lsn> max_page_lsn;

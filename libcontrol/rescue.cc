@@ -79,6 +79,30 @@ RescuedFile FromJson(const nlohmann::json& j) {
   return f;
 }
 
+// Creates `tmp`, which must not exist, with `owner` before the first byte,
+// writes `bytes` and `zero_tail` zeros, fsyncs and closes it; removes it on
+// any failure. Returns its inode, which names the file after a rename.
+Result<ino_t> WriteTemp(const std::string& tmp, std::span<const uint8_t> bytes, uint64_t zero_tail,
+                        const FileOwner& owner) {
+  auto fd = CreateOwned(tmp, owner, true);
+  if (!fd) {
+    unlink(tmp.c_str());
+    return fd.error();
+  }
+  auto fail = [&](Error e) {
+    (void)fd->Close(tmp);  // the first error is the one to report
+    unlink(tmp.c_str());
+    return e;
+  };
+  if (auto r = rescue_io::WriteAll(fd->get(), bytes.data(), bytes.size(), tmp); !r) return fail(r.error());
+  if (auto r = rescue_io::WriteZeros(fd->get(), zero_tail, tmp); !r) return fail(r.error());
+  if (fsync(fd->get()) != 0) return fail(IoError("could not fsync", tmp));
+  struct stat st {};
+  if (fstat(fd->get(), &st) != 0) return fail(IoError("could not stat", tmp));
+  if (auto r = fd->Close(tmp); !r) return fail(r.error());
+  return st.st_ino;
+}
+
 }  // namespace
 
 std::string Sha256Hex(std::span<const uint8_t> data) {
@@ -117,20 +141,7 @@ Result<bool> WriteFileAtomically(const std::string& path, std::span<const uint8_
   // Not ours to remove when it already exists: another writer's, or a
   // leftover for a person to look at.
   if (Exists(tmp)) return MakeError(ErrorCode::kIo, "a temporary file is in the way; look at it and remove it", tmp);
-  auto fd = CreateOwned(tmp, owner, true);
-  if (!fd) {
-    unlink(tmp.c_str());
-    return fd.error();
-  }
-  auto fail = [&](Error e) {
-    (void)fd->Close(tmp);  // the first error is the one to report
-    unlink(tmp.c_str());
-    return e;
-  };
-  if (auto r = rescue_io::WriteAll(fd->get(), bytes.data(), bytes.size(), tmp); !r) return fail(r.error());
-  if (auto r = rescue_io::WriteZeros(fd->get(), zero_tail, tmp); !r) return fail(r.error());
-  if (fsync(fd->get()) != 0) return fail(IoError("could not fsync", tmp));
-  if (auto r = fd->Close(tmp); !r) return fail(r.error());
+  if (auto written = WriteTemp(tmp, bytes, zero_tail, owner); !written) return written.error();
   if (rename(tmp.c_str(), path.c_str()) != 0) {
     Error e = IoError("could not rename into place", path);
     unlink(tmp.c_str());
@@ -330,25 +341,11 @@ Result<bool> RescueFolder::WriteNew(const std::string& relative, std::span<const
 
   // The temporary name was free and is announced: ours to remove on failure
   // (undo would remove it too).
-  auto fd = CreateOwned(tmp, owner, true);
-  if (!fd) {
-    unlink(tmp.c_str());
-    return fd.error();
-  }
-  auto fail = [&](Error e) {
-    (void)fd->Close(tmp);
-    unlink(tmp.c_str());
-    return e;
-  };
-  if (auto r = rescue_io::WriteAll(fd->get(), bytes.data(), bytes.size(), tmp); !r) return fail(r.error());
-  if (auto r = rescue_io::WriteZeros(fd->get(), zero_tail, tmp); !r) return fail(r.error());
-  if (fsync(fd->get()) != 0) return fail(IoError("could not fsync", tmp));
-  struct stat st {};
-  if (fstat(fd->get(), &st) != 0) return fail(IoError("could not stat", tmp));
-  if (auto r = fd->Close(tmp); !r) return fail(r.error());
+  auto inode = WriteTemp(tmp, bytes, zero_tail, owner);
+  if (!inode) return inode.error();
   // The inode is on record before the name appears, so undo knows the file
   // even after a server rewrote it.
-  manifest_.created.back().inode = st.st_ino;
+  manifest_.created.back().inode = *inode;
   manifest_.created.back().pending = false;
   if (auto r = SaveManifest(); !r) return r;
   if (rename(tmp.c_str(), path.c_str()) != 0) return IoError("could not rename into place", path);

@@ -169,6 +169,19 @@ const FoundCheckpoint* WalScanReport::Find(Lsn lsn) const {
   return nullptr;
 }
 
+Result<WalScanReport> ScanWalJudging(const WalScanOptions& options, std::initializer_list<std::optional<Lsn>> starts) {
+  auto report = ScanWal(options);
+  if (!report || options.mode == WalScanMode::kFull || report->checkpoints.empty()) return report;
+  const bool unread = std::any_of(starts.begin(), starts.end(), [&](const std::optional<Lsn>& at) {
+    return at && report->Find(*at) == nullptr;
+  });
+  if (!unread) return report;
+  WalScanOptions full = options;
+  full.mode = WalScanMode::kFull;
+  if (auto all = ScanWal(full)) return all;
+  return report;
+}
+
 Result<WalScanReport> ScanWal(const WalScanOptions& o) {
   auto files = o.listings.empty() ? WalFiles::Open(o.dirs, o.segment_size, o.timeline)
                                   : WalFiles::FromListings(o.listings, o.segment_size, o.timeline);

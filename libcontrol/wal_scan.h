@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <vector>
@@ -73,6 +74,11 @@ struct WalScanReport {
 };
 
 Result<WalScanReport> ScanWal(const WalScanOptions& options);
+
+// ScanWal, then, when a checkpoint crash recovery might start from (pg_control's,
+// a backup's start) is not among what a latest-checkpoint search read, every
+// record, so that it can be judged. A failed second scan leaves the first.
+Result<WalScanReport> ScanWalJudging(const WalScanOptions& options, std::initializer_list<std::optional<Lsn>> starts);
 
 // The first record that starts in segment `segment_number` (after any record
 // continued from the segment before), judged by page headers alone.

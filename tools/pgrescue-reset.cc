@@ -233,19 +233,7 @@ void PrintChanges(const pgrescue::ControlFile& before, const pgrescue::ControlFi
 // backend left by a killed postmaster still commits.
 int RefuseInUse(const pgrescue::LiveCheck& live) {
   std::string who;
-  long postmaster = 0;
-  if (live.postmaster_alive && live.pid_file && live.pid_file->pid) {
-    postmaster = *live.pid_file->pid;
-    who += fmt::format("a server is running: postmaster.pid names PID {}, which is alive", postmaster);
-  }
-  for (const auto& u : live.users) {
-    if (u.pid == postmaster) continue;
-    who += fmt::format("{}PID {} ({}: {})", who.empty() ? "" : ", ", u.pid, u.command, u.how);
-  }
-  if (live.shared_memory && live.shared_memory->exists && live.shared_memory->attached > 0) {
-    who += fmt::format("{}{} process(es) attached to shared memory segment ID {}", who.empty() ? "" : ", ",
-                       live.shared_memory->attached, live.shared_memory->id);
-  }
+  for (const auto& line : live.Describe()) who += (who.empty() ? "" : "; ") + line;
   const std::string server = live.PostgresWouldSay();
   return Refuse("the data directory is still in use: " + who +
                     (server.empty() ? "" : "; PostgreSQL itself would refuse to start: \"" + server + "\""),
@@ -253,23 +241,22 @@ int RefuseInUse(const pgrescue::LiveCheck& live) {
                 "changed while they can still write");
 }
 
-// Data pages whose LSN lies at or past `start` were written from WAL that the
-// new start would reuse: the server would fail every flush of them ("xlog
-// flush request … is not satisfied"). Refused unless -f, then warned.
-std::optional<int> RefusePagesPastWal(const pgrescue::DataDir& dir, const pgrescue::ControlFile* trusted,
-                                      pgrescue::Lsn start, bool force) {
-  const auto pages = pgrescue::ScanDataPages(dir, trusted);
-  if (!pages.max || pages.max->lsn < start) return std::nullopt;
-  const std::string what = fmt::format("data page {} block {} carries LSN {}, at or past where WAL would continue "
-                                       "({}): the server would fail every checkpoint with \"xlog flush request … is "
-                                       "not satisfied\"",
-                                       pages.max->file, pages.max->block, pgrescue::FormatLsn(pages.max->lsn),
-                                       pgrescue::FormatLsn(start));
-  if (force) {
-    std::cerr << kProgname << ": warning: " << what << "\n";
-    return std::nullopt;
+// A new WAL start at or below a bound reuses positions that pages or
+// recovery markers already carry: refused unless -f, then warned.
+std::optional<int> RefuseStartBelow(const std::vector<pgrescue::WalStartBound>& bounds, pgrescue::Lsn start,
+                                    bool force) {
+  for (const auto& b : bounds) {
+    if (b.lsn < start) continue;
+    const std::string what = fmt::format("{} is {}, at or past where WAL would continue ({}): the server would "
+                                         "fail every checkpoint with \"xlog flush request … is not satisfied\"",
+                                         b.what, pgrescue::FormatLsn(b.lsn), pgrescue::FormatLsn(start));
+    if (force) {
+      std::cerr << kProgname << ": warning: " << what << "\n";
+      continue;
+    }
+    return Refuse(what, "give -l a WAL file past it (pgrescue-plan derives one), or -f to go on anyway");
   }
-  return Refuse(what, "give -l a WAL file past that LSN (pgrescue-plan derives one), or -f to go on anyway");
+  return std::nullopt;
 }
 
 // --from-wal: pg_control pointed at the newest usable checkpoint in WAL (or
@@ -291,17 +278,12 @@ int FromWal(const std::string& data_dir, const pgrescue::DataDir& dir, const pgr
   scan.page_size = static_cast<uint32_t>(current.value(pgrescue::Field::kWalBlockSize));
   scan.listings = pgrescue::WalListings(dir);
   scan.mode = wanted ? pgrescue::WalScanMode::kFull : pgrescue::WalScanMode::kLatestCheckpoint;
-  auto report = pgrescue::ScanWal(scan);
-  if (!report) return Fail(report.error().ToString());
   // A backup copy, or a cluster mid-recovery, must replay from the backup's
   // start: nothing newer may be chosen, and its backup state stays.
   const bool trusted = !rebuilt && dir.control->value().crc_ok();
   const auto backup = pgrescue::JudgeBackup(dir, trusted ? &current : nullptr);
-  if (backup.newest_start && report->Find(*backup.newest_start) == nullptr && scan.mode != pgrescue::WalScanMode::kFull) {
-    scan.mode = pgrescue::WalScanMode::kFull;
-    report = pgrescue::ScanWal(scan);
-    if (!report) return Fail(report.error().ToString());
-  }
+  auto report = pgrescue::ScanWalJudging(scan, {backup.newest_start});
+  if (!report) return Fail(report.error().ToString());
   auto chosen = pgrescue::ChooseCheckpoint(*report, wanted,
                                            backup.recovering ? backup.newest_start : std::optional<pgrescue::Lsn>());
   if (!chosen && backup.recovering) {
@@ -348,7 +330,9 @@ int FromWal(const std::string& data_dir, const pgrescue::DataDir& dir, const pgr
   }
   const auto control = pgrescue::PointAtCheckpoint(current, *report, c, now, backup.recovering);
   PrintChanges(current, control, !rebuilt);
-  if (auto refused = RefusePagesPastWal(dir, trusted ? &current : nullptr, pgrescue::Lsn{report->end.at.value + 1}, opt.force)) {
+  const auto pages = pgrescue::ScanDataPages(dir, trusted ? &current : nullptr);
+  if (auto refused = RefuseStartBelow(pgrescue::WalStartBounds(nullptr, pages.max),
+                                      pgrescue::Lsn{report->end.at.value + 1}, opt.force)) {
     return *refused;
   }
   const bool label_agrees = backup.label && backup.label->checkpoint == c.record.lsn;
@@ -457,21 +441,11 @@ int main(int argc, char** argv) {
   if (!dir) return Fail(dir.error().ToString());
   if (dir->live.in_use()) return RefuseInUse(dir->live);
   if (dir->postmaster_pid) {
-    return dir->postmaster_pid->alive
-               ? Refuse(fmt::format("a server is running: postmaster.pid names PID {}, which is alive",
-                                    dir->postmaster_pid->pid),
-                        "stop the server first (pg_ctl stop); nothing may be reset under a live server")
-               : Refuse("lock file \"postmaster.pid\" exists, but the process it names is not running",
-                        "it is left by a crash; make sure no server uses this directory (also from other "
-                        "hosts on shared storage), remove postmaster.pid, and try again");
+    return Refuse("lock file \"postmaster.pid\" exists, but the process it names is not running",
+                  "it is left by a crash; make sure no server uses this directory (also from other "
+                  "hosts on shared storage), remove postmaster.pid, and try again");
   }
-  const bool unusable = !dir->control_present || !dir->control->ok() ||
-                        std::any_of(dir->control->value().findings.begin(), dir->control->value().findings.end(),
-                                    [&](const auto& f) {
-                                      return f.kind == pgrescue::FindingKind::kImplausibleValue &&
-                                             !dir->control->value().crc_ok();
-                                    });
-  if (unusable && !opt.rebuild) {
+  if (pgrescue::ControlNeedsRebuild(*dir) && !opt.rebuild) {
     return Fail(fmt::format("global/pg_control is {}; --rebuild builds a new one from the cluster's files "
                             "(try it with -n first)",
                             !dir->control_present    ? "missing"
@@ -524,8 +498,11 @@ int main(int argc, char** argv) {
   }
 
   // Decide.
+  const auto pages = pgrescue::ScanDataPages(*dir, rebuilt || guessed ? nullptr : &current);
   if (opt.auto_values) {
-    auto plan = pgrescue::MakePlan(*dir);
+    pgrescue::PlanOptions plan_options;
+    plan_options.pages = &pages;
+    auto plan = pgrescue::MakePlan(*dir, plan_options);
     if (!plan) return Fail(plan.error().ToString());
     TakePlannedValues(*plan, &request);
   }
@@ -533,23 +510,10 @@ int main(int argc, char** argv) {
   if (!outcome) return Fail(outcome.error().ToString());
 
   const pgrescue::Lsn new_start{outcome->new_segment * outcome->segment_size};
-  if (auto refused = RefusePagesPastWal(*dir, rebuilt || guessed ? nullptr : &current, new_start, opt.force)) {
+  if (auto refused = RefuseStartBelow(pgrescue::WalStartBounds(rebuilt ? nullptr : &current, pages.max), new_start,
+                                      opt.force)) {
     std::cout << outcome->dry_run_report;
     return *refused;
-  }
-  if (!rebuilt) {
-    for (auto [field, what] : {std::pair{pgrescue::Field::kMinRecoveryPoint, "minimum recovery point"},
-                               {pgrescue::Field::kBackupEndPoint, "backup end"}}) {
-      const pgrescue::Lsn at{current.value(field)};
-      if (at.value == 0 || at < new_start) continue;
-      if (!opt.force) {
-        std::cout << outcome->dry_run_report;
-        return Refuse(fmt::format("pg_control's {} {} lies at or past where the new WAL would start ({})", what,
-                                  pgrescue::FormatLsn(at), pgrescue::FormatLsn(new_start)),
-                      "give -l a WAL file past it (pgrescue-plan derives one), or -f to go on anyway");
-      }
-      std::cerr << kProgname << ": warning: pg_control's " << what << " lies past the new WAL start\n";
-    }
   }
 
   // Print.
