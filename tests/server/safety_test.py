@@ -84,9 +84,7 @@ import sys
 import tempfile
 import time
 
-
-class Failure(Exception):
-    pass
+from pgtest import Failure, lsn, tree_hashes
 
 
 XACT_SEGMENT_XIDS = 1048576  # 8K pages: 32 pages of 32768 XIDs
@@ -100,11 +98,6 @@ def run(argv, check=True, env=None, timeout=300):
     if check and p.returncode != 0:
         raise Failure(f"{' '.join(argv)} exited {p.returncode}:\n{p.stdout}\n{p.stderr}")
     return p
-
-
-def lsn(text):
-    hi, lo = text.split("/")
-    return (int(hi, 16) << 32) | int(lo, 16)
 
 
 def lsn_text(value):
@@ -378,20 +371,6 @@ def wait_gone(pids, timeout=30):
         if time.time() > deadline:
             raise Failure(f"processes {pids} did not exit")
         time.sleep(0.05)
-
-
-def tree_hashes(root):
-    import hashlib
-    out = {}
-    for directory, _, files in os.walk(root):
-        for name in files:
-            path = os.path.join(directory, name)
-            h = hashlib.sha256()
-            with open(path, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    h.update(chunk)
-            out[os.path.relpath(path, root)] = h.hexdigest()
-    return out
 
 
 # ---------------------------------------------------------------- the plan

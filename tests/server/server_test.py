@@ -12,7 +12,6 @@ Exit 0 when everything matched; the last line says how many checks passed.
 """
 import argparse
 import datetime
-import hashlib
 import json
 import os
 import shutil
@@ -20,6 +19,8 @@ import struct
 import subprocess
 import sys
 import tempfile
+
+from pgtest import Failure, lsn, tree_hashes
 
 SQL_VIEW = """select json_build_object(
   'system', (select row_to_json(s) from pg_control_system() s),
@@ -41,10 +42,6 @@ do $$ begin
 end $$;
 create table u as select g as id from generate_series(1, 1000) g;
 """
-
-
-class Failure(Exception):
-    pass
 
 
 class Cluster:
@@ -102,12 +99,6 @@ class Cluster:
             pass
         self.cleanup()
         return False
-
-
-def lsn(text):
-    """An LSN's text ("0/0B986330", "0/B986330") as its number."""
-    hi, lo = text.split("/")
-    return (int(hi, 16) << 32) | int(lo, 16)
 
 
 def run(argv, env=None, check=True):
@@ -351,16 +342,6 @@ def reset_end_to_end(args, port):
         print(f"{args.label} reset-e2e: planned from files alone, applied with pg_resetwal -f, server runs "
               f"new transactions and MultiXacts; " + "; ".join(notes))
         return 6
-
-
-def tree_hashes(root):
-    out = {}
-    for directory, _, files in os.walk(root):
-        for name in files:
-            path = os.path.join(directory, name)
-            with open(path, "rb") as f:
-                out[os.path.relpath(path, root)] = hashlib.sha256(f.read()).hexdigest()
-    return out
 
 
 def reset(args, *argv, expect=0):
