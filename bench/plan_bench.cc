@@ -15,7 +15,7 @@
 
 #include <fmt/format.h>
 
-#include "libcontrol/wal_names.h"
+#include "libcontrol/base/wal_names.h"
 
 namespace fs = std::filesystem;
 

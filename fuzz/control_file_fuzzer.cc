@@ -2,9 +2,9 @@
 // and writes back to bytes that parse to the same values.
 #include <cstdlib>
 
-#include "libcontrol/control_file.h"
-#include "libcontrol/control_json.h"
-#include "libcontrol/control_text.h"
+#include "libcontrol/control/control_file.h"
+#include "libcontrol/control/control_json.h"
+#include "libcontrol/control/control_text.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto read = pgrescue::ParseControlFile({data, size});

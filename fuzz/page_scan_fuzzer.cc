@@ -6,9 +6,9 @@
 #include <cstdlib>
 #include <vector>
 
-#include "libcontrol/bytes.h"
-#include "libcontrol/page_checksum.h"
-#include "libcontrol/page_scan.h"
+#include "libcontrol/base/bytes.h"
+#include "libcontrol/pages/page_checksum.h"
+#include "libcontrol/pages/page_scan.h"
 
 using pgrescue::CheckPage;
 using pgrescue::PageKind;

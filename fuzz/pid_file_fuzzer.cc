@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "libcontrol/liveness.h"
+#include "libcontrol/cluster/liveness.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);

@@ -3,8 +3,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "libcontrol/lsn.h"
-#include "libcontrol/wal_names.h"
+#include "libcontrol/base/lsn.h"
+#include "libcontrol/base/wal_names.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

@@ -6,10 +6,10 @@
 #include <cstring>
 #include <vector>
 
-#include "libcontrol/control_layout.h"
-#include "libcontrol/wal_decode.h"
-#include "libcontrol/wal_reader.h"
-#include "libcontrol/wal_scan.h"
+#include "libcontrol/control/control_layout.h"
+#include "libcontrol/wal/wal_decode.h"
+#include "libcontrol/wal/wal_reader.h"
+#include "libcontrol/wal/wal_scan.h"
 
 namespace {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "libcontrol/control_file.h"
-#include "libcontrol/wal_names.h"
+#include "libcontrol/control/control_file.h"
+#include "libcontrol/base/wal_names.h"
 #include "tests/fixtures.h"
 
 namespace pgrescue {

@@ -11,11 +11,12 @@
 
 #include "tools/cli.h"
 
-#include "libcontrol/control_file.h"
-#include "libcontrol/control_json.h"
-#include "libcontrol/control_text.h"
-#include "libcontrol/data_dir.h"
-#include "libcontrol/wal_report.h"
+#include "libcontrol/control/control_file.h"
+#include "libcontrol/control/control_json.h"
+#include "libcontrol/control/control_text.h"
+#include "libcontrol/cluster/data_dir.h"
+#include "libcontrol/cluster/wal_geometry.h"
+#include "libcontrol/wal/wal_report.h"
 
 namespace {
 

@@ -9,8 +9,8 @@
 
 #include "tools/cli.h"
 
-#include "libcontrol/data_dir.h"
-#include "libcontrol/planner.h"
+#include "libcontrol/cluster/data_dir.h"
+#include "libcontrol/plan/planner.h"
 
 namespace {
 

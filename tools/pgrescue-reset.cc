@@ -12,18 +12,18 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "libcontrol/backup.h"
-#include "libcontrol/control_json.h"
-#include "libcontrol/control_text.h"
-#include "libcontrol/data_dir.h"
-#include "libcontrol/from_wal.h"
-#include "libcontrol/planner.h"
-#include "libcontrol/rebuild.h"
-#include "libcontrol/rescue.h"
-#include "libcontrol/reset.h"
-#include "libcontrol/wal_names.h"
-#include "libcontrol/wal_record.h"
-#include "libcontrol/wal_report.h"
+#include "libcontrol/cluster/backup.h"
+#include "libcontrol/control/control_json.h"
+#include "libcontrol/control/control_text.h"
+#include "libcontrol/cluster/data_dir.h"
+#include "libcontrol/reset/from_wal.h"
+#include "libcontrol/plan/planner.h"
+#include "libcontrol/reset/rebuild.h"
+#include "libcontrol/reset/rescue.h"
+#include "libcontrol/reset/reset.h"
+#include "libcontrol/base/wal_names.h"
+#include "libcontrol/wal/wal_record.h"
+#include "libcontrol/wal/wal_report.h"
 #include "tools/cli.h"
 
 namespace {

@@ -1,0 +1,234 @@
+#include "libcontrol/cluster/data_dir.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+
+namespace pgrescue {
+namespace fs = std::filesystem;
+namespace {
+
+bool ByName(const DirEntry& a, const DirEntry& b) { return a.name < b.name; }
+
+// readdir rather than std::filesystem: pg_wal can hold 100,000 files, and
+// building a path object and a stat per entry dominates the scan. Sizes are
+// read only where asked for.
+DirListing List(const fs::path& dir, bool with_sizes) {
+  DirListing out;
+  out.path = dir.string();
+  DIR* d = opendir(out.path.c_str());
+  if (d == nullptr) return out;
+  out.exists = true;
+  const int fd = dirfd(d);
+  while (const dirent* ent = readdir(d)) {
+    if (std::strcmp(ent->d_name, ".") == 0 || std::strcmp(ent->d_name, "..") == 0) continue;
+    DirEntry e;
+    e.name = ent->d_name;
+    e.is_dir = ent->d_type == DT_DIR;
+    if (ent->d_type == DT_UNKNOWN || ent->d_type == DT_LNK || (with_sizes && !e.is_dir)) {
+      struct stat st {};
+      if (fstatat(fd, ent->d_name, &st, 0) == 0) {
+        e.is_dir = S_ISDIR(st.st_mode);
+        e.size = e.is_dir ? 0 : static_cast<uint64_t>(st.st_size);
+      }
+    }
+    out.entries.push_back(std::move(e));
+  }
+  closedir(d);
+  std::sort(out.entries.begin(), out.entries.end(), ByName);
+  return out;
+}
+
+std::optional<std::string> FirstLine(const fs::path& p) {
+  std::ifstream in(p);
+  std::string line;
+  if (!in || !std::getline(in, line)) return std::nullopt;
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  return line;
+}
+
+// The OID a relation file name carries: "16384", "16384_fsm", "16384.2",
+// "t3_16384" (temporary). nullopt for anything else.
+std::optional<uint64_t> RelationOid(const std::string& name) {
+  size_t i = 0;
+  if (!name.empty() && name[0] == 't') {
+    const auto us = name.find('_');
+    if (us == std::string::npos) return std::nullopt;
+    i = us + 1;
+  }
+  size_t j = i;
+  while (j < name.size() && name[j] >= '0' && name[j] <= '9') ++j;
+  if (j == i || j - i > 10) return std::nullopt;
+  if (j < name.size() && name[j] != '_' && name[j] != '.') return std::nullopt;
+  return std::stoull(name.substr(i, j - i));
+}
+
+// A small text file whole (64 KiB at most: a label is a few lines).
+std::optional<std::string> SmallFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string text(64 * 1024, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  return text;
+}
+
+std::optional<uint16_t> PageSizeVersion(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  uint8_t header[24];
+  if (!in.read(reinterpret_cast<char*>(header), sizeof header)) return std::nullopt;
+  return static_cast<uint16_t>(header[18] | (header[19] << 8));
+}
+
+void NoteRelations(const fs::path& dir, DataDir* out) {
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const auto oid = RelationOid(name);
+    if (!oid) continue;
+    ++out->relation_files;
+    if (!out->max_relation_oid || *oid > *out->max_relation_oid) {
+      out->max_relation_oid = *oid;
+      out->max_relation_oid_path = it->path().string();
+    }
+    std::error_code ec2;
+    if (!out->page_size_from_relation && name.find_first_not_of("0123456789") == std::string::npos &&
+        it->file_size(ec2) >= 8192 && !ec2) {
+      out->page_size_from_relation = PageSizeVersion(it->path());
+    }
+  }
+}
+
+void NoteOid(const std::string& name, const fs::path& where, DataDir* out) {
+  if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos || name.size() > 10) return;
+  const uint64_t oid = std::stoull(name);
+  if (!out->max_relation_oid || oid > *out->max_relation_oid) {
+    out->max_relation_oid = oid;
+    out->max_relation_oid_path = where.string();
+  }
+}
+
+void ScanRelations(const fs::path& root, DataDir* out) {
+  std::error_code ec;
+  NoteRelations(root / "global", out);
+  for (fs::directory_iterator db(root / "base", ec), end; !ec && db != end; db.increment(ec)) {
+    NoteOid(db->path().filename().string(), db->path(), out);
+    NoteRelations(db->path(), out);
+  }
+  // pg_tblspc/<oid>/PG_<major>_<catversion>/<database oid>/<files>
+  for (fs::directory_iterator ts(root / "pg_tblspc", ec), end; !ec && ts != end; ts.increment(ec)) {
+    NoteOid(ts->path().filename().string(), ts->path(), out);
+    std::error_code ec2;
+    for (fs::directory_iterator ver(ts->path(), ec2); !ec2 && ver != end; ver.increment(ec2)) {
+      std::error_code ec3;
+      for (fs::directory_iterator db(ver->path(), ec3); !ec3 && db != end; db.increment(ec3)) {
+        NoteOid(db->path().filename().string(), db->path(), out);
+        NoteRelations(db->path(), out);
+      }
+    }
+  }
+}
+
+void ReadSettings(const fs::path& file, std::map<std::string, std::string>* settings) {
+  std::ifstream in(file);
+  std::string line;
+  const auto& wanted = ControlRelevantSettings();
+  while (std::getline(in, line)) {
+    const auto hash = line.find('#');
+    if (hash != std::string::npos) line.resize(hash);
+    const auto eq = line.find('=');
+    std::string name = line.substr(0, eq == std::string::npos ? line.find_first_of(" \t") : eq);
+    std::string value = eq == std::string::npos ? line.substr(name.size()) : line.substr(eq + 1);
+    auto trim = [](std::string s) {
+      const auto b = s.find_first_not_of(" \t");
+      const auto e = s.find_last_not_of(" \t\r");
+      s = b == std::string::npos ? "" : s.substr(b, e - b + 1);
+      if (s.size() >= 2 && s.front() == '\'' && s.back() == '\'') s = s.substr(1, s.size() - 2);
+      return s;
+    };
+    name = trim(name);
+    std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+    value = trim(value);
+    if (std::find(wanted.begin(), wanted.end(), name) != wanted.end() && !value.empty()) {
+      (*settings)[name] = value;
+    }
+  }
+}
+
+}  // namespace
+
+bool ControlNeedsRebuild(const DataDir& dir) {
+  if (!dir.control_present || !dir.control->ok()) return true;
+  const auto& read = dir.control->value();
+  return !read.crc_ok() && std::any_of(read.findings.begin(), read.findings.end(), [](const Finding& f) {
+    return f.kind == FindingKind::kImplausibleValue;
+  });
+}
+
+std::optional<uint32_t> BlockSizeFromRelation(const DataDir& dir) {
+  const uint32_t size = dir.page_size_from_relation.value_or(0) & 0xFF00;
+  if (size >= 1024 && std::has_single_bit(size)) return size;
+  return std::nullopt;
+}
+
+std::vector<const DirListing*> WalListings(const DataDir& dir) {
+  std::vector<const DirListing*> out = {&dir.wal};
+  for (const auto& a : dir.wal_archives) out.push_back(&a);
+  return out;
+}
+
+const std::vector<std::string>& ControlRelevantSettings() {
+  static const std::vector<std::string> names = {
+      "max_connections",  "max_worker_processes", "max_wal_senders",        "max_prepared_transactions",
+      "max_locks_per_transaction", "wal_level", "wal_log_hints", "track_commit_timestamp"};
+  return names;
+}
+
+Result<DataDir> ScanDataDir(const std::string& root_text, const std::vector<std::string>& wal_archives) {
+  const fs::path root(root_text);
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) {
+    return MakeError(ErrorCode::kIo, "does not exist or is not a directory", root_text);
+  }
+  DataDir d;
+  d.root = root_text;
+  d.pg_version = FirstLine(root / "PG_VERSION");
+  d.control_present = fs::exists(root / "global" / "pg_control", ec);
+  if (d.control_present) d.control = ReadControlFile((root / "global" / "pg_control").string());
+
+  const fs::path wal = fs::exists(root / "pg_wal", ec) || !fs::exists(root / "pg_xlog", ec)
+                           ? root / "pg_wal" : root / "pg_xlog";
+  d.wal = List(wal, false);
+  d.wal_archive_status = List(wal / "archive_status", false);
+  d.wal_summaries = List(wal / "summaries", false);
+  for (const auto& a : wal_archives) d.wal_archives.push_back(List(a, false));
+  d.xact = List(fs::exists(root / "pg_xact", ec) || !fs::exists(root / "pg_clog", ec)
+                    ? root / "pg_xact" : root / "pg_clog", true);
+  d.multixact_offsets = List(root / "pg_multixact" / "offsets", true);
+  d.multixact_members = List(root / "pg_multixact" / "members", true);
+  d.commit_ts = List(root / "pg_commit_ts", true);
+  ScanRelations(root, &d);
+
+  d.backup_label = fs::exists(root / "backup_label", ec);
+  d.backup_label_old = fs::exists(root / "backup_label.old", ec);
+  if (d.backup_label) d.backup_label_text = SmallFile(root / "backup_label");
+  d.tablespace_map = fs::exists(root / "tablespace_map", ec);
+  d.recovery_signal = fs::exists(root / "recovery.signal", ec);
+  d.standby_signal = fs::exists(root / "standby.signal", ec);
+  d.recovery_conf = fs::exists(root / "recovery.conf", ec);
+  d.live = CheckDirectoryUse(root_text);
+  d.postmaster_pid = d.live.pid_file || fs::exists(root / "postmaster.pid", ec);
+  ReadSettings(root / "postgresql.conf", &d.settings);
+  ReadSettings(root / "postgresql.auto.conf", &d.settings);
+  return d;
+}
+
+}  // namespace pgrescue

@@ -1,0 +1,114 @@
+// Version knowledge as data: one ControlLayout per PostgreSQL major version,
+// each declared the way that version's pg_control.h declares ControlFileData
+// and CheckPoint. Offsets follow from the declarations by the x86-64 C rules
+// (natural alignment, structs padded to their widest member), so adding a
+// version means adding one declaration.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "libcontrol/control/control_fields.h"
+#include "libcontrol/base/crc.h"
+#include "libcontrol/base/lsn.h"
+
+namespace pgrescue {
+
+constexpr size_t kControlFileSize = 8192;  // the file is always written this long
+
+struct Member {
+  Field field;
+  CType type;
+};
+
+struct Placement {
+  Field field;
+  CType type;
+  uint16_t offset;
+  uint8_t size;
+};
+
+// How that version's pg_controldata prints; the SQL view follows the same
+// LSN style.
+struct ControlTextStyle {
+  char next_xid_separator;           // '/' up to 9.5, ':' from 9.6
+  bool current_setting_labels;       // "Current wal_level setting:" (9.4)
+  LsnStyle lsn_style;
+  bool warnings_on_stderr;           // 17 on: pg_log_warning instead of printf
+  bool checks_wal_segment_size;      // 11 on
+  std::vector<std::string_view> wal_level_names;  // index = stored value
+  std::string_view unknown_wal_level;
+};
+
+struct ControlLayoutDecl {
+  std::string_view major;            // as PG_VERSION says it: "9.4", "15"
+  uint32_t pg_control_version;
+  uint32_t catversion_first;         // catalog versions this layout covers
+  uint32_t catversion_last;
+  std::vector<uint16_t> wal_page_magics;  // the released magic first
+  CrcKind crc;
+  std::string_view wal_dir;          // pg_xlog / pg_wal
+  std::string_view xact_dir;         // pg_clog / pg_xact
+  std::string_view reset_tool;       // pg_resetxlog / pg_resetwal
+  ControlTextStyle text;
+  std::vector<Member> head;          // ControlFileData members before checkPointCopy
+  std::vector<Member> checkpoint;    // CheckPoint members
+  std::vector<Member> tail;          // members after checkPointCopy, ending with the CRC
+};
+
+class ControlLayout {
+ public:
+  explicit ControlLayout(ControlLayoutDecl decl);
+
+  std::string_view major() const { return decl_.major; }
+  // 904, 905, 906, 1000 … 1900: for rules that change between versions.
+  int version_num() const { return version_num_; }
+  uint32_t pg_control_version() const { return decl_.pg_control_version; }
+  uint32_t catversion_first() const { return decl_.catversion_first; }
+  uint32_t catversion_last() const { return decl_.catversion_last; }
+  bool CoversCatalogVersion(uint32_t v) const {
+    return v >= decl_.catversion_first && v <= decl_.catversion_last;
+  }
+  std::span<const uint16_t> wal_page_magics() const { return decl_.wal_page_magics; }
+  CrcKind crc_kind() const { return decl_.crc; }
+  std::string_view wal_dir() const { return decl_.wal_dir; }
+  std::string_view xact_dir() const { return decl_.xact_dir; }
+  std::string_view reset_tool() const { return decl_.reset_tool; }
+  const ControlTextStyle& text() const { return decl_.text; }
+
+  std::span<const Placement> placements() const { return placements_; }
+  const Placement* Find(Field field) const;
+  bool Has(Field field) const { return Find(field) != nullptr; }
+  // Whether the field lies in checkPointCopy (and so in a checkpoint record's body).
+  bool InCheckpoint(const Placement& p) const {
+    return p.offset >= checkpoint_offset_ && p.offset < checkpoint_offset_ + checkpoint_size_;
+  }
+  uint16_t crc_offset() const { return crc_offset_; }
+  uint16_t struct_size() const { return struct_size_; }
+  uint16_t checkpoint_offset() const { return checkpoint_offset_; }
+  uint16_t checkpoint_size() const { return checkpoint_size_; }
+
+ private:
+  ControlLayoutDecl decl_;
+  int version_num_ = 0;
+  std::vector<Placement> placements_;
+  std::array<int16_t, kFieldCount> index_{};
+  uint16_t crc_offset_ = 0;
+  uint16_t struct_size_ = 0;
+  uint16_t checkpoint_offset_ = 0;
+  uint16_t checkpoint_size_ = 0;
+};
+
+// Oldest first.
+std::span<const ControlLayout> AllControlLayouts();
+
+// By major version as PG_VERSION writes it ("9.6", "16"); nullptr if unknown.
+const ControlLayout* FindLayoutByMajor(std::string_view major);
+
+// Every layout with this pg_control version (942 and 1300 are shared).
+std::vector<const ControlLayout*> FindLayoutsByControlVersion(uint32_t pg_control_version);
+
+}  // namespace pgrescue

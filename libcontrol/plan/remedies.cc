@@ -1,0 +1,165 @@
+#include "libcontrol/plan/remedies.h"
+
+#include <fmt/format.h>
+
+namespace pgrescue {
+namespace {
+
+std::string StartCommand(const RemedyFacts& f) { return "pg_ctl -D " + ShellQuote(f.data_dir) + " start"; }
+
+// Pages written past the end of WAL mean WAL the server flushed is gone:
+// recovery ends before their LSNs and every later checkpoint fails.
+bool PagesPastWal(const RemedyFacts& f) { return f.max_page_lsn && f.wal_end && *f.max_page_lsn > *f.wal_end; }
+
+std::string PagesNote(const RemedyFacts& f) {
+  return fmt::format("data pages carry LSNs up to {} ({}), past the end of valid WAL at {}: the WAL in between "
+                     "is lost, and crash recovery would end before those pages' changes",
+                     FormatLsn(*f.max_page_lsn), f.max_page_where, FormatLsn(*f.wal_end));
+}
+
+Remedy Wait(const RemedyFacts& f) {
+  Remedy r{"wait", "Stop or wait for every process that still uses the data directory, then plan again",
+           "nothing; acting now could lose what they still write", {}, {}};
+  for (const auto& u : f.users) r.reasons.push_back(u);
+  r.reasons.push_back("PostgreSQL itself refuses to start while they run, and no file may be changed under them");
+  return r;
+}
+
+Remedy StartServer(const RemedyFacts& f) {
+  Remedy r{"start-server", "Start the server: its crash recovery repairs this", "nothing", {StartCommand(f)}, {}};
+  if (f.shut_down_cleanly) {
+    r.summary = "Start the server: it was shut down cleanly";
+    r.reasons.push_back(fmt::format("pg_control says \"shut down\" at checkpoint {}, and that record is in WAL",
+                                    FormatLsn(*f.control_checkpoint)));
+  } else {
+    r.reasons.push_back(fmt::format("pg_control's checkpoint {} is in WAL, and every record from its redo point "
+                                    "to the end of valid WAL at {} ({}) is readable: crash recovery replays them",
+                                    FormatLsn(*f.control_checkpoint), FormatLsn(*f.wal_end), f.wal_end_reason));
+  }
+  if (f.stale_pid_file) {
+    r.reasons.push_back("postmaster.pid names no running process and nothing else uses the directory: the "
+                        "server replaces such a stale lock file itself");
+  }
+  if (f.invalid_pages > 0) {
+    r.loses = fmt::format("nothing at start; {} data page(s) fail their checks and every query that reads them "
+                          "fails until they are dealt with",
+                          f.invalid_pages);
+  }
+  return r;
+}
+
+Remedy RecoverBackup(const RemedyFacts& f) {
+  Remedy r{"recover-backup", "", "", {}, f.backup_evidence};
+  if (!f.backup_wal_readable) {
+    r.summary = fmt::format("Supply the WAL from {} on (from the WAL archive or the primary's pg_wal) and let "
+                            "recovery replay from the backup's start",
+                            f.backup_start_segment.empty() ? "the backup's start" : f.backup_start_segment);
+    r.loses = "nothing, once the WAL is there; without it the copy cannot be made consistent";
+    r.reasons.push_back(fmt::format("the WAL from the backup's start {} to a clean end is not all in pg_wal or "
+                                    "the archives given", f.backup_start ? FormatLsn(*f.backup_start) : "?"));
+    return r;
+  }
+  r.summary = "Keep the backup's state and let recovery replay from the backup's start";
+  r.loses = fmt::format("nothing that WAL holds: recovery replays from {} to the end of valid WAL at {} ({})",
+                        FormatLsn(*f.backup_start), FormatLsn(*f.wal_end), f.wal_end_reason);
+  if (f.backup_end_record_required) {
+    // A non-exclusive backup ends at its end-of-backup record; crash recovery
+    // without recovery.signal stops with "WAL ends before end of online backup".
+    r.reasons.push_back("pg_control requires an end-of-backup record: archive recovery (recovery.signal, with "
+                        "restore_command or the WAL in pg_wal) replays to it and then promotes");
+    if (f.signal_files.empty()) {
+      r.summary += "; recovery.signal must be present (archive recovery), with the WAL in pg_wal or restore_command";
+      r.commands.push_back("touch " + ShellQuote(f.data_dir + "/recovery.signal"));
+    }
+  } else {
+    for (const auto& s : f.signal_files) {
+      if (s == "recovery.conf") {
+        r.commands.push_back("mv " + ShellQuote(f.data_dir + "/recovery.conf") + " " +
+                             ShellQuote(f.data_dir + "/recovery.conf.pgrescue-saved"));
+      } else {
+        r.commands.push_back("rm " + ShellQuote(f.data_dir + "/" + s));
+      }
+      r.reasons.push_back(s + " asks for archive recovery, which stops at the primary's shutdown checkpoint "
+                          "(\"online backup was canceled\") when no end-of-backup record follows; crash recovery "
+                          "replays all of pg_wal instead");
+    }
+  }
+  r.commands.push_back(StartCommand(f));
+  if (f.skipped_newer_checkpoint) {
+    r.reasons.push_back(fmt::format("WAL holds a newer checkpoint at {}, but starting there would skip the WAL "
+                                    "that makes the copied pages consistent",
+                                    FormatLsn(*f.skipped_newer_checkpoint)));
+  }
+  return r;
+}
+
+Remedy FromWal(const RemedyFacts& f) {
+  const std::string command = fmt::format("pgrescue-reset {}--from-wal -D {}",
+                                          f.control_rebuild_needed ? "--rebuild " : "", ShellQuote(f.data_dir));
+  Remedy r{"from-wal",
+           fmt::format("Point pg_control at the checkpoint at {} in WAL and start the server: crash recovery "
+                       "replays the rest", FormatLsn(*f.from_wal_checkpoint)),
+           fmt::format("nothing that WAL holds: recovery replays to the end of valid WAL at {} ({})",
+                       FormatLsn(*f.wal_end), f.wal_end_reason),
+           {command, StartCommand(f)},
+           {}};
+  if (f.control_rebuild_needed) {
+    r.reasons.push_back("pg_control is missing or unusable; --rebuild builds it from the cluster's files");
+  } else if (!f.control_problem.empty()) {
+    r.reasons.push_back(f.control_problem);
+  }
+  r.reasons.push_back(fmt::format("the checkpoint at {} and every record from its redo point are readable",
+                                  FormatLsn(*f.from_wal_checkpoint)));
+  return r;
+}
+
+Remedy RestoreXact(const RemedyFacts& f) {
+  return Remedy{"restore-xact",
+                "Restore the missing pg_xact segments from a backup of this cluster before anything else",
+                "nothing, if a backup holds them; a reset does not bring commit status back",
+                {},
+                {*f.xact_missing, "pgrescue cannot yet rebuild commit status from evidence"}};
+}
+
+Remedy Reset(const RemedyFacts& f) {
+  Remedy r{"reset", "Reset the WAL with values derived from the cluster's files", "", {f.reset_command}, {}};
+  std::string loses;
+  for (const auto& l : f.reset_loses) loses += (loses.empty() ? "" : "; ") + l;
+  r.loses = loses.empty() ? "every change whose WAL is gone" : loses;
+  r.reasons.push_back("no checkpoint in WAL can be started from");
+  if (PagesPastWal(f)) r.reasons.push_back(PagesNote(f));
+  r.reasons.push_back("a reset can leave the data inconsistent: dump the cluster right after it starts, and "
+                      "check it");
+  return r;
+}
+
+}  // namespace
+
+std::string ShellQuote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::vector<Remedy> RankRemedies(const RemedyFacts& f) {
+  std::vector<Remedy> out;
+  if (!f.users.empty()) out.push_back(Wait(f));
+  const bool pages_past_wal = PagesPastWal(f);
+  bool recovery_offered = false;
+  if (f.backup_recovering && f.backup_start) {
+    out.push_back(RecoverBackup(f));
+    recovery_offered = f.backup_wal_readable;
+  } else if (f.crash_recovery_works && !pages_past_wal) {
+    out.push_back(StartServer(f));
+    recovery_offered = true;
+  }
+  if (!recovery_offered && f.from_wal_checkpoint && f.wal_end && !pages_past_wal) {
+    out.push_back(FromWal(f));
+    recovery_offered = true;
+  }
+  if (f.xact_missing) out.push_back(RestoreXact(f));
+  if (!recovery_offered && !f.reset_command.empty()) out.push_back(Reset(f));
+  return out;
+}
+
+}  // namespace pgrescue

@@ -1,0 +1,62 @@
+// What a DBA can do about a cluster that will not start, least destructive
+// first, each with what it loses. "Start the server" is a remedy: crash
+// recovery loses nothing, so a reset is offered only where no recovery from
+// WAL can work. The facts come from the planner's evidence; this file only
+// ranks them, so the ranking can be tested on its own.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "libcontrol/base/lsn.h"
+
+namespace pgrescue {
+
+struct Remedy {
+  std::string code;      // wait, start-server, recover-backup, from-wal, restore-xact, reset
+  std::string summary;   // one sentence: what to do
+  std::string loses;     // what it loses, measured from the evidence
+  std::vector<std::string> commands;  // to run in order; empty when it takes a human
+  std::vector<std::string> reasons;   // the evidence behind it
+};
+
+struct RemedyFacts {
+  std::string data_dir;
+  std::vector<std::string> users;       // processes still using the directory: "PID 123 (…): how"
+  bool stale_pid_file = false;
+  // pg_control trusted and its checkpoint usable: crash recovery replays to the end of WAL.
+  bool crash_recovery_works = false;
+  bool shut_down_cleanly = false;
+  std::optional<Lsn> control_checkpoint;  // when trusted
+  std::string control_problem;            // why crash recovery cannot start from it
+  bool control_rebuild_needed = false;   // missing or unusable pg_control
+  std::optional<Lsn> wal_end;
+  std::string wal_end_reason;
+  std::optional<Lsn> from_wal_checkpoint;   // newest usable checkpoint --from-wal may choose
+  std::optional<Lsn> skipped_newer_checkpoint;  // a newer usable one a backup forbids
+  // A backup copy or mid-recovery.
+  bool backup_recovering = false;
+  std::optional<Lsn> backup_start;          // the newest checkpoint recovery may start from
+  bool backup_wal_readable = false;         // from there to the end of WAL
+  bool backup_end_record_required = false;  // archive recovery must reach an end-of-backup record
+  std::vector<std::string> backup_evidence;
+  std::vector<std::string> signal_files;    // recovery.signal, standby.signal, recovery.conf present
+  std::string backup_start_segment;         // the WAL file recovery needs first
+  // Data pages.
+  std::optional<Lsn> max_page_lsn;
+  std::string max_page_where;
+  uint64_t invalid_pages = 0;
+  // pg_xact (pg_clog) no longer covering the XIDs in use.
+  std::optional<std::string> xact_missing;
+  // The reset, when one is needed.
+  std::string reset_command;  // pgrescue-reset … -D '…'
+  std::vector<std::string> reset_loses;
+};
+
+std::vector<Remedy> RankRemedies(const RemedyFacts& facts);
+
+// Single-quoted for a POSIX shell, as the commands print it.
+std::string ShellQuote(const std::string& text);
+
+}  // namespace pgrescue

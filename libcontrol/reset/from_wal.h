@@ -1,0 +1,28 @@
+// pg_control pointed at a checkpoint found in WAL, so that the server's own
+// crash recovery replays everything after it: nothing is thrown away.
+#pragma once
+
+#include <optional>
+
+#include "libcontrol/control/control_file.h"
+#include "libcontrol/base/result.h"
+#include "libcontrol/wal/wal_scan.h"
+
+namespace pgrescue {
+
+// The checkpoint to start from: `wanted` if given (it must be in the report
+// and usable), else the newest usable one. With `newest_allowed` (a backup's
+// start, see backup.h) nothing newer is ever chosen: starting past a backup's
+// start skips the WAL that makes its pages consistent.
+Result<const FoundCheckpoint*> ChooseCheckpoint(const WalScanReport& report, std::optional<Lsn> wanted,
+                                                std::optional<Lsn> newest_allowed = std::nullopt);
+
+// `current` with its checkpoint location and copy taken from `checkpoint`, the
+// state "in production" (so the server runs crash recovery from the redo
+// point; "shut down" when the checkpoint is a shutdown checkpoint with no WAL
+// after it), and `now` as its time. Recovery and backup markers are cleared,
+// unless `keep_backup_state`: a backup's recovery still needs them.
+ControlFile PointAtCheckpoint(const ControlFile& current, const WalScanReport& report,
+                              const FoundCheckpoint& checkpoint, int64_t now, bool keep_backup_state = false);
+
+}  // namespace pgrescue

@@ -1,0 +1,236 @@
+#include "libcontrol/wal/wal_files.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "libcontrol/base/wal_names.h"
+
+namespace pgrescue {
+namespace {
+
+// Reads up to `size` bytes at offset 0; the rest stays as it was (zeros).
+bool ReadPrefix(const std::string& path, uint8_t* out, size_t size) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = pread(fd, out + done, size - done, static_cast<off_t>(done));
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  close(fd);
+  return true;
+}
+
+std::optional<std::string> ReadText(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+Result<std::vector<TimelineSpan>> ParseTimelineHistory(const std::string& text, uint32_t timeline) {
+  std::vector<TimelineSpan> spans;
+  std::istringstream lines(text);
+  std::string line;
+  int number = 0;
+  Lsn begin{0};
+  while (std::getline(lines, line)) {
+    ++number;
+    const auto first = line.find_first_not_of(" \t");
+    if (first == std::string::npos || line[first] == '#') continue;
+    unsigned parent = 0, hi = 0, lo = 0;
+    if (sscanf(line.c_str() + first, "%u %X/%X", &parent, &hi, &lo) != 3) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       fmt::format("line {} is not \"timeline<TAB>switch point<TAB>reason\": {}", number, line));
+    }
+    const Lsn end{static_cast<uint64_t>(hi) << 32 | lo};
+    if ((!spans.empty() && parent <= spans.back().timeline) || parent >= timeline || end < begin) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       fmt::format("line {} goes backwards (timeline {} ending at {})", number, parent,
+                                   FormatLsn(end)));
+    }
+    spans.push_back({parent, begin, end});
+    begin = end;
+  }
+  spans.push_back({timeline, begin, Lsn{0}});
+  return spans;
+}
+
+Result<WalFiles> WalFiles::Open(const std::vector<std::string>& dirs, uint64_t segment_size,
+                                std::optional<uint32_t> timeline) {
+  std::vector<DirListing> listings;
+  for (const auto& dir : dirs) {
+    DirListing l{dir, false, {}};
+    if (DIR* d = opendir(dir.c_str())) {
+      l.exists = true;
+      while (const dirent* e = readdir(d)) l.entries.push_back({e->d_name, 0, false});
+      closedir(d);
+    }
+    listings.push_back(std::move(l));
+  }
+  std::vector<const DirListing*> pointers;
+  for (const auto& l : listings) pointers.push_back(&l);
+  return FromListings(pointers, segment_size, timeline);
+}
+
+Result<WalFiles> WalFiles::FromListings(const std::vector<const DirListing*>& listings, uint64_t segment_size,
+                                        std::optional<uint32_t> timeline) {
+  WalFiles files(segment_size);
+  std::map<uint32_t, std::string> histories;
+  std::map<std::pair<uint64_t, uint32_t>, WalFile> found;
+  for (const DirListing* l : listings) {
+    for (const auto& e : l->entries) {
+      if (e.is_dir || e.name.size() < 16) continue;
+      const auto kind = ClassifyWalFileName(e.name, segment_size);
+      if (kind.kind == WalFileKind::kHistory) {
+        histories.emplace(kind.timeline, l->path + "/" + e.name);
+      } else if (kind.kind == WalFileKind::kSegment || kind.kind == WalFileKind::kPartial) {
+        // A complete segment wins over a .partial one; pg_wal over archives.
+        const bool partial = kind.kind == WalFileKind::kPartial;
+        auto [it, added] = found.try_emplace({*kind.segment_number, kind.timeline});
+        if (added || (it->second.partial && !partial)) it->second = WalFile{kind.timeline, l->path + "/" + e.name, partial};
+      }
+    }
+  }
+  std::vector<std::string> dirs;
+  for (const DirListing* l : listings) dirs.push_back(l->path);
+  uint32_t target = timeline.value_or(0);
+  if (!timeline) {
+    for (const auto& [key, file] : found) target = std::max(target, key.second);
+    if (!histories.empty()) target = std::max(target, histories.rbegin()->first);
+  }
+  if (target == 0) {
+    return MakeError(ErrorCode::kNotFound, fmt::format("no WAL segment files in {}", fmt::join(dirs, ", ")));
+  }
+  files.history_ = {{target, Lsn{0}, Lsn{0}}};
+  if (target > 1) {
+    const auto it = histories.find(target);
+    if (it == histories.end()) {
+      return MakeError(ErrorCode::kNotFound,
+                       fmt::format("timeline {} has no history file ({:08X}.history): which timelines lead to it "
+                                   "is unknown; copy it from the archive or pass --timeline",
+                                   target, target));
+    }
+    auto text = ReadText(it->second);
+    if (!text) return MakeError(ErrorCode::kIo, "cannot read " + it->second);
+    auto spans = ParseTimelineHistory(*text, target);
+    if (!spans) return MakeError(spans.error().code, spans.error().message, it->second);
+    files.history_ = std::move(*spans);
+  }
+  // For each segment, the timelines whose span reaches it, newest first.
+  for (const auto& [key, file] : found) {
+    const uint64_t segno = key.first;
+    const uint32_t tli = key.second;
+    const auto span = std::find_if(files.history_.begin(), files.history_.end(),
+                                   [&](const TimelineSpan& s) { return s.timeline == tli; });
+    if (span == files.history_.end()) continue;
+    const uint64_t first = SegmentNumberOf(span->begin, segment_size);
+    const bool open_end = span->end.value == 0;
+    if (segno < first || (!open_end && segno > SegmentNumberOf(span->end, segment_size))) continue;
+    files.files_[segno].push_back(file);
+  }
+  for (auto& [segno, list] : files.files_) {
+    std::sort(list.begin(), list.end(), [](const WalFile& a, const WalFile& b) { return a.timeline > b.timeline; });
+  }
+  return files;
+}
+
+std::vector<uint64_t> WalFiles::SegmentNumbers() const {
+  std::vector<uint64_t> out;
+  out.reserve(files_.size());
+  for (const auto& [segno, list] : files_) out.push_back(segno);
+  return out;
+}
+
+const WalFile* WalFiles::Find(uint64_t segment_number) const {
+  const auto it = files_.find(segment_number);
+  return it == files_.end() ? nullptr : &it->second.front();
+}
+
+WalFiles::WalFiles(WalFiles&& other) noexcept
+    : on_segment_read(std::move(other.on_segment_read)),
+      segment_size_(other.segment_size_),
+      history_(std::move(other.history_)),
+      files_(std::move(other.files_)),
+      newest_slot_(other.newest_slot_),
+      segments_read_(other.segments_read_) {
+  for (int i = 0; i < 2; ++i) {
+    slots_[i] = std::move(other.slots_[i]);
+    other.slots_[i].mapped = nullptr;
+    other.slots_[i].segment.reset();
+  }
+}
+
+WalFiles::~WalFiles() {
+  for (auto& slot : slots_) Unmap(slot);
+}
+
+void WalFiles::Unmap(Slot& slot) {
+  if (slot.mapped != nullptr) munmap(slot.mapped, slot.bytes.size());
+  slot.mapped = nullptr;
+  slot.segment.reset();
+  slot.bytes = {};
+}
+
+bool WalFiles::Load(const std::string& path, Slot& slot) {
+  Unmap(slot);
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st {};
+  if (fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_size) >= segment_size_) {
+    void* p = mmap(nullptr, segment_size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p != MAP_FAILED) {
+      close(fd);
+      madvise(p, segment_size_, MADV_SEQUENTIAL);
+      madvise(p, segment_size_, MADV_WILLNEED);  // read ahead when it is not cached
+      slot.mapped = p;
+      slot.bytes = {static_cast<const uint8_t*>(p), segment_size_};
+      return true;
+    }
+  }
+  close(fd);
+  slot.buffer.assign(segment_size_, 0);
+  if (!ReadPrefix(path, slot.buffer.data(), slot.buffer.size())) return false;
+  slot.bytes = slot.buffer;
+  return true;
+}
+
+std::optional<std::span<const uint8_t>> WalFiles::Segment(uint32_t, uint64_t segment_number) {
+  for (int i : {newest_slot_, 1 - newest_slot_}) {
+    if (slots_[i].segment == segment_number) return slots_[i].bytes;
+  }
+  const WalFile* file = Find(segment_number);
+  if (file == nullptr) return std::nullopt;
+  const int slot = 1 - newest_slot_;
+  if (!Load(file->path, slots_[slot])) return std::nullopt;
+  slots_[slot].segment = segment_number;
+  newest_slot_ = slot;
+  ++segments_read_;
+  if (on_segment_read) on_segment_read(segment_number);
+  return slots_[slot].bytes;
+}
+
+std::optional<std::vector<uint8_t>> WalFiles::Head(uint64_t segment_number, size_t bytes) const {
+  const WalFile* file = Find(segment_number);
+  if (file == nullptr) return std::nullopt;
+  std::vector<uint8_t> head(bytes, 0);
+  if (!ReadPrefix(file->path, head.data(), head.size())) return std::nullopt;
+  return head;
+}
+
+}  // namespace pgrescue

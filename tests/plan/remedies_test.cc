@@ -1,0 +1,112 @@
+// The ranking of remedies and the backup judgement, on their own: the cases
+// the real-server safety test reproduces, reduced to their facts.
+#include <gtest/gtest.h>
+
+#include "libcontrol/cluster/backup.h"
+#include "libcontrol/plan/remedies.h"
+
+namespace pgrescue {
+namespace {
+
+std::vector<std::string> Codes(const std::vector<Remedy>& remedies) {
+  std::vector<std::string> out;
+  for (const auto& r : remedies) out.push_back(r.code);
+  return out;
+}
+
+RemedyFacts Crashed() {
+  RemedyFacts f;
+  f.data_dir = "/pg/it's";
+  f.control_checkpoint = Lsn{0x3000060};
+  f.wal_end = Lsn{0x5000000};
+  f.wal_end_reason = "end of WAL";
+  f.reset_command = "pgrescue-reset -f -x 1048576 -D '/pg/it'\\''s'";
+  return f;
+}
+
+TEST(Remedies, CrashRecoveryThatWorksIsTheOnlyRemedy) {
+  RemedyFacts f = Crashed();
+  f.crash_recovery_works = true;
+  f.stale_pid_file = true;
+  const auto r = RankRemedies(f);
+  ASSERT_EQ(Codes(r), std::vector<std::string>{"start-server"});
+  EXPECT_EQ(r[0].loses, "nothing");
+  EXPECT_EQ(r[0].commands, std::vector<std::string>{"pg_ctl -D '/pg/it'\\''s' start"});
+}
+
+TEST(Remedies, SomethingStillUsingTheDirectoryComesFirst) {
+  RemedyFacts f = Crashed();
+  f.crash_recovery_works = true;
+  f.users = {"PID 42 (postgres: idle): working directory is the data directory"};
+  const auto r = RankRemedies(f);
+  EXPECT_EQ(Codes(r), (std::vector<std::string>{"wait", "start-server"}));
+  EXPECT_TRUE(r[0].commands.empty());
+  EXPECT_EQ(r[0].reasons.front(), f.users.front());
+}
+
+TEST(Remedies, PagesPastTheEndOfWalRuleOutRecovery) {
+  RemedyFacts f = Crashed();
+  f.crash_recovery_works = true;
+  f.from_wal_checkpoint = Lsn{0x2000060};
+  f.max_page_lsn = Lsn{0xCF72708};
+  f.max_page_where = "base/16384/16397 block 12";
+  const auto r = RankRemedies(f);
+  ASSERT_EQ(Codes(r), std::vector<std::string>{"reset"});
+  EXPECT_NE(r[0].reasons[1].find("0/CF72708 (base/16384/16397 block 12)"), std::string::npos) << r[0].reasons[1];
+}
+
+TEST(Remedies, ABackupNeverGetsFromWalPastItsStart) {
+  RemedyFacts f = Crashed();
+  f.backup_recovering = true;
+  f.backup_start = Lsn{0x2000060};
+  f.backup_wal_readable = true;
+  f.skipped_newer_checkpoint = Lsn{0x4000028};
+  f.signal_files = {"recovery.signal"};
+  auto r = RankRemedies(f);
+  ASSERT_EQ(Codes(r), std::vector<std::string>{"recover-backup"});
+  EXPECT_EQ(r[0].commands, (std::vector<std::string>{"rm '/pg/it'\\''s/recovery.signal'", "pg_ctl -D '/pg/it'\\''s' start"}));
+  // A non-exclusive backup needs its end-of-backup record: archive recovery stays.
+  f.backup_end_record_required = true;
+  r = RankRemedies(f);
+  EXPECT_EQ(r[0].commands, std::vector<std::string>{"pg_ctl -D '/pg/it'\\''s' start"});
+  // Without the WAL from the backup's start: fetch it, or as a last resort reset.
+  f.backup_wal_readable = false;
+  f.backup_start_segment = "000000010000000000000002";
+  r = RankRemedies(f);
+  EXPECT_EQ(Codes(r), (std::vector<std::string>{"recover-backup", "reset"}));
+  EXPECT_NE(r[0].summary.find("000000010000000000000002"), std::string::npos);
+}
+
+TEST(Remedies, LostXactComesBeforeTheReset) {
+  RemedyFacts f = Crashed();
+  f.xact_missing = "pg_xact no longer covers the transactions in use";
+  f.control_rebuild_needed = true;
+  f.from_wal_checkpoint = Lsn{0x2000060};
+  EXPECT_EQ(Codes(RankRemedies(f)), (std::vector<std::string>{"from-wal", "restore-xact"}));
+  EXPECT_EQ(RankRemedies(f)[0].commands.front(), "pgrescue-reset --rebuild --from-wal -D '/pg/it'\\''s'");
+  f.from_wal_checkpoint.reset();
+  EXPECT_EQ(Codes(RankRemedies(f)), (std::vector<std::string>{"restore-xact", "reset"}));
+}
+
+// The lines the server writes into backup_label (15, non-exclusive).
+TEST(BackupLabel, ParsesWhatTheServerWrites) {
+  const auto label = ParseBackupLabel(
+      "START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\n"
+      "CHECKPOINT LOCATION: 0/2000060\n"
+      "BACKUP METHOD: streamed\n"
+      "BACKUP FROM: primary\n"
+      "START TIME: 2026-11-26 14:00:00 UTC\n"
+      "LABEL: nightly\n"
+      "START TIMELINE: 1\n");
+  ASSERT_TRUE(label);
+  EXPECT_EQ(label->start, Lsn{0x2000028});
+  EXPECT_EQ(label->checkpoint, Lsn{0x2000060});
+  EXPECT_EQ(label->method, "streamed");
+  EXPECT_EQ(label->label, "nightly");
+  EXPECT_EQ(label->timeline, 1u);
+  EXPECT_FALSE(ParseBackupLabel("START WAL LOCATION: 0/1703EF0\n"));
+  EXPECT_FALSE(ParseBackupLabel("START WAL LOCATION: zz\nCHECKPOINT LOCATION: 0/1\n"));
+}
+
+}  // namespace
+}  // namespace pgrescue
