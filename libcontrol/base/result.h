@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cassert>
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -28,7 +29,8 @@ struct Error {
   std::string ToString() const { return where.empty() ? message : where + ": " + message; }
 };
 
-// Holds either a value or an Error. Small on purpose: no exceptions cross the
+// Holds either a value or an Error; Status below is its form for operations
+// that return nothing. Small on purpose: no exceptions cross the
 // library boundary, and callers must look before they take the value.
 template <typename T>
 class [[nodiscard]] Result {
@@ -51,6 +53,21 @@ class [[nodiscard]] Result {
 
  private:
   std::variant<T, Error> v_;
+};
+
+// The outcome of an operation that returns nothing: ok, or an Error.
+class [[nodiscard]] Status {
+ public:
+  Status() = default;                                  // ok
+  Status(Error error) : error_(std::move(error)) {}    // NOLINT: implicit by design
+  static Status Ok() { return {}; }
+
+  bool ok() const { return !error_.has_value(); }
+  explicit operator bool() const { return ok(); }
+  const Error& error() const { assert(!ok()); return *error_; }
+
+ private:
+  std::optional<Error> error_;
 };
 
 inline Error MakeError(ErrorCode code, std::string message, std::string where = {}) {

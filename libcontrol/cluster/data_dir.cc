@@ -163,6 +163,17 @@ void ReadSettings(const fs::path& file, std::map<std::string, std::string>* sett
   }
 }
 
+// The directory name the version table gives for this purpose (pg_wal or
+// pg_xlog, ...) that exists in `root`; the newest version's when none does.
+std::string NameInUse(const fs::path& root, std::string_view (ControlLayout::*name)() const) {
+  const auto layouts = AllControlLayouts();
+  std::error_code ec;
+  for (auto l = layouts.rbegin(); l != layouts.rend(); ++l) {
+    if (fs::exists(root / std::string(((*l).*name)()), ec)) return std::string(((*l).*name)());
+  }
+  return std::string((layouts.back().*name)());
+}
+
 }  // namespace
 
 bool ControlNeedsRebuild(const DataDir& dir) {
@@ -204,14 +215,12 @@ Result<DataDir> ScanDataDir(const std::string& root_text, const std::vector<std:
   d.control_present = fs::exists(root / "global" / "pg_control", ec);
   if (d.control_present) d.control = ReadControlFile((root / "global" / "pg_control").string());
 
-  const fs::path wal = fs::exists(root / "pg_wal", ec) || !fs::exists(root / "pg_xlog", ec)
-                           ? root / "pg_wal" : root / "pg_xlog";
+  const fs::path wal = root / NameInUse(root, &ControlLayout::wal_dir);
   d.wal = List(wal, false);
   d.wal_archive_status = List(wal / "archive_status", false);
   d.wal_summaries = List(wal / "summaries", false);
   for (const auto& a : wal_archives) d.wal_archives.push_back(List(a, false));
-  d.xact = List(fs::exists(root / "pg_xact", ec) || !fs::exists(root / "pg_clog", ec)
-                    ? root / "pg_xact" : root / "pg_clog", true);
+  d.xact = List(root / NameInUse(root, &ControlLayout::xact_dir), true);
   d.multixact_offsets = List(root / "pg_multixact" / "offsets", true);
   d.multixact_members = List(root / "pg_multixact" / "members", true);
   d.commit_ts = List(root / "pg_commit_ts", true);

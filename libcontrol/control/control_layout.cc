@@ -156,69 +156,147 @@ ControlTextStyle Style19() {
   return s;
 }
 
-ControlLayoutDecl Decl13To16(std::string_view major, uint32_t first, uint32_t last,
-                             uint16_t magic) {
-  return {major, 1300, first, last, {magic}, CrcKind::kCrc32c, "pg_wal", "pg_xact",
-          "pg_resetwal", Style11(), Head(false), CheckpointFullXid(false),
-          Tail({.max_wal_senders = true, .track_commit_timestamp = true, .nonce = true})};
+// ---- Named thresholds: the first release with each change. ----
+constexpr int kPgVersion96 = 906;    // pg_resetxlog -u (back-patched), -x keeps oldestXid; wal_level replica
+constexpr int kPgVersion10 = 1000;   // pg_xlog -> pg_wal, "Write-ahead log reset"
+constexpr int kPgVersion11 = 1100;   // pg_resetwal --wal-segsize
+constexpr int kPgVersion12 = 1200;   // FullTransactionId: -x >= 3; unloggedLSN starts at 1000
+constexpr int kPgVersion14 = 1400;   // -x no longer reports OldestXID
+constexpr int kPgVersion15 = 1500;   // WAL image compression methods; -m 0 and -O -1 accepted
+constexpr int kPgVersion17 = 1700;   // -c minimum 3
+constexpr int kPgVersion19 = 1900;   // 64-bit MultiXactOffset; -m 0 refused again
+
+int VersionNum(std::string_view major) {
+  const auto dot = major.find('.');
+  if (dot == std::string_view::npos) return std::stoi(std::string(major)) * 100;
+  return std::stoi(std::string(major.substr(0, dot))) * 100 + std::stoi(std::string(major.substr(dot + 1)));
+}
+
+VersionRules RulesFor(int v) {
+  return {
+      .reset_has_oldest_xid_option = v >= kPgVersion96,
+      .reset_has_wal_segsize_option = v >= kPgVersion11,
+      .reset_next_xid_moves_oldest = v < kPgVersion96,
+      .reset_next_xid_reports_oldest = v < kPgVersion14,
+      .reset_min_next_xid = v >= kPgVersion12 ? 3u : 1u,
+      .reset_min_commit_ts_xid = v >= kPgVersion17 ? 3u : 2u,
+      .reset_rejects_zero_next_multi = v < kPgVersion15 || v >= kPgVersion19,
+      .reset_rejects_max_multi_offset = v < kPgVersion15,
+      .reset_done_message = v >= kPgVersion10 ? "Write-ahead log reset" : "Transaction log reset",
+      .multixact_offsets_64bit = v >= kPgVersion19,
+      .wal_image_compressed_mask = static_cast<uint8_t>(v >= kPgVersion15 ? 0x1C : 0x02),
+      .initial_unlogged_lsn = v >= kPgVersion12 ? 1000u : 1u,
+      .default_wal_level = v >= kPgVersion96 ? "replica" : "minimal",
+  };
+}
+
+// ---- The table: one entry per major version, oldest first. ----
+
+ControlLayoutDecl Pg94() {
+  return {.major = "9.4", .pg_control_version = 942, .catversion_first = 201306122, .catversion_last = 201409291,
+          .wal_page_magics = {0xD07E}, .crc = CrcKind::kLegacyCrc32,
+          .wal_dir = "pg_xlog", .xact_dir = "pg_clog", .reset_tool = "pg_resetxlog", .text = Style94(),
+          .head = Head(true), .checkpoint = CheckpointSplitXid(false),
+          .tail = Tail({.enable_int_times = true, .float4_by_val = true})};
+}
+
+ControlLayoutDecl Pg95() {
+  return {.major = "9.5", .pg_control_version = 942, .catversion_first = 201409292, .catversion_last = 201510051,
+          .wal_page_magics = {0xD087}, .crc = CrcKind::kCrc32c,
+          .wal_dir = "pg_xlog", .xact_dir = "pg_clog", .reset_tool = "pg_resetxlog", .text = Style95(),
+          .head = Head(true), .checkpoint = CheckpointSplitXid(true),
+          .tail = Tail({.track_commit_timestamp = true, .enable_int_times = true, .float4_by_val = true})};
+}
+
+ControlLayoutDecl Pg96() {
+  return {.major = "9.6", .pg_control_version = 960, .catversion_first = 201510052, .catversion_last = 201608131,
+          .wal_page_magics = {0xD093}, .crc = CrcKind::kCrc32c,
+          .wal_dir = "pg_xlog", .xact_dir = "pg_clog", .reset_tool = "pg_resetxlog", .text = Style96(),
+          .head = Head(true), .checkpoint = CheckpointSplitXid(true),
+          .tail = Tail({.track_commit_timestamp = true, .enable_int_times = true, .float4_by_val = true})};
+}
+
+ControlLayoutDecl Pg10() {
+  return {.major = "10", .pg_control_version = 1002, .catversion_first = 201608132, .catversion_last = 201707211,
+          .wal_page_magics = {0xD097}, .crc = CrcKind::kCrc32c,
+          .wal_dir = "pg_wal", .xact_dir = "pg_xact", .reset_tool = "pg_resetwal", .text = Style96(),
+          .head = Head(true), .checkpoint = CheckpointSplitXid(true),
+          .tail = Tail({.track_commit_timestamp = true, .float4_by_val = true, .nonce = true})};
+}
+
+ControlLayoutDecl Pg11() {
+  return {.major = "11", .pg_control_version = 1100, .catversion_first = 201707212, .catversion_last = 201809051,
+          .wal_page_magics = {0xD098}, .crc = CrcKind::kCrc32c,
+          .wal_dir = "pg_wal", .xact_dir = "pg_xact", .reset_tool = "pg_resetwal", .text = Style11(),
+          .head = Head(false), .checkpoint = CheckpointSplitXid(true),
+          .tail = Tail({.track_commit_timestamp = true, .float4_by_val = true, .nonce = true})};
+}
+
+ControlLayoutDecl Pg12() {
+  return {.major = "12", .pg_control_version = 1201, .catversion_first = 201809052, .catversion_last = 201909212,
+          .wal_page_magics = {0xD101}, .crc = CrcKind::kCrc32c,
+          .wal_dir = "pg_wal", .xact_dir = "pg_xact", .reset_tool = "pg_resetwal", .text = Style11(),
+          .head = Head(false), .checkpoint = CheckpointFullXid(false),
+          .tail = Tail({.max_wal_senders = true, .track_commit_timestamp = true, .float4_by_val = true,
+                        .nonce = true})};
+}
+
+// 13 to 16 share pg_control version 1300; only the catalog range and WAL magic move.
+ControlLayoutDecl Pg13To16(std::string_view major, uint32_t catversion_first, uint32_t catversion_last,
+                           uint16_t magic) {
+  return {.major = major, .pg_control_version = 1300, .catversion_first = catversion_first,
+          .catversion_last = catversion_last, .wal_page_magics = {magic}, .crc = CrcKind::kCrc32c,
+          .wal_dir = "pg_wal", .xact_dir = "pg_xact", .reset_tool = "pg_resetwal", .text = Style11(),
+          .head = Head(false), .checkpoint = CheckpointFullXid(false),
+          .tail = Tail({.max_wal_senders = true, .track_commit_timestamp = true, .nonce = true})};
+}
+
+ControlLayoutDecl Pg17() {
+  return {.major = "17", .pg_control_version = 1700, .catversion_first = 202307072, .catversion_last = 202406281,
+          .wal_page_magics = {0xD116}, .crc = CrcKind::kCrc32c,
+          .wal_dir = "pg_wal", .xact_dir = "pg_xact", .reset_tool = "pg_resetwal", .text = Style17(),
+          .head = Head(false), .checkpoint = CheckpointFullXid(true),
+          .tail = Tail({.max_wal_senders = true, .track_commit_timestamp = true, .nonce = true})};
+}
+
+ControlLayoutDecl Pg18() {
+  return {.major = "18", .pg_control_version = 1800, .catversion_first = 202406282, .catversion_last = 202506291,
+          .wal_page_magics = {0xD118}, .crc = CrcKind::kCrc32c,
+          .wal_dir = "pg_wal", .xact_dir = "pg_xact", .reset_tool = "pg_resetwal", .text = Style17(),
+          .head = Head(false), .checkpoint = CheckpointFullXid(true),
+          .tail = Tail({.max_wal_senders = true, .track_commit_timestamp = true, .default_char_signedness = true,
+                        .nonce = true})};
+}
+
+// 19 is known from a development snapshot; the release may carry a later
+// catalog version and WAL magic, so it is recognised by range.
+ControlLayoutDecl Pg19() {
+  return {.major = "19", .pg_control_version = 1902, .catversion_first = 202506292, .catversion_last = 0xFFFFFFFF,
+          .wal_page_magics = {0xD121, 0xD120, 0xD11F}, .crc = CrcKind::kCrc32c,
+          .wal_dir = "pg_wal", .xact_dir = "pg_xact", .reset_tool = "pg_resetwal", .text = Style19(),
+          .head = Head(false), .checkpoint = Checkpoint19(),
+          .tail = Tail({.max_wal_senders = true, .track_commit_timestamp = true, .slru_pages_per_segment = true,
+                        .default_char_signedness = true, .nonce = true})};
 }
 
 std::vector<ControlLayout> BuildLayouts() {
-  std::vector<ControlLayoutDecl> decls;
-  decls.push_back({"9.4", 942, 201306122, 201409291, {0xD07E}, CrcKind::kLegacyCrc32, "pg_xlog",
-                   "pg_clog", "pg_resetxlog", Style94(), Head(true), CheckpointSplitXid(false),
-                   Tail({.enable_int_times = true, .float4_by_val = true})});
-  decls.push_back({"9.5", 942, 201409292, 201510051, {0xD087}, CrcKind::kCrc32c, "pg_xlog",
-                   "pg_clog", "pg_resetxlog", Style95(), Head(true), CheckpointSplitXid(true),
-                   Tail({.track_commit_timestamp = true, .enable_int_times = true,
-                         .float4_by_val = true})});
-  decls.push_back({"9.6", 960, 201510052, 201608131, {0xD093}, CrcKind::kCrc32c, "pg_xlog",
-                   "pg_clog", "pg_resetxlog", Style96(), Head(true), CheckpointSplitXid(true),
-                   Tail({.track_commit_timestamp = true, .enable_int_times = true,
-                         .float4_by_val = true})});
-  decls.push_back({"10", 1002, 201608132, 201707211, {0xD097}, CrcKind::kCrc32c, "pg_wal",
-                   "pg_xact", "pg_resetwal", Style96(), Head(true), CheckpointSplitXid(true),
-                   Tail({.track_commit_timestamp = true, .float4_by_val = true, .nonce = true})});
-  decls.push_back({"11", 1100, 201707212, 201809051, {0xD098}, CrcKind::kCrc32c, "pg_wal",
-                   "pg_xact", "pg_resetwal", Style11(), Head(false), CheckpointSplitXid(true),
-                   Tail({.track_commit_timestamp = true, .float4_by_val = true, .nonce = true})});
-  decls.push_back({"12", 1201, 201809052, 201909212, {0xD101}, CrcKind::kCrc32c, "pg_wal",
-                   "pg_xact", "pg_resetwal", Style11(), Head(false), CheckpointFullXid(false),
-                   Tail({.max_wal_senders = true, .track_commit_timestamp = true,
-                         .float4_by_val = true, .nonce = true})});
-  decls.push_back(Decl13To16("13", 201909213, 202007201, 0xD106));
-  decls.push_back(Decl13To16("14", 202007202, 202107181, 0xD10D));
-  decls.push_back(Decl13To16("15", 202107182, 202209061, 0xD110));
-  decls.push_back(Decl13To16("16", 202209062, 202307071, 0xD113));
-  decls.push_back({"17", 1700, 202307072, 202406281, {0xD116}, CrcKind::kCrc32c, "pg_wal",
-                   "pg_xact", "pg_resetwal", Style17(), Head(false), CheckpointFullXid(true),
-                   Tail({.max_wal_senders = true, .track_commit_timestamp = true, .nonce = true})});
-  decls.push_back({"18", 1800, 202406282, 202506291, {0xD118}, CrcKind::kCrc32c, "pg_wal",
-                   "pg_xact", "pg_resetwal", Style17(), Head(false), CheckpointFullXid(true),
-                   Tail({.max_wal_senders = true, .track_commit_timestamp = true,
-                         .default_char_signedness = true, .nonce = true})});
-  // 19 is known from a development snapshot; the release may carry a later
-  // catalog version and WAL magic, so it is recognised by range.
-  decls.push_back({"19", 1902, 202506292, 0xFFFFFFFF, {0xD121, 0xD120, 0xD11F}, CrcKind::kCrc32c,
-                   "pg_wal", "pg_xact", "pg_resetwal", Style19(), Head(false), Checkpoint19(),
-                   Tail({.max_wal_senders = true, .track_commit_timestamp = true,
-                         .slru_pages_per_segment = true, .default_char_signedness = true,
-                         .nonce = true})});
-
+  std::vector<ControlLayoutDecl> decls = {
+      Pg94(), Pg95(), Pg96(), Pg10(), Pg11(), Pg12(),
+      Pg13To16("13", 201909213, 202007201, 0xD106), Pg13To16("14", 202007202, 202107181, 0xD10D),
+      Pg13To16("15", 202107182, 202209061, 0xD110), Pg13To16("16", 202209062, 202307071, 0xD113),
+      Pg17(), Pg18(), Pg19()};
   std::vector<ControlLayout> layouts;
   layouts.reserve(decls.size());
-  for (auto& d : decls) layouts.emplace_back(std::move(d));
+  for (auto& d : decls) {
+    d.rules = RulesFor(VersionNum(d.major));
+    layouts.emplace_back(std::move(d));
+  }
   return layouts;
 }
 
 }  // namespace
 
 ControlLayout::ControlLayout(ControlLayoutDecl decl) : decl_(std::move(decl)) {
-  const auto dot = decl_.major.find('.');
-  version_num_ = dot == std::string_view::npos
-                     ? std::stoi(std::string(decl_.major)) * 100
-                     : std::stoi(std::string(decl_.major.substr(0, dot))) * 100 +
-                           std::stoi(std::string(decl_.major.substr(dot + 1)));
   index_.fill(-1);
   uint16_t offset = 0;
   auto place = [&](const Member& m, uint16_t base) {

@@ -43,6 +43,28 @@ struct ControlTextStyle {
   std::string_view unknown_wal_level;
 };
 
+// What else changes between versions, beyond pg_control's shape: each a
+// named rule, set from the named thresholds in control_layout.cc. Code asks
+// these; it never compares version numbers.
+struct VersionRules {
+  // pg_resetwal (pg_resetxlog) of this version.
+  bool reset_has_oldest_xid_option;   // -u (back-patched to 9.6)
+  bool reset_has_wal_segsize_option;  // --wal-segsize
+  bool reset_next_xid_moves_oldest;   // -x also sets oldestXid 2 billion back (before 9.6)
+  bool reset_next_xid_reports_oldest; // -x also reports OldestXID as changed (before 14)
+  uint64_t reset_min_next_xid;        // -x's smallest accepted value
+  uint64_t reset_min_commit_ts_xid;   // -c's smallest non-zero value
+  bool reset_rejects_zero_next_multi; // -m 0,N refused
+  bool reset_rejects_max_multi_offset;  // -O 4294967295 refused
+  std::string_view reset_done_message;  // what it prints on success
+  // WAL and SLRU formats.
+  bool multixact_offsets_64bit;       // MultiXactOffset is 64 bits: never wraps
+  uint8_t wal_image_compressed_mask;  // XLogRecordBlockImageHeader bimg_info bits
+  // What initdb leaves, for rebuilding pg_control.
+  uint64_t initial_unlogged_lsn;
+  std::string_view default_wal_level;
+};
+
 struct ControlLayoutDecl {
   std::string_view major;            // as PG_VERSION says it: "9.4", "15"
   uint32_t pg_control_version;
@@ -57,6 +79,7 @@ struct ControlLayoutDecl {
   std::vector<Member> head;          // ControlFileData members before checkPointCopy
   std::vector<Member> checkpoint;    // CheckPoint members
   std::vector<Member> tail;          // members after checkPointCopy, ending with the CRC
+  VersionRules rules{};             // filled from the thresholds in control_layout.cc
 };
 
 class ControlLayout {
@@ -64,8 +87,6 @@ class ControlLayout {
   explicit ControlLayout(ControlLayoutDecl decl);
 
   std::string_view major() const { return decl_.major; }
-  // 904, 905, 906, 1000 … 1900: for rules that change between versions.
-  int version_num() const { return version_num_; }
   uint32_t pg_control_version() const { return decl_.pg_control_version; }
   uint32_t catversion_first() const { return decl_.catversion_first; }
   uint32_t catversion_last() const { return decl_.catversion_last; }
@@ -78,6 +99,7 @@ class ControlLayout {
   std::string_view xact_dir() const { return decl_.xact_dir; }
   std::string_view reset_tool() const { return decl_.reset_tool; }
   const ControlTextStyle& text() const { return decl_.text; }
+  const VersionRules& rules() const { return decl_.rules; }
 
   std::span<const Placement> placements() const { return placements_; }
   const Placement* Find(Field field) const;
@@ -93,7 +115,6 @@ class ControlLayout {
 
  private:
   ControlLayoutDecl decl_;
-  int version_num_ = 0;
   std::vector<Placement> placements_;
   std::array<int16_t, kFieldCount> index_{};
   uint16_t crc_offset_ = 0;

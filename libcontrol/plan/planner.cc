@@ -633,8 +633,7 @@ class Planner {
   }
 
   void OldestXid() {
-    // -u came to pg_resetwal in 2021 and was back-patched to 9.6.
-    const bool supported = layout_.major() != "9.4" && layout_.major() != "9.5";
+    const bool supported = layout_.rules().reset_has_oldest_xid_option;
     auto& v = Add("-u", "--oldest-transaction-id", "oldest transaction ID");
     v.in_command = supported;
     if (!supported) v.reasoning.push_back(fmt::format("{} {} has no -u; shown for information", layout_.reset_tool(),
@@ -727,7 +726,7 @@ class Planner {
       v.confidence = Confidence::kLow;
       return;
     }
-    if (layout_.version_num() < 1900) next = AtLeastWal(proof_.next_multi_offset, next, &members_, v);
+    if (!layout_.rules().multixact_offsets_64bit) next = AtLeastWal(proof_.next_multi_offset, next, &members_, v);
     next = ReadableStart(members_, next, v);
     v.value = fmt::format("{}", next);
   }
@@ -746,7 +745,7 @@ class Planner {
     const uint64_t pages = std::max<uint64_t>(commit_ts_.sizes[commit_ts_.run->last] / block_size_, 1);
     uint64_t oldest = l.FirstIdOf(commit_ts_.run->first);
     uint64_t newest = (l.FirstIdOf(commit_ts_.run->last) + pages * l.entries_per_page() - 1) & 0xFFFFFFFFu;
-    const uint64_t minimum = layout_.major() == "17" || layout_.major() == "18" || layout_.major() == "19" ? 3 : 2;
+    const uint64_t minimum = layout_.rules().reset_min_commit_ts_xid;
     if (oldest < minimum) oldest = minimum;
     v.reasoning.push_back(fmt::format("oldest = start of {} = {}; newest = last XID on the {} page{} of {} = {}",
                                       l.FileName(commit_ts_.run->first), oldest, pages, pages == 1 ? "" : "s",

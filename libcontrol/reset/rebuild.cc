@@ -171,16 +171,15 @@ Result<Rebuilt> RebuildControlFile(const DataDir& dir, const ControlLayout& layo
   c.set(Field::kFloat4ByVal, 1);
   c.set(Field::kFloat8ByVal, 1);
   c.set(Field::kDefaultCharSignedness, 1);  // char is signed on x86
-  c.set(Field::kUnloggedLsn, layout.version_num() >= 1200 ? 1000 : 1);
+  c.set(Field::kUnloggedLsn, layout.rules().initial_unlogged_lsn);
   c.set(Field::kFullPageWrites, 1);
   r.evidence.push_back("build constants = those of x86-64 builds (alignment 8, 1 GB relation segments, "
                        "NAMEDATALEN 64, 32 index keys, float8 by value, signed char)");
 
   // Settings the server checks at start, from the configuration.
-  const bool old_levels = layout.version_num() < 906;
   const auto level_names = layout.text().wal_level_names;
   const auto conf_level = dir.settings.count("wal_level") ? dir.settings.at("wal_level")
-                                                          : std::string(old_levels ? "minimal" : "replica");
+                                                          : std::string(layout.rules().default_wal_level);
   uint64_t level = 0;
   for (size_t i = 0; i < level_names.size(); ++i) {
     if (level_names[i] == conf_level) level = i;

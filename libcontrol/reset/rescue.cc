@@ -40,7 +40,7 @@ std::string UtcStamp() {
 // Copy for moves across filesystems: fsynced and verified before the
 // original may go. The target is in the rescue folder, which no one else
 // writes, so a leftover of a crashed copy is simply overwritten.
-Result<bool> CopyDurably(const std::string& from, const std::string& to, const RescuedFile& f) {
+Status CopyDurably(const std::string& from, const std::string& to, const RescuedFile& f) {
   auto out = CreateOwned(to, FileOwner{f.uid, f.gid, f.mode & 07777}, false);
   if (!out) return out.error();
   if (auto r = CloneInto(from, out->get(), to); !r) return r.error();
@@ -48,7 +48,7 @@ Result<bool> CopyDurably(const std::string& from, const std::string& to, const R
   auto copied = Sha256OfFile(to);
   if (!copied) return copied.error();
   if (*copied != f.sha256) return MakeError(ErrorCode::kIo, "the copy does not match the original", to);
-  return true;
+  return Status::Ok();
 }
 
 bool Exists(const std::string& path) {
@@ -135,7 +135,7 @@ Result<FileOwner> DataFileOwner(const std::string& data_dir) {
   return FileOwner{st.st_uid, st.st_gid, static_cast<mode_t>(st.st_mode & 0777)};
 }
 
-Result<bool> WriteFileAtomically(const std::string& path, std::span<const uint8_t> bytes, uint64_t zero_tail,
+Status WriteFileAtomically(const std::string& path, std::span<const uint8_t> bytes, uint64_t zero_tail,
                                  const FileOwner& owner) {
   const std::string tmp = path + kTmpSuffix;
   // Not ours to remove when it already exists: another writer's, or a
@@ -181,7 +181,7 @@ Result<Manifest> ReadManifest(const std::string& rescue_dir) {
   }
 }
 
-Result<bool> WriteManifest(const std::string& rescue_dir, const Manifest& m) {
+Status WriteManifest(const std::string& rescue_dir, const Manifest& m) {
   nlohmann::json j;
   j["format"] = kFormat;
   j["data_dir"] = m.data_dir;
@@ -253,7 +253,7 @@ Result<RescueFolder> RescueFolder::Create(const std::string& data_dir, const std
   return folder;
 }
 
-Result<bool> RescueFolder::SaveManifest() const { return WriteManifest(dir_, manifest_); }
+Status RescueFolder::SaveManifest() const { return WriteManifest(dir_, manifest_); }
 
 Result<RescuedFile> RescueFolder::Describe(const std::string& relative) const {
   const std::string path = manifest_.data_dir + "/" + relative;
@@ -266,7 +266,7 @@ Result<RescuedFile> RescueFolder::Describe(const std::string& relative) const {
                      st.st_uid, st.st_gid, *sha};
 }
 
-Result<bool> RescueFolder::Keep(const std::string& relative) {
+Status RescueFolder::Keep(const std::string& relative) {
   auto f = Describe(relative);
   if (!f) return f.error();
   // Recorded first: a crash after the move still finds the file in the manifest.
@@ -315,7 +315,7 @@ Result<CopyStats> RescueFolder::KeepCopy(const std::string& relative) {
   return *stats;
 }
 
-Result<bool> RescueFolder::WriteNew(const std::string& relative, std::span<const uint8_t> bytes, uint64_t zero_tail,
+Status RescueFolder::WriteNew(const std::string& relative, std::span<const uint8_t> bytes, uint64_t zero_tail,
                                     const FileOwner& owner) {
   const std::string path = manifest_.data_dir + "/" + relative;
   const std::string tmp_relative = relative + kTmpSuffix;

@@ -41,7 +41,7 @@ Result<FileOwner> DataFileOwner(const std::string& data_dir);
 // owner, group and mode before any byte is written, filled, fsynced, renamed
 // over `path`, and the directory fsynced. For files outside a rescue (the
 // manifest itself); inside one, RescueFolder::WriteNew also journals.
-Result<bool> WriteFileAtomically(const std::string& path, std::span<const uint8_t> bytes,
+Status WriteFileAtomically(const std::string& path, std::span<const uint8_t> bytes,
                                  uint64_t zero_tail, const FileOwner& owner);
 
 struct RescuedFile {
@@ -75,7 +75,7 @@ struct Manifest {
 
 Result<Manifest> ReadManifest(const std::string& rescue_dir);
 // Replaces rescue_dir/manifest.json atomically and durably.
-Result<bool> WriteManifest(const std::string& rescue_dir, const Manifest& manifest);
+Status WriteManifest(const std::string& rescue_dir, const Manifest& manifest);
 
 struct CopyStats {
   uint64_t bytes = 0;      // size of the file kept by copy
@@ -97,7 +97,7 @@ class RescueFolder {
 
   // Moves data_dir/`relative` into the folder (rename on one filesystem;
   // else copy, fsync, verify, remove) after recording it.
-  Result<bool> Keep(const std::string& relative);
+  Status Keep(const std::string& relative);
   // Copies data_dir/`relative` into the folder and leaves it in place, for
   // files a server started later may rewrite, rename or remove; Undo puts it
   // back if it changed or went. A reflink where the filesystem can, else a
@@ -109,10 +109,10 @@ class RescueFolder {
   // records the finished file with its inode and SHA-256, then renames it into
   // place and fsyncs the directory. Refuses, recording nothing, when the
   // temporary name is taken (a leftover of an earlier run to look at).
-  Result<bool> WriteNew(const std::string& relative, std::span<const uint8_t> bytes, uint64_t zero_tail,
+  Status WriteNew(const std::string& relative, std::span<const uint8_t> bytes, uint64_t zero_tail,
                         const FileOwner& owner);
   // Writes manifest.json durably. The methods above call it themselves.
-  Result<bool> SaveManifest() const;
+  Status SaveManifest() const;
 
   const std::vector<RescuedFile>& kept() const { return manifest_.kept; }
   const std::vector<RescuedFile>& copied() const { return manifest_.copied; }

@@ -44,13 +44,13 @@ std::string Sha256::Hex() {
 
 namespace {
 
-Result<bool> FsyncPath(const std::string& path, bool directory) {
+Status FsyncPath(const std::string& path, bool directory) {
   const int fd = open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
   if (fd < 0) return IoError("could not open to fsync", path);
   const int rc = fsync(fd);
   close(fd);
   if (rc != 0) return IoError("could not fsync", path);
-  return true;
+  return Status::Ok();
 }
 
 // Errors that mean "this way of copying is not available here", after which
@@ -62,8 +62,8 @@ bool Unsupported(int error) {
 
 }  // namespace
 
-Result<bool> FsyncFile(const std::string& path) { return FsyncPath(path, false); }
-Result<bool> FsyncDir(const std::string& path) { return FsyncPath(path, true); }
+Status FsyncFile(const std::string& path) { return FsyncPath(path, false); }
+Status FsyncDir(const std::string& path) { return FsyncPath(path, true); }
 
 std::string Parent(const std::string& path) { return std::filesystem::path(path).parent_path().string(); }
 
@@ -71,11 +71,11 @@ Fd::~Fd() {
   if (fd_ >= 0) close(fd_);
 }
 
-Result<bool> Fd::Close(const std::string& path) {
+Status Fd::Close(const std::string& path) {
   const int fd = fd_;
   fd_ = -1;
   if (fd >= 0 && close(fd) != 0) return IoError("could not close", path);
-  return true;
+  return Status::Ok();
 }
 
 Result<Fd> CreateOwned(const std::string& path, const FileOwner& owner, bool exclusive) {
@@ -88,7 +88,7 @@ Result<Fd> CreateOwned(const std::string& path, const FileOwner& owner, bool exc
   return fd;
 }
 
-Result<bool> WriteAll(int fd, const uint8_t* data, size_t size, const std::string& path) {
+Status WriteAll(int fd, const uint8_t* data, size_t size, const std::string& path) {
   while (size > 0) {
     const ssize_t n = write(fd, data, size);
     if (n < 0) {
@@ -98,17 +98,17 @@ Result<bool> WriteAll(int fd, const uint8_t* data, size_t size, const std::strin
     data += n;
     size -= static_cast<size_t>(n);
   }
-  return true;
+  return Status::Ok();
 }
 
-Result<bool> WriteZeros(int fd, uint64_t count, const std::string& path) {
+Status WriteZeros(int fd, uint64_t count, const std::string& path) {
   static const std::vector<uint8_t> zeros(1 << 20, 0);
   for (uint64_t left = count; left > 0;) {
     const size_t n = static_cast<size_t>(std::min<uint64_t>(left, zeros.size()));
     if (auto r = WriteAll(fd, zeros.data(), n, path); !r) return r;
     left -= n;
   }
-  return true;
+  return Status::Ok();
 }
 
 Result<CopyStats> CloneInto(const std::string& from, int to_fd, const std::string& to) {

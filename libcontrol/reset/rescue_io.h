@@ -33,8 +33,8 @@ class Sha256 {
   EVP_MD_CTX* ctx_;
 };
 
-Result<bool> FsyncFile(const std::string& path);
-Result<bool> FsyncDir(const std::string& path);
+Status FsyncFile(const std::string& path);
+Status FsyncDir(const std::string& path);
 std::string Parent(const std::string& path);
 
 // Owns one file descriptor; closes it when it goes.
@@ -47,7 +47,7 @@ class Fd {
   Fd(const Fd&) = delete;
   int get() const { return fd_; }
   // Closes now, reporting the error close() may carry.
-  Result<bool> Close(const std::string& path);
+  Status Close(const std::string& path);
 
  private:
   int fd_;
@@ -58,8 +58,8 @@ class Fd {
 // no byte is ever readable under another owner or mode.
 Result<Fd> CreateOwned(const std::string& path, const FileOwner& owner, bool exclusive);
 
-Result<bool> WriteAll(int fd, const uint8_t* data, size_t size, const std::string& path);
-Result<bool> WriteZeros(int fd, uint64_t count, const std::string& path);
+Status WriteAll(int fd, const uint8_t* data, size_t size, const std::string& path);
+Status WriteZeros(int fd, uint64_t count, const std::string& path);
 
 // Fills the empty file `to_fd` (named `to`) with `from`'s bytes: a reflink
 // (FICLONE) where the filesystem shares blocks, else copy_file_range, else

@@ -122,7 +122,7 @@ void Check(const std::string& data_dir, const std::vector<std::string>& temps, P
 }
 
 // Owner and mode as recorded; only what differs is changed.
-Result<bool> SetAttributes(const std::string& path, const RescuedFile& f) {
+Status SetAttributes(const std::string& path, const RescuedFile& f) {
   struct stat st {};
   if (lstat(path.c_str(), &st) != 0) return rescue_io::IoError("could not stat", path);
   if ((st.st_uid != f.uid || st.st_gid != f.gid) && lchown(path.c_str(), f.uid, f.gid) != 0 && geteuid() == 0) {
@@ -131,12 +131,12 @@ Result<bool> SetAttributes(const std::string& path, const RescuedFile& f) {
   if ((st.st_mode & 07777) != f.mode && chmod(path.c_str(), f.mode) != 0) {
     return rescue_io::IoError("could not restore the mode of", path);
   }
-  return true;
+  return Status::Ok();
 }
 
 // Across filesystems: a temporary file next to the target, announced in the
 // manifest before it exists, then renamed over the target.
-Result<bool> CopyBack(const std::string& rescue_dir, Manifest& m, const PathWork& w) {
+Status CopyBack(const std::string& rescue_dir, Manifest& m, const PathWork& w) {
   const std::string tmp_relative = w.relative + ".pgrescue-tmp";
   const std::string tmp = m.data_dir + "/" + tmp_relative;
   if (std::find(m.temps.begin(), m.temps.end(), tmp_relative) == m.temps.end()) {
@@ -160,10 +160,10 @@ Result<bool> CopyBack(const std::string& rescue_dir, Manifest& m, const PathWork
   if (auto r = FsyncDir(Parent(tmp)); !r) return r;
   // The rescue folder's copy has served; a rerun finds the file in place.
   unlink(w.source.c_str());
-  return true;
+  return Status::Ok();
 }
 
-Result<bool> Apply(const std::string& rescue_dir, Manifest& m, const PathWork& w, UndoReport& report) {
+Status Apply(const std::string& rescue_dir, Manifest& m, const PathWork& w, UndoReport& report) {
   const std::string path = m.data_dir + "/" + w.relative;
   if (w.remove_current) {
     if (unlink(path.c_str()) != 0 && errno != ENOENT) return rescue_io::IoError("could not remove", path);
@@ -177,9 +177,9 @@ Result<bool> Apply(const std::string& rescue_dir, Manifest& m, const PathWork& w
       if (auto r = SetAttributes(path, *w.original); !r) return r;
       report.done.push_back("restored the owner and mode of " + w.relative);
     }
-    return true;
+    return Status::Ok();
   }
-  if (!w.restore) return true;
+  if (!w.restore) return Status::Ok();
   if (auto r = SetAttributes(w.source, *w.original); !r) return r;
   if (rename(w.source.c_str(), path.c_str()) == 0) {
     if (auto r = FsyncDir(Parent(path)); !r) return r;
@@ -191,7 +191,7 @@ Result<bool> Apply(const std::string& rescue_dir, Manifest& m, const PathWork& w
   }
   report.done.push_back(fmt::format("restored {}{}{}", w.relative, w.remove_current ? ", in place of the reset's" : "",
                                     w.note));
-  return true;
+  return Status::Ok();
 }
 
 }  // namespace

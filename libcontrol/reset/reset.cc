@@ -18,25 +18,27 @@ constexpr uint64_t kMax32 = 0xFFFFFFFFu;
 Error Invalid(std::string message) { return MakeError(ErrorCode::kInvalidArgument, std::move(message)); }
 
 // pg_resetwal's argument rules for the cluster's version.
-std::optional<Error> Validate(const ControlLayout& l, const ResetRequest& r) {
-  const int v = l.version_num();
+Status Validate(const ControlLayout& l, const ResetRequest& r) {
+  const VersionRules& rules = l.rules();
   if (r.epoch && *r.epoch >= kMax32) return Invalid("transaction ID epoch (-e) must not be -1");
   if (r.oldest_xid) {
-    if (v < 906) return Invalid(fmt::format("{} {} has no -u", l.reset_tool(), l.major()));
+    if (!rules.reset_has_oldest_xid_option) return Invalid(fmt::format("{} {} has no -u", l.reset_tool(), l.major()));
     if (*r.oldest_xid < 3 || *r.oldest_xid > kMax32) {
       return Invalid("oldest transaction ID (-u) must be greater than or equal to 3");
     }
   }
   if (r.next_xid) {
     if (*r.next_xid > kMax32) return Invalid("transaction ID (-x) must fit in 32 bits");
-    if (v >= 1200 && *r.next_xid < 3) return Invalid("transaction ID (-x) must be greater than or equal to 3");
+    if (rules.reset_min_next_xid > 1 && *r.next_xid < rules.reset_min_next_xid) {
+      return Invalid(fmt::format("transaction ID (-x) must be greater than or equal to {}", rules.reset_min_next_xid));
+    }
     if (*r.next_xid == 0) return Invalid("transaction ID (-x) must not be 0");
   }
   if (r.oldest_commit_ts || r.newest_commit_ts) {
     if (!l.Has(Field::kOldestCommitTsXid)) {
       return Invalid(fmt::format("{} {} has no -c", l.reset_tool(), l.major()));
     }
-    const uint64_t minimum = v >= 1700 ? 3 : 2;
+    const uint64_t minimum = rules.reset_min_commit_ts_xid;
     for (auto x : {r.oldest_commit_ts.value_or(0), r.newest_commit_ts.value_or(0)}) {
       if ((x != 0 && x < minimum) || x > kMax32) {
         return Invalid(fmt::format("transaction ID (-c) must be either 0 or greater than or equal to {}",
@@ -48,17 +50,17 @@ std::optional<Error> Validate(const ControlLayout& l, const ResetRequest& r) {
   if (r.next_multi || r.oldest_multi) {
     if (!r.next_multi || !r.oldest_multi) return Invalid("-m takes two values: next,oldest");
     if (*r.next_multi > kMax32 || *r.oldest_multi > kMax32) return Invalid("multitransaction ID (-m) must fit in 32 bits");
-    if ((v < 1500 || v >= 1900) && *r.next_multi == 0) return Invalid("multitransaction ID (-m) must not be 0");
+    if (rules.reset_rejects_zero_next_multi && *r.next_multi == 0) return Invalid("multitransaction ID (-m) must not be 0");
     if (*r.oldest_multi == 0) return Invalid("oldest multitransaction ID (-m) must not be 0");
   }
-  if (r.next_multi_offset && v < 1900) {
-    if (v < 1500 && *r.next_multi_offset >= kMax32) return Invalid("multitransaction offset (-O) must not be -1");
+  if (r.next_multi_offset && !rules.multixact_offsets_64bit) {
+    if (rules.reset_rejects_max_multi_offset && *r.next_multi_offset >= kMax32) return Invalid("multitransaction offset (-O) must not be -1");
     if (*r.next_multi_offset > kMax32) {
       return Invalid("multitransaction offset (-O) must be between 0 and 4294967295");
     }
   }
   if (r.wal_segsize_mb) {
-    if (v < 1100) return Invalid(fmt::format("{} {} has no --wal-segsize", l.reset_tool(), l.major()));
+    if (!rules.reset_has_wal_segsize_option) return Invalid(fmt::format("{} {} has no --wal-segsize", l.reset_tool(), l.major()));
     const uint64_t mb = *r.wal_segsize_mb;
     if (mb < 1 || mb > 1024 || (mb & (mb - 1)) != 0) {
       return Invalid("argument of --wal-segsize must be a power of two between 1 and 1024");
@@ -67,7 +69,7 @@ std::optional<Error> Validate(const ControlLayout& l, const ResetRequest& r) {
   if (r.char_signed && !l.Has(Field::kDefaultCharSignedness)) {
     return Invalid(fmt::format("{} {} has no --char-signedness", l.reset_tool(), l.major()));
   }
-  return std::nullopt;
+  return Status::Ok();
 }
 
 // -l: 24 hex digits; the first 24 must be hex (pg_resetwal ignores what
@@ -102,9 +104,8 @@ std::optional<uint64_t> ParseResetNumber(const std::string& text) {
 Result<ResetOutcome> PlanReset(const ControlFile& current, bool guessed, const DirListing& wal,
                                const ResetRequest& r, int64_t now) {
   const ControlLayout& l = current.layout();
-  if (auto error = Validate(l, r)) return *error;
+  if (auto valid = Validate(l, r); !valid) return valid.error();
   ControlFile c = current;
-  const int v = l.version_num();
   const uint64_t old_segment_size = c.value(Field::kWalSegmentSize);
   if (!IsValidWalSegmentSize(old_segment_size)) {
     return MakeError(ErrorCode::kInvalidArgument,
@@ -131,7 +132,7 @@ Result<ResetOutcome> PlanReset(const ControlFile& current, bool guessed, const D
   }
   if (r.next_xid) {
     c.set(Field::kNextXid, *r.next_xid);
-    if (v < 906) {
+    if (l.rules().reset_next_xid_moves_oldest) {
       // Up to 9.5 -x also moved oldestXid 2 billion back (wrapping, skipping 0-2).
       uint64_t oldest = (*r.next_xid - 2000000000u) & kMax32;
       if (oldest < 3) oldest += 3;
@@ -182,12 +183,12 @@ Result<ResetOutcome> PlanReset(const ControlFile& current, bool guessed, const D
   if (r.next_oid) line("NextOID:", Field::kNextOid);
   if (r.next_xid) {
     line("NextXID:", Field::kNextXid);
-    if (v < 1400) {
+    if (l.rules().reset_next_xid_reports_oldest) {
       line("OldestXID:", Field::kOldestXid);
       line("OldestXID's DB:", Field::kOldestXidDb);
     }
   }
-  if (r.oldest_xid && v >= 1400) {
+  if (r.oldest_xid && !l.rules().reset_next_xid_reports_oldest) {
     line("OldestXID:", Field::kOldestXid);
     line("OldestXID's DB:", Field::kOldestXidDb);
   }

@@ -35,8 +35,7 @@ std::span<const uint8_t> RecordMainData(const ControlLayout& layout, const WalRe
     if (b.size() < 32 || len > b.size() - 32) return {};
     return b.subspan(32, len);
   }
-  // Compressed-image flags: one bit until 14, three methods from 15.
-  const uint8_t compressed = layout.version_num() >= 1500 ? 0x1C : 0x02;
+  const uint8_t compressed = layout.rules().wal_image_compressed_mask;
   size_t pos = 24;
   while (pos < b.size()) {
     const uint8_t id = b[pos];
@@ -93,9 +92,9 @@ void WalMaxima::Observe(const ControlLayout& layout, const WalRecord& record) {
     const auto data = RecordMainData(layout, record);
     if (data.size() >= 4) next_oid = static_cast<uint32_t>(LoadLittleEndian(data.data() + 0, 4)), next_oid_at = record.lsn;
   } else if (record.rmid == kRmMultiXact && code == kMultiXactCreate) {
-    // { mid, moff, nmembers }: the offset is 64 bits wide from 19.
+    // { mid, moff, nmembers }, moff 32 or 64 bits wide.
     const auto data = RecordMainData(layout, record);
-    const bool wide = layout.version_num() >= 1900;
+    const bool wide = layout.rules().multixact_offsets_64bit;
     const size_t moff_at = wide ? 8 : 4, nmembers_at = wide ? 16 : 8;
     if (data.size() >= nmembers_at + 4) {
       const auto mid = static_cast<uint32_t>(LoadLittleEndian(data.data() + 0, 4));

@@ -259,7 +259,8 @@ WalProof ProveFromWal(const WalScanReport& report, const ControlLayout& layout) 
     take(proof.next_multi, body.value(Field::kNextMulti),
          fmt::format("{} NextMultiXactId {}", at, body.value(Field::kNextMulti)), true);
     take(proof.next_multi_offset, body.value(Field::kNextMultiOffset),
-         fmt::format("{} NextMultiOffset {}", at, body.value(Field::kNextMultiOffset)), layout.version_num() < 1900);
+         fmt::format("{} NextMultiOffset {}", at, body.value(Field::kNextMultiOffset)),
+         !layout.rules().multixact_offsets_64bit);
   }
   const auto& m = report.maxima;
   if (m.newest_xid) {
@@ -275,7 +276,8 @@ WalProof ProveFromWal(const WalScanReport& report, const ControlLayout& layout) 
          fmt::format("MultiXact {} is created by the record at {}", *m.newest_multi, FormatLsn(m.newest_multi_at)),
          true);
     take(proof.next_multi_offset, *m.next_multi_offset,
-         fmt::format("its members end before offset {}", *m.next_multi_offset), layout.version_num() < 1900);
+         fmt::format("its members end before offset {}", *m.next_multi_offset),
+         !layout.rules().multixact_offsets_64bit);
   }
   return proof;
 }

@@ -88,7 +88,7 @@ TEST_P(ResetFixture, ResetWritesWhatTheDryRunAnnouncedAndUndoRestoresIt) {
                   Field::kNextMultiOffset, Field::kOldestXid, Field::kThisTimeLineId}) {
     EXPECT_EQ(c.value(f), old->control.value(f)) << FieldName(f);
   }
-  const fs::path wal = root / (c.layout().version_num() >= 1000 ? "pg_wal" : "pg_xlog");
+  const fs::path wal = root / std::string(c.layout().wal_dir());
   const fs::path segment = wal / "000000010000000000000002";
   ASSERT_TRUE(fs::exists(segment));
   EXPECT_EQ(fs::file_size(segment), seg);
