@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "libcontrol/cluster/backup.h"
+#include "libcontrol/cluster/control_trust.h"
 #include "libcontrol/control/control_json.h"
 #include "libcontrol/control/control_text.h"
 #include "libcontrol/cluster/data_dir.h"

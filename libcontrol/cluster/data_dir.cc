@@ -176,14 +176,6 @@ std::string NameInUse(const fs::path& root, std::string_view (ControlLayout::*na
 
 }  // namespace
 
-bool ControlNeedsRebuild(const DataDir& dir) {
-  if (!dir.control_present || !dir.control->ok()) return true;
-  const auto& read = dir.control->value();
-  return !read.crc_ok() && std::any_of(read.findings.begin(), read.findings.end(), [](const Finding& f) {
-    return f.kind == FindingKind::kImplausibleValue;
-  });
-}
-
 std::optional<uint32_t> BlockSizeFromRelation(const DataDir& dir) {
   const uint32_t size = dir.page_size_from_relation.value_or(0) & 0xFF00;
   if (size >= 1024 && std::has_single_bit(size)) return size;

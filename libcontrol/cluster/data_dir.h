@@ -47,10 +47,6 @@ struct DataDir {
   std::map<std::string, std::string> settings;
 };
 
-// pg_control is missing, unreadable, or both its CRC and its values are
-// wrong: a reset needs --rebuild to make a new one.
-bool ControlNeedsRebuild(const DataDir& dir);
-
 // The block size a data page's pd_pagesize_version records, when it is one
 // PostgreSQL can be built with.
 std::optional<uint32_t> BlockSizeFromRelation(const DataDir& dir);

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "libcontrol/cluster/control_trust.h"
 #include "libcontrol/wal/wal_record.h"
 
 namespace pgrescue {
@@ -19,8 +20,9 @@ Result<WalGeometry> WalScanOptionsFor(const DataDir& dir, WalScanMode mode) {
   g.options.mode = mode;
   if (!dir.wal.exists) return MakeError(ErrorCode::kNotFound, "the data directory has no pg_wal or pg_xlog", dir.root);
   g.options.listings = WalListings(dir);
-  const ControlFileRead* control = dir.control && dir.control->ok() ? &dir.control->value() : nullptr;
-  if (control != nullptr && control->crc_ok()) {
+  const ControlTrust trust = JudgeControl(dir, nullptr);
+  const ControlFileRead* control = trust.read;
+  if (trust.ok()) {
     g.options.layout = &control->control.layout();
     g.options.segment_size = control->control.value(Field::kWalSegmentSize);
     g.options.page_size = static_cast<uint32_t>(control->control.value(Field::kWalBlockSize));

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "libcontrol/cluster/backup.h"
+#include "libcontrol/cluster/control_trust.h"
 #include "libcontrol/control/control_text.h"
 #include "libcontrol/base/id_order.h"
 #include "libcontrol/slru/slru.h"
@@ -81,13 +82,7 @@ class Planner {
   uint64_t Pc(Field f) const { return control_->value(f); }
 
   void ReadControl() {
-    if (!dir_.control || !dir_.control->ok()) return;
-    const ControlFileRead& read = dir_.control->value();
-    bool plausible = true;
-    for (const auto& f : read.findings) {
-      if (f.kind == FindingKind::kImplausibleValue) plausible = false;
-    }
-    if (read.crc_ok() && plausible && &read.control.layout() == &layout_) control_ = &read.control;
+    control_ = JudgeControl(dir_, &layout_).trusted;
   }
 
   void NoteFound() {
