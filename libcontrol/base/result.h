@@ -41,6 +41,8 @@ class [[nodiscard]] Result {
   bool ok() const { return std::holds_alternative<T>(v_); }
   explicit operator bool() const { return ok(); }
 
+  // References and pointers into the held value: valid while this Result
+  // lives and is not assigned to.
   const T& value() const& { assert(ok()); return std::get<T>(v_); }
   T& value() & { assert(ok()); return std::get<T>(v_); }
   T&& value() && { assert(ok()); return std::get<T>(std::move(v_)); }

@@ -50,7 +50,8 @@ bool InRecovery(const ControlFile& control);
 // fields count only while the state says recovery.
 bool BackupRecoveryUnfinished(const ControlFile& control);
 
-// `trusted` is pg_control when it can be trusted, else null.
+// `trusted` is pg_control when it can be trusted, else null; read during the
+// call only (the state keeps copies of what it uses).
 BackupState JudgeBackup(const DataDir& dir, const ControlFile* trusted);
 
 }  // namespace pgrescue

@@ -90,7 +90,8 @@ enum class CType : uint8_t {
   kCrc,       // pg_crc32 / pg_crc32c; ends the struct
 };
 
-// The name PostgreSQL's sources use (ControlFileData / CheckPoint members).
+// The name PostgreSQL's sources use (ControlFileData / CheckPoint members);
+// points into a static table, so it may be kept.
 std::string_view FieldName(Field field);
 
 }  // namespace pgrescue

@@ -36,6 +36,8 @@ enum class DbState : uint32_t {
 
 class ControlFile {
  public:
+  // `layout` must outlive the ControlFile; the layouts of AllControlLayouts()
+  // live for the whole program, so any of them will do.
   explicit ControlFile(const ControlLayout& layout) : layout_(&layout) {}
 
   const ControlLayout& layout() const { return *layout_; }
@@ -62,7 +64,7 @@ class ControlFile {
  private:
   static size_t Index(Field f) { return static_cast<size_t>(f); }
 
-  const ControlLayout* layout_;
+  const ControlLayout* layout_;  // not owned; see the constructor
   std::array<std::optional<uint64_t>, kFieldCount> values_{};
   std::optional<MockAuthNonce> nonce_;
 };

@@ -65,6 +65,9 @@ struct VersionRules {
   std::string_view default_wal_level;
 };
 
+// Every string_view in a declaration (and in its ControlTextStyle and
+// VersionRules) points at a string literal: declarations own no text, and
+// what the accessors below return stays valid for the whole program.
 struct ControlLayoutDecl {
   std::string_view major;            // as PG_VERSION says it: "9.4", "15"
   uint32_t pg_control_version;
@@ -93,6 +96,7 @@ class ControlLayout {
   bool CoversCatalogVersion(uint32_t v) const {
     return v >= decl_.catversion_first && v <= decl_.catversion_last;
   }
+  // Points into this layout: valid as long as the layout is.
   std::span<const uint16_t> wal_page_magics() const { return decl_.wal_page_magics; }
   CrcKind crc_kind() const { return decl_.crc; }
   std::string_view wal_dir() const { return decl_.wal_dir; }
@@ -101,6 +105,7 @@ class ControlLayout {
   const ControlTextStyle& text() const { return decl_.text; }
   const VersionRules& rules() const { return decl_.rules; }
 
+  // Both point into this layout's table: valid as long as the layout is.
   std::span<const Placement> placements() const { return placements_; }
   const Placement* Find(Field field) const;
   bool Has(Field field) const { return Find(field) != nullptr; }
@@ -123,13 +128,17 @@ class ControlLayout {
   uint16_t checkpoint_size_ = 0;
 };
 
-// Oldest first.
+// Oldest first. A static table built on first use and never changed: the
+// span, and every pointer the lookups below return, stay valid for the whole
+// program (which is why ControlFile may keep one).
 std::span<const ControlLayout> AllControlLayouts();
 
 // By major version as PG_VERSION writes it ("9.6", "16"); nullptr if unknown.
+// Points into the static table.
 const ControlLayout* FindLayoutByMajor(std::string_view major);
 
-// Every layout with this pg_control version (942 and 1300 are shared).
+// Every layout with this pg_control version (942 and 1300 are shared);
+// pointers into the static table.
 std::vector<const ControlLayout*> FindLayoutsByControlVersion(uint32_t pg_control_version);
 
 }  // namespace pgrescue

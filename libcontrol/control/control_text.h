@@ -23,7 +23,7 @@ std::string FormatResetwalValues(const ControlFile& control, bool guessed);
 // One "label:   value" line, aligned as pg_controldata and pg_resetwal do.
 std::string AlignedLine(std::string_view label, std::string_view value);
 
-// Shared with the JSON view.
+// Shared with the JSON view. Static text, so it may be kept.
 std::string_view DbStateText(uint64_t state);
 // The mock authentication nonce as pg_controldata prints it: 64 lower-case hex digits.
 std::string NonceHex(const MockAuthNonce& nonce);

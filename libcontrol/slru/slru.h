@@ -19,11 +19,13 @@ enum class SlruKind {
   kCommitTs,          // 8-byte timestamp + 2-byte origin per XID (9.5 on)
 };
 
+// Static text, so it may be kept.
 std::string_view SlruKindName(SlruKind kind);
 
 class SlruLayout {
  public:
-  // The geometry of `kind` in `layout`'s version with `block_size`-byte pages.
+  // The geometry of `kind` in `layout`'s version with `block_size`-byte pages;
+  // copies what it needs, so `layout` need not outlive it.
   SlruLayout(SlruKind kind, const ControlLayout& layout, uint32_t block_size);
 
   SlruKind kind() const { return kind_; }

@@ -17,7 +17,8 @@ namespace pgrescue {
 
 // The rmgr payload of `record`: after the 9.5+ block and data headers (it is
 // the last bytes of the record), or after the 9.4 header. Empty when the
-// headers are malformed or there is none.
+// headers are malformed or there is none. Points into record.bytes, so it is
+// valid only as long as they are.
 std::span<const uint8_t> RecordMainData(const ControlLayout& layout, const WalRecord& record);
 
 // Microseconds since 2000-01-01 00:00:00 UTC, PostgreSQL's TimestampTz.

@@ -18,7 +18,9 @@
 namespace pgrescue {
 
 // Gives whole WAL segments (exactly the segment size; missing tails read as
-// zeros), or nothing when a segment is not there.
+// zeros), or nothing when a segment is not there. A returned span need stay
+// valid only until the next call to Segment on the same source (a directory
+// source reuses one buffer); the reader copies what it needs across calls.
 class WalSegmentSource {
  public:
   virtual ~WalSegmentSource() = default;
@@ -26,7 +28,7 @@ class WalSegmentSource {
 };
 
 // Segments from directories (pg_wal, archives), plain or .partial; keeps one
-// segment in memory at a time.
+// segment in memory at a time, so each call invalidates the span before.
 class WalDirectorySource : public WalSegmentSource {
  public:
   WalDirectorySource(std::vector<std::string> dirs, uint64_t segment_size)
@@ -50,7 +52,9 @@ struct WalRecord {
   uint32_t total = 0;               // xl_tot_len
   // The whole record, header first. Empty for a record that crosses pages
   // and belongs to a resource manager other than XLOG, Transaction or
-  // MultiXact: those are validated in place, never copied.
+  // MultiXact: those are validated in place, never copied. Points into the
+  // source's segment or the reader's buffer: valid only during the visit
+  // call that receives the record; copy what must last (as WalCheckpoint does).
   std::span<const uint8_t> bytes;
 };
 
@@ -64,6 +68,7 @@ enum class WalStop {
   kStoppedByCaller,
 };
 
+// Static text, so it may be kept.
 std::string_view WalStopName(WalStop stop);
 
 struct WalScanEnd {
@@ -74,6 +79,7 @@ struct WalScanEnd {
 
 class WalReader {
  public:
+  // `layout` and `source` must outlive the reader.
   WalReader(const ControlLayout& layout, uint64_t segment_size, uint32_t page_size, WalSegmentSource& source);
 
   // Reads records from `start` on `timeline`; `visit` returns false to stop.
@@ -95,14 +101,18 @@ class WalReader {
   size_t record_header_size_;
   void AssemblePieces();  // copies pieces_ into assembled_
   std::vector<uint8_t> assembled_;  // reused for records that must be whole
-  std::vector<std::span<const uint8_t>> pieces_;  // a record's parts, page by page
+  // A record's parts, page by page: point into the source's current segment
+  // (or assembled_), so they never outlive one record's visit.
+  std::vector<std::span<const uint8_t>> pieces_;
   // The page whose header was checked last; records on it skip the check.
+  // Points into the source's segment, so each Scan starts by dropping it.
   uint64_t checked_page_start_ = 0;
   std::optional<std::span<const uint8_t>> checked_page_;
 };
 
 // The body of a checkpoint record (rmid XLOG, info SHUTDOWN or ONLINE): the
-// CheckPoint struct bytes, or empty for any other record.
+// CheckPoint struct bytes, or empty for any other record. Points into
+// record.bytes, so it is valid only as long as they are.
 std::span<const uint8_t> CheckpointBody(const ControlLayout& layout, const WalRecord& record);
 
 }  // namespace pgrescue

@@ -33,6 +33,8 @@ struct WalScanProgress {
   uint64_t segment_number = 0;  // the one just read
 };
 
+// The layout and listings are borrowed: they must outlive the ScanWal call,
+// and the report keeps neither.
 struct WalScanOptions {
   const ControlLayout* layout = nullptr;
   uint64_t segment_size = 0;
@@ -68,7 +70,8 @@ struct WalScanReport {
   std::vector<WalScanEnd> breaks;  // kFull: breaks before the end where reading resumed later
   WalMaxima maxima;                // over the records validated
 
-  // The newest checkpoint crash recovery could start from.
+  // The newest checkpoint crash recovery could start from. Both point into
+  // `checkpoints`: valid while the report lives and that vector is unchanged.
   const FoundCheckpoint* NewestUsable() const;
   const FoundCheckpoint* Find(Lsn lsn) const;
 };
