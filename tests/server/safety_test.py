@@ -840,10 +840,17 @@ def ensure_started_or(chk, server):
         return False
 
 
+# The backend runs until the test creates safety_go (pg_sleep would end it:
+# it exits when the postmaster dies). Its own limit only keeps it from
+# outliving a test that was itself killed, so it is the whole test's ctest
+# TIMEOUT: on a slow machine the steps between the kill and safety_go (a
+# failed start, plans, refused resets) can take minutes, and a backend that
+# gave up early would commit and leave nothing in use to detect.
+BUSY_LIMIT_SECONDS = 600
 BUSY = ("insert into live values (42); "
         "do $$ declare s timestamptz := clock_timestamp(); begin "
         "while (pg_stat_file('safety_go', true)).size is null "
-        "and clock_timestamp() < s + interval '90 s' loop perform 1; end loop; end $$")
+        f"and clock_timestamp() < s + interval '{BUSY_LIMIT_SECONDS} s' loop perform 1; end loop; end $$")
 
 
 def s3_live(ctx, port):
@@ -858,14 +865,15 @@ def s3_live(ctx, port):
     p_running = run([ctx.args.reset, "--auto", "-f", "-D", srv.data], check=False)
     backend = subprocess.Popen(srv.psql_argv(BUSY), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     bpid = None
-    for _ in range(200):
+    deadline = time.time() + 120
+    while bpid is None and time.time() < deadline and backend.poll() is None:
         out = srv.sql("select pid from pg_stat_activity where query like '%safety_go%' and pid <> pg_backend_pid()")
         if out:
             bpid = int(out)
-            break
-        time.sleep(0.05)
+        else:
+            time.sleep(0.05)
     if bpid is None:
-        raise Failure("the busy backend did not show up")
+        raise Failure(f"the busy backend did not show up (psql exit {backend.poll()})")
     os.kill(pm, signal.SIGKILL)
     wait_gone([pm])
     # The other children notice the postmaster's death and exit; the busy
