@@ -3,12 +3,25 @@
 #pragma once
 
 #include <optional>
+#include <string>
 
+#include "libcontrol/cluster/backup.h"
+#include "libcontrol/cluster/data_dir.h"
 #include "libcontrol/control/control_file.h"
 #include "libcontrol/base/result.h"
 #include "libcontrol/wal/wal_scan.h"
 
 namespace pgrescue {
+
+// The cluster's WAL read for checkpoints crash recovery can start from, with
+// `current`'s version and geometry: the newest ones (every record with
+// `full`), and the backup's start judged too.
+Result<WalScanReport> ScanForCheckpoints(const DataDir& dir, const ControlFile& current, const BackupState& backup,
+                                         bool full);
+
+// "Checkpoint to start from: …", the end of valid WAL and the last commit
+// in it, then a blank line.
+std::string DescribeStart(const WalScanReport& report, const FoundCheckpoint& checkpoint);
 
 // The checkpoint to start from: `wanted` if given (it must be in the report
 // and usable), else the newest usable one. With `newest_allowed` (a backup's
