@@ -1,6 +1,8 @@
 // What a reset writes and the one sequence that writes it: keep every file it
 // replaces or removes in a rescue folder, then write the new ones. Used by the
-// WAL reset and by --from-wal alike.
+// WAL reset and by --from-wal alike. Everything here holds values: no
+// function keeps a reference to its arguments past the call, and no result
+// points into them.
 #pragma once
 
 #include <cstdint>

@@ -15,7 +15,8 @@ namespace pgrescue {
 
 // The cluster's WAL read for checkpoints crash recovery can start from, with
 // `current`'s version and geometry: the newest ones (every record with
-// `full`), and the backup's start judged too.
+// `full`), and the backup's start judged too. The report keeps no reference
+// to `dir` or `current`.
 Result<WalScanReport> ScanForCheckpoints(const DataDir& dir, const ControlFile& current, const BackupState& backup,
                                          bool full);
 
@@ -27,6 +28,8 @@ std::string DescribeStart(const WalScanReport& report, const FoundCheckpoint& ch
 // and usable), else the newest usable one. With `newest_allowed` (a backup's
 // start, see backup.h) nothing newer is ever chosen: starting past a backup's
 // start skips the WAL that makes its pages consistent.
+// The pointer returned points into `report.checkpoints`: `report` must
+// outlive it and must not change while it is used.
 Result<const FoundCheckpoint*> ChooseCheckpoint(const WalScanReport& report, std::optional<Lsn> wanted,
                                                 std::optional<Lsn> newest_allowed = std::nullopt);
 
@@ -34,7 +37,10 @@ Result<const FoundCheckpoint*> ChooseCheckpoint(const WalScanReport& report, std
 // state "in production" (so the server runs crash recovery from the redo
 // point; "shut down" when the checkpoint is a shutdown checkpoint with no WAL
 // after it), and `now` as its time. Recovery and backup markers are cleared,
-// unless `keep_backup_state`: a backup's recovery still needs them.
+// unless `keep_backup_state`: a backup's recovery still needs them. The
+// result refers to nothing of `report` or `checkpoint`; like every
+// ControlFile it points at its version table entry, which lives as long as
+// the program.
 ControlFile PointAtCheckpoint(const ControlFile& current, const WalScanReport& report,
                               const FoundCheckpoint& checkpoint, int64_t now, bool keep_backup_state = false);
 

@@ -2,6 +2,7 @@
 // tool only prints them: a directory still in use, a new WAL start at or
 // below what pages or recovery markers already carry, guessed values or an
 // unclean shutdown without -f, and (for --from-wal) a backup's start.
+// Refusals and checks hold copies: none keeps a reference to its arguments.
 #pragma once
 
 #include <optional>

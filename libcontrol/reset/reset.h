@@ -51,6 +51,8 @@ struct ResetOptionText {
 // The options as numbers; an Error names the option and what it takes.
 Result<ResetRequest> ParseResetRequest(const ResetOptionText& text);
 
+// Holds values only; `control` points at `current`'s version table entry,
+// which lives as long as the program.
 struct ResetOutcome {
   ControlFile control;             // the new pg_control
   uint64_t new_segment = 0;        // first segment of the new WAL, in the new segment size
