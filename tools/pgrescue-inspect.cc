@@ -107,6 +107,45 @@ int InspectWal(const std::string& data_dir, const WalOptions& w, bool json) {
   return report->NewestUsable() != nullptr && report->breaks.empty() ? kExitClean : kExitWarnings;
 }
 
+// pg_control at `path` as pg_controldata prints it, or as JSON; `data_dir`
+// (empty with --file) for the PG_VERSION comparison.
+int InspectControl(const std::string& path, const std::string& data_dir, bool json) {
+  auto read = pgrescue::ReadControlFile(path);
+  if (!read) return Fail(read.error().ToString());
+
+  int status = read->findings.empty() ? kExitClean : kExitWarnings;
+  std::string pg_version_warning;
+  if (!data_dir.empty()) {
+    std::ifstream in(data_dir + "/PG_VERSION");
+    std::string pg_version;
+    if (in && std::getline(in, pg_version) && Trim(pg_version) != read->control.layout().major()) {
+      pg_version_warning = "PG_VERSION says " + Trim(pg_version) + " but pg_control is PostgreSQL " +
+                           std::string(read->control.layout().major()) + "'s";
+      status = kExitWarnings;
+    }
+  }
+
+  if (json) {
+    auto doc = pgrescue::ControlFileToJson(*read);
+    if (!pg_version_warning.empty()) doc["control"]["findings"].push_back(pg_version_warning);
+    std::cout << doc.dump(2) << "\n";
+  } else {
+    const auto report = pgrescue::FormatControlData(*read, kProgname);
+    std::cerr << report.err;
+    std::cout << report.out;
+    // pg_controldata says nothing beyond its own warnings; ours go to stderr
+    // so stdout stays identical to it.
+    for (const auto& f : read->findings) {
+      if (f.kind != pgrescue::FindingKind::kCrcMismatch) {
+        std::cerr << kProgname << ": warning: " << f.message << "\n";
+      }
+    }
+    if (!pg_version_warning.empty()) std::cerr << kProgname << ": warning: " << pg_version_warning << "\n";
+  }
+  std::cout.flush();
+  return std::cout ? status : Fail("could not write the report to standard output");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -162,38 +201,5 @@ int main(int argc, char** argv) {
   }
   const std::string path = !file.empty() ? file : data_dir + "/global/pg_control";
 
-  auto read = pgrescue::ReadControlFile(path);
-  if (!read) return Fail(read.error().ToString());
-
-  int status = read->findings.empty() ? kExitClean : kExitWarnings;
-  std::string pg_version_warning;
-  if (!data_dir.empty()) {
-    std::ifstream in(data_dir + "/PG_VERSION");
-    std::string pg_version;
-    if (in && std::getline(in, pg_version) && Trim(pg_version) != read->control.layout().major()) {
-      pg_version_warning = "PG_VERSION says " + Trim(pg_version) + " but pg_control is PostgreSQL " +
-                           std::string(read->control.layout().major()) + "'s";
-      status = kExitWarnings;
-    }
-  }
-
-  if (json) {
-    auto doc = pgrescue::ControlFileToJson(*read);
-    if (!pg_version_warning.empty()) doc["control"]["findings"].push_back(pg_version_warning);
-    std::cout << doc.dump(2) << "\n";
-  } else {
-    const auto report = pgrescue::FormatControlData(*read, kProgname);
-    std::cerr << report.err;
-    std::cout << report.out;
-    // pg_controldata says nothing beyond its own warnings; ours go to stderr
-    // so stdout stays identical to it.
-    for (const auto& f : read->findings) {
-      if (f.kind != pgrescue::FindingKind::kCrcMismatch) {
-        std::cerr << kProgname << ": warning: " << f.message << "\n";
-      }
-    }
-    if (!pg_version_warning.empty()) std::cerr << kProgname << ": warning: " << pg_version_warning << "\n";
-  }
-  std::cout.flush();
-  return std::cout ? status : Fail("could not write the report to standard output");
+  return InspectControl(path, data_dir, json);
 }

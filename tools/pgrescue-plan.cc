@@ -47,6 +47,8 @@ constexpr const char* kFooter =
     "  pgrescue-plan -D \"$PGDATA\" --wal-archive /mnt/archive --json\n"
     "  pgrescue-plan --reset-values /var/lib/postgresql/15/main\n";
 
+int Fail(const std::string& message) { return pgrescue::cli::Fail(kProgname, message); }
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -66,21 +68,12 @@ int main(int argc, char** argv) {
   if (!data_dir) return kExitUnusable;
 
   auto dir = pgrescue::ScanDataDir(*data_dir, archives);
-  if (!dir) {
-    std::cerr << kProgname << ": error: " << dir.error().ToString() << "\n";
-    return kExitUnusable;
-  }
+  if (!dir) return Fail(dir.error().ToString());
   for (const auto& a : dir->wal_archives) {
-    if (!a.exists) {
-      std::cerr << kProgname << ": error: WAL archive \"" << a.path << "\" does not exist or is not a directory\n";
-      return kExitUnusable;
-    }
+    if (!a.exists) return Fail("WAL archive \"" + a.path + "\" does not exist or is not a directory");
   }
   auto plan = pgrescue::MakePlan(*dir, options);
-  if (!plan) {
-    std::cerr << kProgname << ": error: " << plan.error().ToString() << "\n";
-    return kExitUnusable;
-  }
+  if (!plan) return Fail(plan.error().ToString());
   if (json) {
     std::cout << pgrescue::PlanToJson(*plan).dump(2) << "\n";
   } else {

@@ -2,7 +2,34 @@
 
 #include <fmt/format.h>
 
+#include "libcontrol/wal/wal_decode.h"
+#include "libcontrol/wal/wal_reader.h"
+
 namespace pgrescue {
+
+Result<WalScanReport> ScanForCheckpoints(const DataDir& dir, const ControlFile& current, const BackupState& backup,
+                                         bool full) {
+  WalScanOptions scan;
+  scan.layout = &current.layout();
+  scan.segment_size = current.value(Field::kWalSegmentSize);
+  scan.page_size = static_cast<uint32_t>(current.value(Field::kWalBlockSize));
+  scan.listings = WalListings(dir);
+  scan.mode = full ? WalScanMode::kFull : WalScanMode::kLatestCheckpoint;
+  return ScanWalJudging(scan, {backup.newest_start});
+}
+
+std::string DescribeStart(const WalScanReport& report, const FoundCheckpoint& c) {
+  std::string text = fmt::format("Checkpoint to start from: {} ({}, redo {}, timeline {})\n", FormatLsn(c.record.lsn),
+                                 c.record.shutdown ? "shutdown" : "online", FormatLsn(Lsn{c.record.redo()}),
+                                 report.timeline);
+  text += fmt::format("End of valid WAL:         {} ({}: {})\n", FormatLsn(report.end.at), WalStopName(report.end.why),
+                      report.end.detail);
+  if (report.maxima.last_commit_time) {
+    text += fmt::format("Last commit in WAL:       {} (XID {})\n", FormatPgTimestamp(*report.maxima.last_commit_time),
+                        report.maxima.last_commit_xid);
+  }
+  return text + "\n";
+}
 
 Result<const FoundCheckpoint*> ChooseCheckpoint(const WalScanReport& report, std::optional<Lsn> wanted,
                                                 std::optional<Lsn> newest_allowed) {

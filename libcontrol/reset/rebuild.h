@@ -19,6 +19,8 @@ struct RebuildOptions {
   int64_t now = 0;
 };
 
+// Holds values only; `control` points at `layout`, a version table entry,
+// which lives as long as the program.
 struct Rebuilt {
   ControlFile control;
   std::vector<std::string> evidence;  // "value: source", one per decision

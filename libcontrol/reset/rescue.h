@@ -93,6 +93,7 @@ class RescueFolder {
   static Result<RescueFolder> Create(const std::string& data_dir, const std::string& dir,
                                      const std::string& purpose);
 
+  // Valid while the folder object lives.
   const std::string& dir() const { return dir_; }
 
   // Moves data_dir/`relative` into the folder (rename on one filesystem;
@@ -114,6 +115,8 @@ class RescueFolder {
   // Writes manifest.json durably. The methods above call it themselves.
   Status SaveManifest() const;
 
+  // References into the folder object: valid while it lives and until the
+  // next Keep or KeepCopy.
   const std::vector<RescuedFile>& kept() const { return manifest_.kept; }
   const std::vector<RescuedFile>& copied() const { return manifest_.copied; }
 

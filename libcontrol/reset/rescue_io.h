@@ -37,7 +37,8 @@ Status FsyncFile(const std::string& path);
 Status FsyncDir(const std::string& path);
 std::string Parent(const std::string& path);
 
-// Owns one file descriptor; closes it when it goes.
+// Owns one file descriptor; closes it when it goes. get() is valid only
+// while the Fd lives and has not been closed.
 class Fd {
  public:
   explicit Fd(int fd = -1) : fd_(fd) {}

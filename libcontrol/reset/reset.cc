@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -99,6 +100,44 @@ std::optional<uint64_t> ParseResetNumber(const std::string& text) {
   const unsigned long long v = std::strtoull(text.c_str(), &end, 0);
   if (errno != 0 || end == text.c_str() || *end != '\0') return std::nullopt;
   return v;
+}
+
+bool ParseResetPair(const std::string& text, std::optional<uint64_t>* a, std::optional<uint64_t>* b) {
+  const auto comma = text.find(',');
+  if (comma == std::string::npos) return false;
+  *a = ParseResetNumber(text.substr(0, comma));
+  *b = ParseResetNumber(text.substr(comma + 1));
+  return a->has_value() && b->has_value();
+}
+
+bool ResetOptionText::any_value() const {
+  return !x.empty() || !u.empty() || !e.empty() || !m.empty() || !O.empty() || !c.empty() || !o.empty() ||
+         !l.empty() || !wal_segsize.empty();
+}
+
+Result<ResetRequest> ParseResetRequest(const ResetOptionText& t) {
+  ResetRequest r;
+  for (auto [text, option, out] : {std::tuple{&t.x, "-x", &r.next_xid}, {&t.u, "-u", &r.oldest_xid},
+                                   {&t.e, "-e", &r.epoch}, {&t.O, "-O", &r.next_multi_offset},
+                                   {&t.o, "-o", &r.next_oid}, {&t.wal_segsize, "--wal-segsize", &r.wal_segsize_mb}}) {
+    if (text->empty()) continue;
+    *out = ParseResetNumber(*text);
+    if (!*out) return Invalid(fmt::format("invalid argument for option {}: \"{}\"", option, *text));
+  }
+  if (!t.m.empty() && !ParseResetPair(t.m, &r.next_multi, &r.oldest_multi)) {
+    return Invalid(fmt::format("invalid argument for option -m: \"{}\"; give next,oldest", t.m));
+  }
+  if (!t.c.empty() && !ParseResetPair(t.c, &r.oldest_commit_ts, &r.newest_commit_ts)) {
+    return Invalid(fmt::format("invalid argument for option -c: \"{}\"; give oldest,newest", t.c));
+  }
+  if (!t.l.empty()) r.next_wal_file = t.l;
+  if (!t.char_signedness.empty()) {
+    std::string s = t.char_signedness;
+    for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (s != "signed" && s != "unsigned") return Invalid("--char-signedness takes signed or unsigned");
+    r.char_signed = s == "signed";
+  }
+  return r;
 }
 
 Result<ResetOutcome> PlanReset(const ControlFile& current, bool guessed, const DirListing& wal,

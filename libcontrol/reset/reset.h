@@ -38,6 +38,21 @@ struct ResetRequest {
 // the text is not entirely a number.
 std::optional<uint64_t> ParseResetNumber(const std::string& text);
 
+// "a,b" into two numbers (-m next,oldest and -c oldest,newest); false when
+// either half is not a number.
+bool ParseResetPair(const std::string& text, std::optional<uint64_t>* a, std::optional<uint64_t>* b);
+
+// pg_resetwal's value options as typed; empty means not given.
+struct ResetOptionText {
+  std::string x, u, e, m, O, c, o, l, wal_segsize, char_signedness;
+  bool any_value() const;  // any but --char-signedness
+};
+
+// The options as numbers; an Error names the option and what it takes.
+Result<ResetRequest> ParseResetRequest(const ResetOptionText& text);
+
+// Holds values only; `control` points at `current`'s version table entry,
+// which lives as long as the program.
 struct ResetOutcome {
   ControlFile control;             // the new pg_control
   uint64_t new_segment = 0;        // first segment of the new WAL, in the new segment size

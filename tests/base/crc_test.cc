@@ -2,8 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
 #include <string_view>
 #include <vector>
+
+#include "libcontrol/base/wal_names.h"
+#include "libcontrol/control/control_file.h"
+#include "libcontrol/wal/wal_record.h"
+#include "tests/fixtures.h"
 
 namespace pgrescue {
 namespace {
@@ -54,6 +60,32 @@ TEST(Crc, ThisMachineHasTheHardwarePath) {
 #if defined(__x86_64__)
   EXPECT_TRUE(Crc32cHardwareAvailable());
 #endif
+}
+
+// Both CRCs (9.4's legacy CRC-32, CRC-32C from 9.5) on records the servers
+// wrote.
+TEST(WalRecordCrc, MatchesTheServersOwnCheckpointRecords) {
+  // The shut-down checkpoint record in each fixture's WAL head, written by
+  // the server itself.
+  for (const std::string v : {"pg94", "pg95", "pg96", "pg10", "pg12", "pg15", "pg17", "pg18", "pg19"}) {
+    const auto read = ParseControlFile(testing::ReadBytes(testing::FixturesDir() / v / "pg_control.shutdown"));
+    ASSERT_TRUE(read.ok());
+    const auto& c = read->control;
+    const uint64_t seg = c.value(Field::kWalSegmentSize);
+    const std::string name = SegmentNameFor(static_cast<uint32_t>(c.value(Field::kThisTimeLineId)),
+                                            Lsn{c.value(Field::kCheckPoint)}, seg)
+                                 .ToString(seg);
+    const auto head = testing::Gunzip(testing::FixturesDir() / v / ("wal." + name + ".head.gz"));
+    const size_t at = c.value(Field::kCheckPoint) % seg;
+    ASSERT_GT(head.size(), at + 64) << v;
+    const size_t length = head[at] | head[at + 1] << 8;
+    ASSERT_LT(at % 8192 + length, 8192u) << v << ": the record crosses a page";
+    const bool legacy = c.layout().crc_kind() == CrcKind::kLegacyCrc32;
+    const size_t crc_at = at + (legacy ? 24 : 20);
+    const uint32_t stored = head[crc_at] | head[crc_at + 1] << 8 | head[crc_at + 2] << 16 |
+                            static_cast<uint32_t>(head[crc_at + 3]) << 24;
+    EXPECT_EQ(WalRecordCrc(c.layout().crc_kind(), {head.data() + at, length}), stored) << v;
+  }
 }
 
 }  // namespace
