@@ -61,6 +61,7 @@ nlohmann::json ToJson(const RescuedFile& f, bool created) {
                       {"uid", f.uid},   {"gid", f.gid},   {"sha256", f.sha256}};
   if (created) {
     j["inode"] = f.inode;
+    if (f.birth_ns != 0) j["birth_ns"] = f.birth_ns;
     if (f.pending) j["pending"] = true;
   }
   return j;
@@ -75,14 +76,20 @@ RescuedFile FromJson(const nlohmann::json& j) {
   f.gid = j.value("gid", uint32_t{0});
   f.sha256 = j.value("sha256", std::string());
   f.inode = j.value("inode", uint64_t{0});
+  f.birth_ns = j.value("birth_ns", uint64_t{0});
   f.pending = j.value("pending", false);
   return f;
 }
 
 // Creates `tmp`, which must not exist, with `owner` before the first byte,
 // writes `bytes` and `zero_tail` zeros, fsyncs and closes it; removes it on
-// any failure. Returns its inode, which names the file after a rename.
-Result<ino_t> WriteTemp(const std::string& tmp, std::span<const uint8_t> bytes, uint64_t zero_tail,
+// any failure. Returns its inode and birth time, which name the file after a
+// rename.
+struct FileIdentity {
+  uint64_t inode = 0;
+  uint64_t birth_ns = 0;
+};
+Result<FileIdentity> WriteTemp(const std::string& tmp, std::span<const uint8_t> bytes, uint64_t zero_tail,
                         const FileOwner& owner) {
   auto fd = CreateOwned(tmp, owner, true);
   if (!fd) {
@@ -99,8 +106,9 @@ Result<ino_t> WriteTemp(const std::string& tmp, std::span<const uint8_t> bytes, 
   if (fsync(fd->get()) != 0) return fail(IoError("could not fsync", tmp));
   struct stat st {};
   if (fstat(fd->get(), &st) != 0) return fail(IoError("could not stat", tmp));
+  const uint64_t birth = rescue_io::BirthTimeNs(fd->get(), "", AT_EMPTY_PATH).value_or(0);
   if (auto r = fd->Close(tmp); !r) return fail(r.error());
-  return st.st_ino;
+  return FileIdentity{st.st_ino, birth};
 }
 
 }  // namespace
@@ -341,11 +349,12 @@ Status RescueFolder::WriteNew(const std::string& relative, std::span<const uint8
 
   // The temporary name was free and is announced: ours to remove on failure
   // (undo would remove it too).
-  auto inode = WriteTemp(tmp, bytes, zero_tail, owner);
-  if (!inode) return inode.error();
+  auto identity = WriteTemp(tmp, bytes, zero_tail, owner);
+  if (!identity) return identity.error();
   // The inode is on record before the name appears, so undo knows the file
   // even after a server rewrote it.
-  manifest_.created.back().inode = *inode;
+  manifest_.created.back().inode = identity->inode;
+  manifest_.created.back().birth_ns = identity->birth_ns;
   manifest_.created.back().pending = false;
   if (auto r = SaveManifest(); !r) return r;
   if (rename(tmp.c_str(), path.c_str()) != 0) return IoError("could not rename into place", path);

@@ -54,6 +54,10 @@ struct RescuedFile {
   // Created files only. The inode written, so undo still knows the file after
   // a server changed its bytes in place; 0 when unknown (older manifests).
   uint64_t inode = 0;
+  // With the inode: its birth time, so a new file that got the same inode
+  // number after the reset's was removed is not taken for it; 0 when the
+  // filesystem keeps none.
+  uint64_t birth_ns = 0;
   // Created files only: announced, but the write was not finished, so the
   // file cannot have been renamed into place yet.
   bool pending = false;

@@ -62,6 +62,13 @@ bool Unsupported(int error) {
 
 }  // namespace
 
+std::optional<uint64_t> BirthTimeNs(int dirfd, const std::string& path, int flags) {
+  struct statx sx {};
+  if (statx(dirfd, path.c_str(), flags | AT_STATX_SYNC_AS_STAT, STATX_BTIME, &sx) != 0) return std::nullopt;
+  if ((sx.stx_mask & STATX_BTIME) == 0) return std::nullopt;
+  return static_cast<uint64_t>(sx.stx_btime.tv_sec) * 1000000000u + sx.stx_btime.tv_nsec;
+}
+
 Status FsyncFile(const std::string& path) { return FsyncPath(path, false); }
 Status FsyncDir(const std::string& path) { return FsyncPath(path, true); }
 

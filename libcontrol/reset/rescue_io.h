@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <openssl/evp.h>
@@ -32,6 +33,11 @@ class Sha256 {
  private:
   EVP_MD_CTX* ctx_;
 };
+
+// A file's identity beyond its inode number, which the filesystem reuses once
+// the file is gone: its birth time in nanoseconds, where the filesystem keeps
+// one (ext4, XFS, Btrfs); nullopt elsewhere.
+std::optional<uint64_t> BirthTimeNs(int dirfd, const std::string& path, int flags);
 
 Status FsyncFile(const std::string& path);
 Status FsyncDir(const std::string& path);

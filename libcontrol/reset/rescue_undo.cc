@@ -61,7 +61,10 @@ bool SameBytes(const std::string& path, const Current& c, const RescuedFile& f) 
 // place (same inode), and after a copy of the whole directory (same bytes).
 bool IsTheResetsFile(const std::string& path, const Current& c, const RescuedFile& created) {
   if (created.pending) return false;  // the rename into place comes after the record
-  if (created.inode != 0 && static_cast<uint64_t>(c.st.st_ino) == created.inode && S_ISREG(c.st.st_mode)) return true;
+  if (created.inode != 0 && static_cast<uint64_t>(c.st.st_ino) == created.inode && S_ISREG(c.st.st_mode) &&
+      (created.birth_ns == 0 || rescue_io::BirthTimeNs(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW) == created.birth_ns)) {
+    return true;
+  }
   return SameBytes(path, c, created);
 }
 
