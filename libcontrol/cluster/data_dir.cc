@@ -16,7 +16,52 @@ namespace pgrescue {
 namespace fs = std::filesystem;
 namespace {
 
-bool ByName(const DirEntry& a, const DirEntry& b) { return a.name < b.name; }
+// Sorts by name as std::string's operator< does, but compares the first 24
+// bytes (a WAL file name) as three integers: a 100,000-entry pg_wal sorts
+// several times faster than with string comparisons.
+void SortByName(std::vector<DirEntry>* entries) {
+  struct Key {
+    uint64_t part[3];
+    uint32_t index;
+  };
+  std::vector<Key> keys(entries->size());
+  for (size_t i = 0; i < entries->size(); ++i) {
+    unsigned char padded[24] = {};
+    const std::string& name = (*entries)[i].name;
+    std::memcpy(padded, name.data(), std::min<size_t>(name.size(), sizeof padded));
+    for (int p = 0; p < 3; ++p) {
+      uint64_t v;
+      std::memcpy(&v, padded + p * 8, 8);
+      keys[i].part[p] = std::endian::native == std::endian::little ? __builtin_bswap64(v) : v;
+    }
+    keys[i].index = static_cast<uint32_t>(i);
+  }
+  // Names hold no NUL byte, so zero padding orders a prefix first, as
+  // std::string does; equal first 24 bytes fall back to the whole name.
+  std::sort(keys.begin(), keys.end(), [&](const Key& a, const Key& b) {
+    for (int p = 0; p < 3; ++p) {
+      if (a.part[p] != b.part[p]) return a.part[p] < b.part[p];
+    }
+    return (*entries)[a.index].name < (*entries)[b.index].name;
+  });
+  // Position j takes the entry at keys[j].index: follow each cycle once.
+  auto& e = *entries;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (keys[i].index == i) continue;
+    DirEntry held = std::move(e[i]);
+    size_t j = i;
+    for (;;) {
+      const size_t from = keys[j].index;
+      keys[j].index = static_cast<uint32_t>(j);
+      if (from == i) {
+        e[j] = std::move(held);
+        break;
+      }
+      e[j] = std::move(e[from]);
+      j = from;
+    }
+  }
+}
 
 // readdir rather than std::filesystem: pg_wal can hold 100,000 files, and
 // building a path object and a stat per entry dominates the scan. Sizes are
@@ -28,9 +73,16 @@ DirListing List(const fs::path& dir, bool with_sizes) {
   if (d == nullptr) return out;
   out.exists = true;
   const int fd = dirfd(d);
+  // A directory's size bounds its entry count (each takes at least 12
+  // bytes): reserving that much address space up front spares the copies
+  // and page faults of growing, and untouched pages cost nothing.
+  struct stat dir_st {};
+  if (fstat(fd, &dir_st) == 0 && dir_st.st_size > 0) {
+    out.entries.reserve(std::min<size_t>(static_cast<size_t>(dir_st.st_size) / 12, size_t{1} << 24));
+  }
   while (const dirent* ent = readdir(d)) {
     if (std::strcmp(ent->d_name, ".") == 0 || std::strcmp(ent->d_name, "..") == 0) continue;
-    DirEntry e;
+    DirEntry& e = out.entries.emplace_back();
     e.name = ent->d_name;
     e.is_dir = ent->d_type == DT_DIR;
     if (ent->d_type == DT_UNKNOWN || ent->d_type == DT_LNK || (with_sizes && !e.is_dir)) {
@@ -40,10 +92,9 @@ DirListing List(const fs::path& dir, bool with_sizes) {
         e.size = e.is_dir ? 0 : static_cast<uint64_t>(st.st_size);
       }
     }
-    out.entries.push_back(std::move(e));
   }
   closedir(d);
-  std::sort(out.entries.begin(), out.entries.end(), ByName);
+  SortByName(&out.entries);
   return out;
 }
 
