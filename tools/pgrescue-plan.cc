@@ -50,6 +50,7 @@ constexpr const char* kFooter =
 }  // namespace
 
 int main(int argc, char** argv) {
+  pgrescue::PrepareHeapForLargeListings();
   CLI::App app(kDescription, kProgname);
   app.footer(kFooter);
   pgrescue::cli::DataDirOption data_dir_option(app);

@@ -1,6 +1,9 @@
 #include "libcontrol/cluster/data_dir.h"
 
 #include <dirent.h>
+#include <malloc.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -16,19 +19,28 @@ namespace pgrescue {
 namespace fs = std::filesystem;
 namespace {
 
-// Sorts by name as std::string's operator< does, but compares the first 24
-// bytes (a WAL file name) as three integers: a 100,000-entry pg_wal sorts
-// several times faster than with string comparisons.
-void SortByName(std::vector<DirEntry>* entries) {
+// One directory entry as read, its name kept in a shared arena.
+struct RawEntry {
+  size_t offset;
+  size_t length;
+  uint64_t size;
+  bool is_dir;
+};
+
+// The entries sorted by name as std::string's operator< sorts them. The
+// first 24 bytes (a WAL file name) are compared as three integers, and the
+// names are allocated in sorted order, so that the many passes over a
+// 100,000-file pg_wal read memory in order instead of at random.
+std::vector<DirEntry> SortedEntries(const std::string& arena, const std::vector<RawEntry>& raw) {
   struct Key {
     uint64_t part[3];
     uint32_t index;
   };
-  std::vector<Key> keys(entries->size());
-  for (size_t i = 0; i < entries->size(); ++i) {
+  auto name = [&](uint32_t i) { return std::string_view(arena).substr(raw[i].offset, raw[i].length); };
+  std::vector<Key> keys(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) {
     unsigned char padded[24] = {};
-    const std::string& name = (*entries)[i].name;
-    std::memcpy(padded, name.data(), std::min<size_t>(name.size(), sizeof padded));
+    std::memcpy(padded, arena.data() + raw[i].offset, std::min<size_t>(raw[i].length, sizeof padded));
     for (int p = 0; p < 3; ++p) {
       uint64_t v;
       std::memcpy(&v, padded + p * 8, 8);
@@ -42,25 +54,12 @@ void SortByName(std::vector<DirEntry>* entries) {
     for (int p = 0; p < 3; ++p) {
       if (a.part[p] != b.part[p]) return a.part[p] < b.part[p];
     }
-    return (*entries)[a.index].name < (*entries)[b.index].name;
+    return name(a.index) < name(b.index);
   });
-  // Position j takes the entry at keys[j].index: follow each cycle once.
-  auto& e = *entries;
-  for (size_t i = 0; i < keys.size(); ++i) {
-    if (keys[i].index == i) continue;
-    DirEntry held = std::move(e[i]);
-    size_t j = i;
-    for (;;) {
-      const size_t from = keys[j].index;
-      keys[j].index = static_cast<uint32_t>(j);
-      if (from == i) {
-        e[j] = std::move(held);
-        break;
-      }
-      e[j] = std::move(e[from]);
-      j = from;
-    }
-  }
+  std::vector<DirEntry> out;
+  out.reserve(raw.size());
+  for (const Key& k : keys) out.push_back({std::string(name(k.index)), raw[k.index].size, raw[k.index].is_dir});
+  return out;
 }
 
 // readdir rather than std::filesystem: pg_wal can hold 100,000 files, and
@@ -73,18 +72,21 @@ DirListing List(const fs::path& dir, bool with_sizes) {
   if (d == nullptr) return out;
   out.exists = true;
   const int fd = dirfd(d);
-  // A directory's size bounds its entry count (each takes at least 12
-  // bytes): reserving that much address space up front spares the copies
-  // and page faults of growing, and untouched pages cost nothing.
+  std::string arena;
+  std::vector<RawEntry> raw;
+  // A directory's size bounds its entry count and name bytes: reserving
+  // that much address space spares the copies of growing, and untouched
+  // pages cost nothing.
   struct stat dir_st {};
   if (fstat(fd, &dir_st) == 0 && dir_st.st_size > 0) {
-    out.entries.reserve(std::min<size_t>(static_cast<size_t>(dir_st.st_size) / 12, size_t{1} << 24));
+    const size_t bytes = std::min<size_t>(static_cast<size_t>(dir_st.st_size), size_t{1} << 28);
+    arena.reserve(bytes);
+    raw.reserve(bytes / 12);
   }
   while (const dirent* ent = readdir(d)) {
     if (std::strcmp(ent->d_name, ".") == 0 || std::strcmp(ent->d_name, "..") == 0) continue;
-    DirEntry& e = out.entries.emplace_back();
-    e.name = ent->d_name;
-    e.is_dir = ent->d_type == DT_DIR;
+    RawEntry e{arena.size(), std::strlen(ent->d_name), 0, ent->d_type == DT_DIR};
+    arena.append(ent->d_name, e.length);
     if (ent->d_type == DT_UNKNOWN || ent->d_type == DT_LNK || (with_sizes && !e.is_dir)) {
       struct stat st {};
       if (fstatat(fd, ent->d_name, &st, 0) == 0) {
@@ -92,9 +94,10 @@ DirListing List(const fs::path& dir, bool with_sizes) {
         e.size = e.is_dir ? 0 : static_cast<uint64_t>(st.st_size);
       }
     }
+    raw.push_back(e);
   }
   closedir(d);
-  SortByName(&out.entries);
+  out.entries = SortedEntries(arena, raw);
   return out;
 }
 
@@ -226,6 +229,22 @@ std::string NameInUse(const fs::path& root, std::string_view (ControlLayout::*na
 }
 
 }  // namespace
+
+void PrepareHeapForLargeListings() {
+  constexpr size_t kHuge = size_t{2} << 20;
+  constexpr int kPad = 64 << 20;
+  // Large blocks from the heap rather than each its own mapping, and never
+  // handed back: the listing's temporaries are reused by what follows.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // the largest glibc takes
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
+  mallopt(M_TOP_PAD, kPad);
+  const auto before = reinterpret_cast<uintptr_t>(sbrk(0));
+  void* volatile grow = malloc(kHuge);  // grows the heap by the pad now (volatile: not elided)
+  free(grow);
+  const auto after = reinterpret_cast<uintptr_t>(sbrk(0));
+  const uintptr_t start = (before + kHuge - 1) & ~(kHuge - 1);
+  if (after > start) madvise(reinterpret_cast<void*>(start), after - start, MADV_HUGEPAGE);
+}
 
 std::optional<uint32_t> BlockSizeFromRelation(const DataDir& dir) {
   const uint32_t size = dir.page_size_from_relation.value_or(0) & 0xFF00;
