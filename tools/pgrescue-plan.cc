@@ -52,6 +52,7 @@ int Fail(const std::string& message) { return pgrescue::cli::Fail(kProgname, mes
 }  // namespace
 
 int main(int argc, char** argv) {
+  pgrescue::PrepareHeapForLargeListings();
   CLI::App app(kDescription, kProgname);
   app.footer(kFooter);
   pgrescue::cli::DataDirOption data_dir_option(app);

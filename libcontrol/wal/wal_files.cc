@@ -85,14 +85,23 @@ Result<WalFiles> WalFiles::Open(const std::vector<std::string>& dirs, uint64_t s
   }
   std::vector<const DirListing*> pointers;
   for (const auto& l : listings) pointers.push_back(&l);
-  return FromListings(pointers, segment_size, timeline);
+  auto files = FromListings(pointers, segment_size, timeline);
+  // Moving the vector keeps its elements where they are: the WalFile
+  // pointers stay valid.
+  if (files) files->owned_ = std::move(listings);
+  return files;
 }
 
 Result<WalFiles> WalFiles::FromListings(const std::vector<const DirListing*>& listings, uint64_t segment_size,
                                         std::optional<uint32_t> timeline) {
   WalFiles files(segment_size);
   std::map<uint32_t, std::string> histories;
-  std::map<std::pair<uint64_t, uint32_t>, WalFile> found;
+  using Found = Numbered;
+  std::vector<Found> found;
+  size_t total = 0;
+  for (const DirListing* l : listings) total += l->entries.size();
+  found.reserve(total);
+  uint32_t newest = 0;
   for (const DirListing* l : listings) {
     for (const auto& e : l->entries) {
       if (e.is_dir || e.name.size() < 16) continue;
@@ -100,10 +109,9 @@ Result<WalFiles> WalFiles::FromListings(const std::vector<const DirListing*>& li
       if (kind.kind == WalFileKind::kHistory) {
         histories.emplace(kind.timeline, l->path + "/" + e.name);
       } else if (kind.kind == WalFileKind::kSegment || kind.kind == WalFileKind::kPartial) {
-        // A complete segment wins over a .partial one; pg_wal over archives.
-        const bool partial = kind.kind == WalFileKind::kPartial;
-        auto [it, added] = found.try_emplace({*kind.segment_number, kind.timeline});
-        if (added || (it->second.partial && !partial)) it->second = WalFile{kind.timeline, l->path + "/" + e.name, partial};
+        found.push_back({*kind.segment_number, WalFile{kind.timeline, &l->path, &e.name,
+                                                       kind.kind == WalFileKind::kPartial}});
+        newest = std::max(newest, kind.timeline);
       }
     }
   }
@@ -111,7 +119,7 @@ Result<WalFiles> WalFiles::FromListings(const std::vector<const DirListing*>& li
   for (const DirListing* l : listings) dirs.push_back(l->path);
   uint32_t target = timeline.value_or(0);
   if (!timeline) {
-    for (const auto& [key, file] : found) target = std::max(target, key.second);
+    target = newest;
     if (!histories.empty()) target = std::max(target, histories.rbegin()->first);
   }
   if (target == 0) {
@@ -132,40 +140,66 @@ Result<WalFiles> WalFiles::FromListings(const std::vector<const DirListing*>& li
     if (!spans) return MakeError(spans.error().code, spans.error().message, it->second);
     files.history_ = std::move(*spans);
   }
-  // For each segment, the timelines whose span reaches it, newest first.
-  for (const auto& [key, file] : found) {
-    const uint64_t segno = key.first;
-    const uint32_t tli = key.second;
+  // By segment, newest timeline first; a stable sort keeps the listing order
+  // among files of the same segment and timeline. A sorted pg_wal on one
+  // timeline is already in that order.
+  auto before = [](const Found& a, const Found& b) {
+    return a.segno != b.segno ? a.segno < b.segno : a.file.timeline > b.file.timeline;
+  };
+  if (!std::is_sorted(found.begin(), found.end(), before)) std::stable_sort(found.begin(), found.end(), before);
+  // Kept in place: one (segment, timeline) group at a time, a complete
+  // segment winning over a .partial one, pg_wal over archives (the first
+  // listed), and only timelines whose span reaches the segment.
+  size_t kept = 0;
+  for (size_t i = 0; i < found.size();) {
+    size_t end = i + 1;
+    while (end < found.size() && found[end].segno == found[i].segno &&
+           found[end].file.timeline == found[i].file.timeline) {
+      ++end;
+    }
+    size_t chosen = i;
+    for (size_t k = i; k < end; ++k) {
+      if (!found[k].file.partial) {
+        chosen = k;
+        break;
+      }
+    }
+    i = end;
+    const uint64_t segno = found[chosen].segno;
+    const uint32_t tli = found[chosen].file.timeline;
     const auto span = std::find_if(files.history_.begin(), files.history_.end(),
                                    [&](const TimelineSpan& s) { return s.timeline == tli; });
     if (span == files.history_.end()) continue;
     const uint64_t first = SegmentNumberOf(span->begin, segment_size);
     const bool open_end = span->end.value == 0;
     if (segno < first || (!open_end && segno > SegmentNumberOf(span->end, segment_size))) continue;
-    files.files_[segno].push_back(file);
+    found[kept++] = found[chosen];
   }
-  for (auto& [segno, list] : files.files_) {
-    std::sort(list.begin(), list.end(), [](const WalFile& a, const WalFile& b) { return a.timeline > b.timeline; });
-  }
+  found.resize(kept);
+  files.files_ = std::move(found);
   return files;
 }
 
 std::vector<uint64_t> WalFiles::SegmentNumbers() const {
   std::vector<uint64_t> out;
   out.reserve(files_.size());
-  for (const auto& [segno, list] : files_) out.push_back(segno);
+  for (const auto& f : files_) {
+    if (out.empty() || out.back() != f.segno) out.push_back(f.segno);
+  }
   return out;
 }
 
 const WalFile* WalFiles::Find(uint64_t segment_number) const {
-  const auto it = files_.find(segment_number);
-  return it == files_.end() ? nullptr : &it->second.front();
+  const auto it = std::lower_bound(files_.begin(), files_.end(), segment_number,
+                                   [](const Numbered& f, uint64_t n) { return f.segno < n; });
+  return it == files_.end() || it->segno != segment_number ? nullptr : &it->file;
 }
 
 WalFiles::WalFiles(WalFiles&& other) noexcept
     : on_segment_read(std::move(other.on_segment_read)),
       segment_size_(other.segment_size_),
       history_(std::move(other.history_)),
+      owned_(std::move(other.owned_)),
       files_(std::move(other.files_)),
       newest_slot_(other.newest_slot_),
       segments_read_(other.segments_read_) {
@@ -217,7 +251,7 @@ std::optional<std::span<const uint8_t>> WalFiles::Segment(uint32_t, uint64_t seg
   const WalFile* file = Find(segment_number);
   if (file == nullptr) return std::nullopt;
   const int slot = 1 - newest_slot_;
-  if (!Load(file->path, slots_[slot])) return std::nullopt;
+  if (!Load(file->path(), slots_[slot])) return std::nullopt;
   slots_[slot].segment = segment_number;
   newest_slot_ = slot;
   ++segments_read_;
@@ -229,7 +263,7 @@ std::optional<std::vector<uint8_t>> WalFiles::Head(uint64_t segment_number, size
   const WalFile* file = Find(segment_number);
   if (file == nullptr) return std::nullopt;
   std::vector<uint8_t> head(bytes, 0);
-  if (!ReadPrefix(file->path, head.data(), head.size())) return std::nullopt;
+  if (!ReadPrefix(file->path(), head.data(), head.size())) return std::nullopt;
   return head;
 }
 

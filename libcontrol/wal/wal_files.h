@@ -31,10 +31,13 @@ struct TimelineSpan {
 // ending with `timeline` itself.
 Result<std::vector<TimelineSpan>> ParseTimelineHistory(const std::string& text, uint32_t timeline);
 
+// Points into the listing it was found in, which must outlive it.
 struct WalFile {
   uint32_t timeline = 0;
-  std::string path;
+  const std::string* dir = nullptr;
+  const std::string* name = nullptr;
   bool partial = false;
+  std::string path() const { return *dir + "/" + *name; }
 };
 
 class WalFiles : public WalSegmentSource {
@@ -43,7 +46,8 @@ class WalFiles : public WalSegmentSource {
   // timeline's history, or `timeline`'s when given.
   static Result<WalFiles> Open(const std::vector<std::string>& dirs, uint64_t segment_size,
                                std::optional<uint32_t> timeline = std::nullopt);
-  // The same from directories already listed (a data directory scan's).
+  // The same from directories already listed (a data directory scan's),
+  // which must outlive the WalFiles.
   static Result<WalFiles> FromListings(const std::vector<const DirListing*>& listings, uint64_t segment_size,
                                        std::optional<uint32_t> timeline = std::nullopt);
 
@@ -52,7 +56,7 @@ class WalFiles : public WalSegmentSource {
   // Segment numbers with a file on the way to timeline(), ascending.
   std::vector<uint64_t> SegmentNumbers() const;
   // The file read for `segment_number`: the newest timeline whose span
-  // reaches that segment and has it.
+  // reaches that segment and has it. Valid as long as this WalFiles.
   const WalFile* Find(uint64_t segment_number) const;
   uint64_t segment_size() const { return segment_size_; }
   uint64_t segments_read() const { return segments_read_; }
@@ -78,7 +82,14 @@ class WalFiles : public WalSegmentSource {
 
   uint64_t segment_size_;
   std::vector<TimelineSpan> history_;
-  std::map<uint64_t, std::vector<WalFile>> files_;  // by segment number, newest timeline first
+  std::vector<DirListing> owned_;  // what Open listed; WalFile points into it
+  // Every file on the way to timeline(), by segment number then newest
+  // timeline first. A flat vector: pg_wal can hold 100,000 segments.
+  struct Numbered {
+    uint64_t segno;
+    WalFile file;
+  };
+  std::vector<Numbered> files_;
   // The two segments read last: a record crossing a boundary, and a
   // backward search stepping one segment back, read each only once. A whole
   // segment file is mapped (no copy out of the page cache); a short one

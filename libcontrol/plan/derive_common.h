@@ -1,0 +1,51 @@
+// SLRU and WAL arithmetic the derivations share: where a run ends, how far
+// an ID lies from its start, and when pg_control or WAL overrule the files.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "libcontrol/plan/derivations.h"
+
+namespace pgrescue {
+
+constexpr uint32_t kFirstNormalXid = 3;
+constexpr uint32_t kFirstMultiXactId = 1;
+
+PlannedValue NewValue(std::string option, std::string long_option, std::string what);
+
+// The first ID of the segment after the run's newest: where the server
+// starts a fresh segment file.
+uint64_t NextBoundary(const SlruEvidence& s);
+
+// The later of the files' boundary and pg_control's next value: pg_control
+// may be ahead by less than a segment (a segment not yet created). A value
+// further away contradicts the files, which then win.
+uint64_t LaterNext(const SlruEvidence& s, uint64_t derived, uint64_t pc, const char* label, PlannedValue* v);
+
+// pg_control's oldest value if it lies inside the run, else the run's start.
+uint64_t OldestWithin(const SlruEvidence& s, uint64_t start, uint64_t next, uint64_t pc, const char* label,
+                      PlannedValue* v);
+
+std::string RunText(const SlruEvidence& s);
+
+// Raises `chosen` to what WAL proves, up to the start of the next segment
+// of `s` (whose page the server then creates fresh) when `s` is given.
+uint64_t AtLeastWal(const std::optional<WalBound>& bound, uint64_t chosen, const SlruEvidence* s, PlannedValue* v);
+
+// At startup the server reads the page that holds the next ID unless the ID
+// starts a page; if its segment is gone it refuses to start ("could not
+// access status of transaction"). The next segment boundary is always safe:
+// the server creates that segment fresh.
+uint64_t ReadableStart(const SlruEvidence& s, uint64_t next, PlannedValue* v);
+
+// Missing IDs of `s` in [oldest, next): pages the server needs that no
+// segment file holds. `names` gets the segments at fault.
+uint64_t MissingIds(const SlruEvidence& s, uint32_t block_size, uint64_t oldest, uint64_t next,
+                    std::vector<std::string>* names);
+
+std::string NameList(const std::vector<std::string>& names);
+
+}  // namespace pgrescue

@@ -1,0 +1,79 @@
+// The plan as a DBA reads it, and as JSON for scripts.
+#include <fmt/format.h>
+
+#include "libcontrol/plan/planner.h"
+
+namespace pgrescue {
+
+std::string FormatPlan(const Plan& plan) {
+  std::string out = fmt::format("Plan for {} (PostgreSQL {})\n\nFound:\n", plan.data_dir, plan.layout->major());
+  for (const auto& f : plan.found) out += "  " + f + "\n";
+  out += "\nHazards:\n";
+  if (plan.hazards.empty()) out += "  none\n";
+  for (const auto& h : plan.hazards) {
+    out += fmt::format("  {} {}: {}\n", h.needs_decision ? "!" : "-", h.code, h.message);
+  }
+  out += "\nRemedies, least destructive first:\n";
+  if (plan.remedies.empty()) out += "  none found: the evidence above is all there is\n";
+  for (size_t i = 0; i < plan.remedies.size(); ++i) {
+    const Remedy& r = plan.remedies[i];
+    out += fmt::format("  {}. {}: {}\n     loses: {}\n", i + 1, r.code, r.summary, r.loses);
+    for (const auto& why : r.reasons) out += "     because " + why + "\n";
+    for (const auto& c : r.commands) out += "     $ " + c + "\n";
+  }
+  if (!plan.ShowsReset()) {
+    out += "\nThe reset's values and command are shown when it is the first remedy; --reset-values shows "
+           "them anyway.\n";
+    return out;
+  }
+  out += "\nDerived values:\n";
+  for (const auto& v : plan.values) {
+    out += fmt::format("  {:<3} {:<42} {}   (confidence: {}{})\n", v.option, v.what, v.value,
+                       ConfidenceName(v.confidence), v.in_command ? "" : "; not in the command");
+    for (const auto& r : v.reasoning) out += "        " + r + "\n";
+  }
+  out += "\nCommand (dry run first with -n; nothing has been changed):\n  " + plan.command + "\n";
+  out += "or, keeping every replaced file for --undo:\n  " + plan.pgrescue_command + "\n";
+  for (const auto& r : plan.force_reasons) out += "  -f because " + r + "\n";
+  return out;
+}
+
+nlohmann::ordered_json PlanToJson(const Plan& plan) {
+  nlohmann::ordered_json j;
+  j["data_dir"] = plan.data_dir;
+  j["version"] = std::string(plan.layout->major());
+  j["found"] = plan.found;
+  j["hazards"] = nlohmann::ordered_json::array();
+  for (const auto& h : plan.hazards) {
+    j["hazards"].push_back({{"code", h.code}, {"message", h.message}, {"needs_decision", h.needs_decision}});
+  }
+  j["values"] = nlohmann::ordered_json::array();
+  for (const auto& v : plan.values) {
+    j["values"].push_back({{"option", v.option}, {"long_option", v.long_option}, {"what", v.what},
+                           {"value", v.value}, {"confidence", ConfidenceName(v.confidence)},
+                           {"in_command", v.in_command}, {"reasoning", v.reasoning}});
+  }
+  j["remedies"] = nlohmann::ordered_json::array();
+  for (const auto& r : plan.remedies) {
+    j["remedies"].push_back({{"code", r.code}, {"summary", r.summary}, {"loses", r.loses},
+                             {"commands", r.commands}, {"reasons", r.reasons}});
+  }
+  if (plan.page_lsn) {
+    const auto& p = *plan.page_lsn;
+    j["page_lsn"] = {{"max_lsn", p.max ? nlohmann::ordered_json(FormatLsn(p.max->lsn)) : nullptr},
+                     {"file", p.max ? nlohmann::ordered_json(p.max->file) : nullptr},
+                     {"block", p.max ? nlohmann::ordered_json(p.max->block) : nullptr},
+                     {"files", p.files}, {"pages", p.pages}, {"invalid_pages", p.invalid_pages},
+                     {"invalid_examples", p.invalid_examples}, {"structural", p.structural}};
+  } else {
+    j["page_lsn"] = nullptr;
+  }
+  j["needs_force"] = plan.needs_force;
+  j["force_reasons"] = plan.force_reasons;
+  j["command"] = plan.ShowsReset() ? plan.command : "";
+  j["pgrescue_command"] = plan.ShowsReset() ? plan.pgrescue_command : "";
+  j["needs_decision"] = plan.NeedsDecision();
+  return j;
+}
+
+}  // namespace pgrescue

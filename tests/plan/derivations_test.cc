@@ -1,0 +1,231 @@
+// Each derivation on its own, over evidence built by hand from the real
+// pg15 fixture: pg_control.shutdown (NextXID 0:3727, oldestXID 716,
+// NextMultiXactId 6001, oldestMultiXid 1, NextMultiOffset 12001, NextOID
+// 16391, commit timestamps 724..3726, REDO 0/1703EF0 on timeline 1, per
+// pg_controldata.shutdown.txt) and the SLRU and WAL files of listing.txt
+// (pg_xact/0000 8192, offsets/0000 24576, members/0000 65536,
+// pg_commit_ts/0000 40960 bytes, pg_wal/000000010000000000000001).
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "libcontrol/control/control_file.h"
+#include "libcontrol/plan/derivations.h"
+#include "libcontrol/plan/evidence.h"
+#include "tests/fixtures.h"
+
+namespace pgrescue {
+namespace {
+
+using testing::FixturesDir;
+
+class DerivationsTest : public ::testing::Test {
+ protected:
+  // Evidence for `version`'s fixture with a trusted pg_control (unless
+  // `with_control` is false) and the SLRU files of listing.txt.
+  void Use(const std::string& version, bool with_control = true) {
+    auto read = ReadControlFile((FixturesDir() / version / "pg_control.shutdown").string());
+    ASSERT_TRUE(read.ok());
+    control_.emplace(read->control);
+    layout_ = &control_->layout();
+    dir_.root = "/cluster";
+    dir_.wal = Listing("pg_wal", {{"000000010000000000000001", 0}});
+    e_.dir = &dir_;
+    e_.layout = layout_;
+    e_.control = with_control ? &*control_ : nullptr;
+    e_.geometry.block_size = 8192;
+    e_.geometry.segment_size = 16u << 20;
+    e_.geometry.segment_size_source = "pg_control";
+    SetXact({{"0000", 8192}});
+    e_.offsets = Slru("pg_multixact/offsets", SlruKind::kMultiXactOffsets, {{"0000", 24576}});
+    e_.members = Slru("pg_multixact/members", SlruKind::kMultiXactMembers, {{"0000", 65536}});
+    if (layout_->Has(Field::kOldestCommitTsXid)) {
+      e_.commit_ts = Slru("pg_commit_ts", SlruKind::kCommitTs, {{"0000", 40960}});
+    }
+  }
+  DirListing Listing(const std::string& rel, const std::vector<std::pair<std::string, uint64_t>>& files) {
+    DirListing l{dir_.root + "/" + rel, true, {}};
+    for (const auto& [name, size] : files) l.entries.push_back({name, size, false});
+    return l;
+  }
+  SlruEvidence Slru(const std::string& rel, SlruKind kind, const std::vector<std::pair<std::string, uint64_t>>& files) {
+    return ListSlru(dir_, Listing(rel, files), kind, *layout_, 8192);
+  }
+  void SetXact(const std::vector<std::pair<std::string, uint64_t>>& files) {
+    e_.xact = Slru("pg_xact", SlruKind::kXact, files);
+  }
+  static bool Has(const std::vector<Hazard>& hazards, const std::string& code) {
+    for (const auto& h : hazards) {
+      if (h.code == code) return true;
+    }
+    return false;
+  }
+
+  std::optional<ControlFile> control_;
+  const ControlLayout* layout_ = nullptr;
+  DataDir dir_;
+  PlanEvidence e_;
+  std::vector<Hazard> hazards_;
+};
+
+TEST_F(DerivationsTest, NextXidIsTheBoundaryAfterTheNewestXactSegment) {
+  Use("pg15");
+  const auto r = DeriveNextXid(e_, &hazards_);
+  // pg_xact/0000 holds XIDs 0..1048575; pg_control's 3727 lies inside it.
+  EXPECT_EQ(r.value.value, "1048576");
+  EXPECT_EQ(r.next, 1048576u);
+  EXPECT_FALSE(r.wrapped);
+  EXPECT_EQ(r.value.confidence, Confidence::kHigh);
+  EXPECT_TRUE(hazards_.empty());
+}
+
+TEST_F(DerivationsTest, NextXidRaisedToWhatWalProvesRoundedToASegment) {
+  Use("pg15");
+  e_.proof.next_xid = WalBound{2000000, "XID 1999999 is used by a record"};
+  EXPECT_EQ(DeriveNextXid(e_, &hazards_).value.value, "2097152");
+}
+
+TEST_F(DerivationsTest, NextXidWithoutXactFilesSkipsTheMissingSegment) {
+  Use("pg15");
+  SetXact({});
+  const auto r = DeriveNextXid(e_, &hazards_);
+  // The server would read pg_xact/0000's page for 3727: start at the next segment.
+  EXPECT_EQ(r.value.value, "1048576");
+  EXPECT_EQ(r.value.confidence, Confidence::kMedium);
+}
+
+TEST_F(DerivationsTest, NextXidUnknownWithoutXactOrControl) {
+  Use("pg15", false);
+  SetXact({});
+  const auto r = DeriveNextXid(e_, &hazards_);
+  EXPECT_FALSE(r.next);
+  EXPECT_FALSE(r.value.in_command);
+  EXPECT_EQ(r.value.confidence, Confidence::kLow);
+  EXPECT_TRUE(Has(hazards_, "next-xid-unknown"));
+}
+
+TEST_F(DerivationsTest, NextXidWrapsToThree) {
+  Use("pg15", false);
+  SetXact({{"0FFF", 8192}});
+  const auto r = DeriveNextXid(e_, &hazards_);
+  // Past 0FFF the XIDs wrap to 0, and 0-2 are special: 3, whose page in the
+  // missing pg_xact/0000 the server would read, so the next boundary.
+  EXPECT_EQ(r.value.value, "1048576");
+  EXPECT_NE(r.value.reasoning[2].find("that wraps to 0; XIDs 0–2 are special, so 3"), std::string::npos);
+  EXPECT_TRUE(r.wrapped);
+}
+
+TEST_F(DerivationsTest, OldestXidKeepsPgControlsInsideTheRun) {
+  Use("pg15");
+  const auto v = DeriveOldestXid(e_, 1048576, &hazards_);
+  EXPECT_EQ(v.value, "716");
+  EXPECT_TRUE(v.in_command);
+  EXPECT_TRUE(hazards_.empty());
+}
+
+TEST_F(DerivationsTest, OldestXidIsNotAnOptionBeforeNineSix) {
+  Use("pg94");
+  const auto v = DeriveOldestXid(e_, 1048576, &hazards_);
+  EXPECT_FALSE(v.in_command);
+  EXPECT_NE(v.reasoning.front().find("pg_resetxlog"), std::string::npos);
+}
+
+TEST_F(DerivationsTest, OldestXidWarnsNearWraparound) {
+  Use("pg15", false);
+  DeriveOldestXid(e_, 2100000000u, &hazards_);
+  EXPECT_TRUE(Has(hazards_, "xid-wraparound-near"));
+}
+
+TEST_F(DerivationsTest, CoverageFindsAnEmptyXactSegment) {
+  Use("pg15");
+  EXPECT_FALSE(CheckSlruCoverage(e_, &hazards_));
+  EXPECT_TRUE(hazards_.empty());
+  SetXact({{"0000", 0}});
+  const auto missing = CheckSlruCoverage(e_, &hazards_);
+  ASSERT_TRUE(missing);
+  // oldestXID 716 to NextXID 3727: 3011 XIDs.
+  EXPECT_NE(missing->find("3011 of the 3011 XIDs"), std::string::npos);
+  EXPECT_TRUE(Has(hazards_, "xact-missing"));
+}
+
+TEST_F(DerivationsTest, MultiXactsFromTheOffsetsRun) {
+  Use("pg15");
+  const auto v = DeriveMultiXacts(e_);
+  // offsets/0000 holds MultiXacts 0..65535; pg_control's oldest 1 is inside.
+  EXPECT_EQ(v.value, "65536,1");
+  EXPECT_EQ(v.confidence, Confidence::kHigh);
+}
+
+TEST_F(DerivationsTest, MultiXactsWithoutAnythingCannotBeDerived) {
+  Use("pg15", false);
+  e_.offsets = Slru("pg_multixact/offsets", SlruKind::kMultiXactOffsets, {});
+  const auto v = DeriveMultiXacts(e_);
+  EXPECT_FALSE(v.in_command);
+  EXPECT_EQ(v.confidence, Confidence::kLow);
+}
+
+TEST_F(DerivationsTest, MultiXactOffsetFromTheMembersRun) {
+  Use("pg15");
+  // members/0000 holds 52352 members; pg_control's 12001 is inside.
+  EXPECT_EQ(DeriveMultiXactOffset(e_).value, "52352");
+}
+
+TEST_F(DerivationsTest, CommitTsKeepsPgControlsInsideTheFiles) {
+  Use("pg15");
+  const auto v = DeriveCommitTs(e_, 1048576);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->value, "724,3726");
+}
+
+TEST_F(DerivationsTest, CommitTsWithoutPgControlIsCappedBelowTheNextXid) {
+  Use("pg15", false);
+  const auto v = DeriveCommitTs(e_, 3727);
+  ASSERT_TRUE(v);
+  // 15's pg_resetwal takes no commit-timestamp XID below 2; the newest is
+  // capped below the next XID.
+  EXPECT_EQ(v->value, "2,3726");
+  EXPECT_EQ(v->confidence, Confidence::kMedium);
+}
+
+TEST_F(DerivationsTest, NoCommitTsBeforeNineFive) {
+  Use("pg94");
+  EXPECT_FALSE(DeriveCommitTs(e_, 1048576));
+}
+
+TEST_F(DerivationsTest, NextOidAddsThePrefetchAndTheOidsOnDisk) {
+  Use("pg15");
+  EXPECT_EQ(DeriveNextOid(e_).value, "24583");  // 16391 + 8192
+  dir_.max_relation_oid = 30000;
+  dir_.max_relation_oid_path = "/cluster/base/5/30000";
+  EXPECT_EQ(DeriveNextOid(e_).value, "30001");
+}
+
+TEST_F(DerivationsTest, WalStartIsPastTheNewestSegmentAndEveryPage) {
+  Use("pg15");
+  EXPECT_EQ(DeriveWalStart(e_, &hazards_).value, "000000010000000000000002");
+  EXPECT_TRUE(hazards_.empty());
+  e_.pages.max = PageLsnMax{Lsn{0x5000010}, "base/5/16384", 3};
+  EXPECT_EQ(DeriveWalStart(e_, &hazards_).value, "000000010000000000000006");
+}
+
+TEST_F(DerivationsTest, WalStartWarnsOfAMissingRedoSegment) {
+  Use("pg15");
+  dir_.wal = Listing("pg_wal", {});
+  // REDO 0/1703EF0 is in segment 1: the next is 2 all the same.
+  EXPECT_EQ(DeriveWalStart(e_, &hazards_).value, "000000010000000000000002");
+  EXPECT_TRUE(Has(hazards_, "redo-segment-missing"));
+}
+
+TEST_F(DerivationsTest, EpochFromPgControlMovesOnAfterAWrap) {
+  Use("pg15");
+  EXPECT_EQ(DeriveEpoch(e_, false).value, "0");
+  EXPECT_EQ(DeriveEpoch(e_, true).value, "1");
+  Use("pg15", false);
+  const auto v = DeriveEpoch(e_, false);
+  EXPECT_EQ(v.value, "unknown");
+  EXPECT_FALSE(v.in_command);
+}
+
+}  // namespace
+}  // namespace pgrescue
