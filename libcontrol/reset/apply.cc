@@ -68,10 +68,7 @@ std::vector<std::string> WalFilesToCopy(const DataDir& dir, uint64_t segment_siz
 }
 
 uint16_t ChooseMagic(const ControlLayout& layout, const DataDir& dir) {
-  for (const auto& e : dir.wal.entries) {
-    if (e.name.size() != 24) continue;
-    if (auto h = ReadWalLongPageHeader(dir.wal.path + "/" + e.name, layout)) return h->magic;
-  }
+  if (auto h = NewestWalLongPageHeader({&dir.wal}, layout)) return h->header.magic;
   return layout.wal_page_magics().front();
 }
 

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "libcontrol/cluster/wal_geometry.h"
 #include "libcontrol/pages/page_checksum.h"
 #include "libcontrol/base/wal_names.h"
 #include "libcontrol/wal/wal_record.h"
@@ -117,7 +118,10 @@ Result<Rebuilt> RebuildControlFile(const DataDir& dir, const ControlLayout& layo
   // Identity and WAL geometry.
   uint64_t segment_size = 16u << 20;
   uint32_t wal_block_size = 8192;
-  if (auto h = NewestWalLongPageHeader(WalListings(dir), layout)) {
+  // Only what WAL itself states: a rebuilt pg_control must not carry a guess
+  // from file sizes as if it were the server's.
+  const auto geometry = WorkOutGeometry(dir, layout, nullptr, GeometryFallback::kLongPageHeader);
+  if (const auto* h = geometry.ok() && geometry->header ? &*geometry->header : nullptr) {
     c.set(Field::kSystemIdentifier, h->header.system_identifier);
     segment_size = h->header.segment_size;
     wal_block_size = h->header.block_size;
