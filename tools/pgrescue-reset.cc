@@ -223,9 +223,9 @@ int FromWal(const std::string& data_dir, const pg::DataDir& dir, const pg::Contr
                            pg::FormatLsn(c.record.lsn), pg::FormatLsn(pg::Lsn{c.record.redo()}),
                            pg::FormatLsn(report->end.at));
   std::cout << fmt::format("Kept the old pg_control and copies of all {} WAL segment(s) ({} bytes copied, {} bytes "
-                           "shared by reflink) in {}\nTo put them back: {} --undo '{}' -D '{}'\n",
-                           a.wal_copies, a.copied_bytes, a.reflinked_bytes, a.rescue_dir, kProgname, a.rescue_dir,
-                           data_dir);
+                           "shared by reflink) in {}\nTo put them back: {} --undo {} -D {}\n",
+                           a.wal_copies, a.copied_bytes, a.reflinked_bytes, a.rescue_dir, kProgname,
+                           pg::ShellQuote(a.rescue_dir), pg::ShellQuote(data_dir));
   return kExitDone;
 }
 
@@ -328,7 +328,7 @@ int main(int argc, char** argv) {
   pg::Applied applied;
   if (int code = Apply(*data_dir, opt, pg::WritesForReset(*dir, current, *outcome), &applied)) return code;
   std::cout << layout.rules().reset_done_message << "\n" << pg::DescribeSignalFilesLeft(*data_dir);
-  std::cout << fmt::format("Kept {} replaced file(s) in {}\nTo put them back: {} --undo '{}' -D '{}'\n",
-                           applied.kept, applied.rescue_dir, kProgname, applied.rescue_dir, *data_dir);
+  std::cout << fmt::format("Kept {} replaced file(s) in {}\nTo put them back: {} --undo {} -D {}\n", applied.kept,
+                           applied.rescue_dir, kProgname, pg::ShellQuote(applied.rescue_dir), pg::ShellQuote(*data_dir));
   return kExitDone;
 }

@@ -8,38 +8,10 @@
 
 #include "libcontrol/base/wal_names.h"
 #include "libcontrol/cluster/control_trust.h"
+#include "libcontrol/wal/wal_report.h"
 
 namespace pgrescue {
 namespace {
-
-std::string Megabytes(uint64_t bytes) {
-  if (bytes < (1 << 20)) return fmt::format("{} kB", (bytes + 1023) / 1024);
-  return fmt::format("{:.1f} MB", static_cast<double>(bytes) / (1 << 20));
-}
-
-// The same answer as NewestWalLongPageHeader, but reading newest first and
-// stopping at the first header: pg_wal can hold 100,000 segments.
-std::optional<WalHeaderFound> NewestHeader(const DataDir& dir, const ControlLayout& layout) {
-  struct Candidate {
-    std::string key;  // log/seg, then timeline
-    const DirListing* listing;
-    const std::string* name;
-  };
-  std::vector<Candidate> candidates;
-  for (const auto* l : WalListings(dir)) {
-    for (const auto& e : l->entries) {
-      if (e.name.size() < 24 || e.is_dir) continue;
-      candidates.push_back({e.name.substr(8, 16) + e.name.substr(0, 8), l, &e.name});
-    }
-  }
-  std::stable_sort(candidates.begin(), candidates.end(),
-                   [](const Candidate& a, const Candidate& b) { return a.key > b.key; });
-  for (const auto& c : candidates) {
-    const std::string path = c.listing->path + "/" + *c.name;
-    if (auto header = ReadWalLongPageHeader(path, layout)) return WalHeaderFound{*header, path};
-  }
-  return std::nullopt;
-}
 
 // The size most WAL segment files have: a guess, since a file cut short or
 // preallocated differently says little.
@@ -68,7 +40,7 @@ Result<ClusterGeometry> WorkOutGeometry(const DataDir& dir, const ControlLayout&
     g.segment_size = trusted->value(Field::kWalSegmentSize);
     g.segment_size_source = "pg_control";
     g.page_size = static_cast<uint32_t>(trusted->value(Field::kWalBlockSize));
-    g.why.push_back(fmt::format("{} segments, {}-byte pages: pg_control", Megabytes(g.segment_size), g.page_size));
+    g.why.push_back(fmt::format("{} segments, {}-byte pages: pg_control", FormatMegabytes(g.segment_size), g.page_size));
     return g;
   }
   if (const auto size = BlockSizeFromRelation(dir)) {
@@ -78,12 +50,12 @@ Result<ClusterGeometry> WorkOutGeometry(const DataDir& dir, const ControlLayout&
     g.block_size_source = "assumed (no readable pg_control or data page)";
     g.block_size_assumed = true;
   }
-  if (auto header = NewestHeader(dir, layout)) {
+  if (auto header = NewestWalLongPageHeader(WalListings(dir), layout)) {
     g.segment_size = header->header.segment_size;
     g.page_size = header->header.block_size;
     g.segment_size_source =
         "the long page header of " + std::filesystem::path(header->file).filename().string();
-    g.why.push_back(fmt::format("{} segments, {}-byte pages: the long page header of {}", Megabytes(g.segment_size),
+    g.why.push_back(fmt::format("{} segments, {}-byte pages: the long page header of {}", FormatMegabytes(g.segment_size),
                                 g.page_size, header->file));
     g.header = std::move(header);
     return g;
@@ -102,7 +74,7 @@ Result<ClusterGeometry> WorkOutGeometry(const DataDir& dir, const ControlLayout&
     g.segment_size_source = "assumed: the default (no readable pg_control or WAL)";
     g.segment_size_assumed = true;
   }
-  g.why.push_back(fmt::format("{} segments: {}; {}-byte pages: assumed", Megabytes(g.segment_size),
+  g.why.push_back(fmt::format("{} segments: {}; {}-byte pages: assumed", FormatMegabytes(g.segment_size),
                               g.segment_size_source, g.page_size));
   return g;
 }

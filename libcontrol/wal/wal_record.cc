@@ -24,22 +24,29 @@ std::optional<WalLongPageHeader> ReadWalLongPageHeader(const std::string& path, 
   return WalLongPageHeader{Le16(h), Le64(h + 24), Le32(h + 32), Le32(h + 36)};
 }
 
-std::optional<WalHeaderFound> NewestWalLongPageHeader(const std::vector<const DirListing*>& listings, const ControlLayout& layout) {
-  std::optional<WalHeaderFound> best;
-  std::string best_name;
+std::optional<WalHeaderFound> NewestWalLongPageHeader(const std::vector<const DirListing*>& listings,
+                                                     const ControlLayout& layout) {
+  // Newest first (log/seg, then timeline), stopping at the first header:
+  // pg_wal can hold 100,000 segments, and most are read not at all.
+  struct Candidate {
+    std::string key;
+    const DirListing* listing;
+    const std::string* name;
+  };
+  std::vector<Candidate> candidates;
   for (const auto* l : listings) {
     for (const auto& e : l->entries) {
       if (e.name.size() < 24 || e.is_dir) continue;
-      const std::string segment_part = e.name.substr(8);  // order by log/seg, then timeline
-      if (best && segment_part + e.name.substr(0, 8) <= best_name) continue;
-      const std::string path = l->path + "/" + e.name;
-      const auto header = ReadWalLongPageHeader(path, layout);
-      if (!header) continue;
-      best = WalHeaderFound{*header, path};
-      best_name = segment_part + e.name.substr(0, 8);
+      candidates.push_back({e.name.substr(8, 16) + e.name.substr(0, 8), l, &e.name});
     }
   }
-  return best;
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [](const Candidate& a, const Candidate& b) { return a.key > b.key; });
+  for (const auto& c : candidates) {
+    const std::string path = c.listing->path + "/" + *c.name;
+    if (auto header = ReadWalLongPageHeader(path, layout)) return WalHeaderFound{*header, path};
+  }
+  return std::nullopt;
 }
 
 uint32_t WalRecordCrc(CrcKind kind, std::span<const uint8_t> record) {

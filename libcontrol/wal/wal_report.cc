@@ -14,12 +14,13 @@ std::string SegmentText(uint32_t timeline, uint64_t segno, uint64_t segment_size
   return WalSegmentName{timeline, segno}.ToString(segment_size);
 }
 
-std::string Megabytes(uint64_t bytes) {
+
+}  // namespace
+
+std::string FormatMegabytes(uint64_t bytes) {
   if (bytes < (1 << 20)) return fmt::format("{} kB", (bytes + 1023) / 1024);
   return fmt::format("{:.1f} MB", static_cast<double>(bytes) / (1 << 20));
 }
-
-}  // namespace
 
 
 nlohmann::ordered_json CheckpointToJson(const WalCheckpoint& checkpoint, const ControlLayout& layout) {
@@ -49,7 +50,7 @@ std::string FormatWalReport(const WalScanReport& r, const WalScanOptions& o) {
     line("Recycled segments past the end:", fmt::format("{} (their pages belong to older WAL)", r.recycled_segments));
   }
   line("Segments read:", fmt::format("{} ({} of records validated, {} records)", r.segments_read,
-                                     Megabytes(r.bytes_validated), r.records));
+                                     FormatMegabytes(r.bytes_validated), r.records));
   line("Validated from:", FormatLsn(r.validated_from));
   line("End of valid WAL:", fmt::format("{} ({}: {})", FormatLsn(r.end.at), WalStopName(r.end.why), r.end.detail));
   for (const auto& b : r.breaks) {
@@ -73,7 +74,7 @@ std::string FormatWalReport(const WalScanReport& r, const WalScanOptions& o) {
     line("Newest usable checkpoint:", FormatLsn(c->record.lsn));
     line("Crash recovery from it replays:",
          fmt::format("{} to {} ({})", FormatLsn(Lsn{c->record.redo()}), FormatLsn(r.end.at),
-                     Megabytes(r.end.at.value - c->record.redo())));
+                     FormatMegabytes(r.end.at.value - c->record.redo())));
   } else {
     line("Newest usable checkpoint:", "none: no checkpoint record with its redo point survives");
   }

@@ -12,6 +12,9 @@
 
 namespace pgrescue {
 
+// "512 kB", "16.0 MB": sizes of WAL as the reports print them.
+std::string FormatMegabytes(uint64_t bytes);
+
 std::string FormatWalReport(const WalScanReport& report, const WalScanOptions& options);
 nlohmann::ordered_json WalReportToJson(const WalScanReport& report, const WalScanOptions& options);
 
