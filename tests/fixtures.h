@@ -1,6 +1,8 @@
 // Access to the real-server fixtures copied into fixtures/.
 #pragma once
 
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -29,6 +31,27 @@ inline std::vector<std::string> FixtureVersions() {
   }
   return out;
 }
+
+// A private copy of fixtures/sample-cluster, removed when it goes out of
+// scope. Tools that check who uses a directory must run on a copy: another
+// test copying the fixture at the same time has its files open, and the tool
+// rightly reports the directory as in use.
+class SampleClusterCopy {
+ public:
+  explicit SampleClusterCopy(const std::string& name)
+      : path_(std::filesystem::temp_directory_path() /
+              ("pgrescue-" + name + "-" + std::to_string(::getpid()))) {
+    std::filesystem::remove_all(path_);
+    std::filesystem::copy(FixturesDir() / "sample-cluster", path_, std::filesystem::copy_options::recursive);
+  }
+  ~SampleClusterCopy() { std::filesystem::remove_all(path_); }
+  SampleClusterCopy(const SampleClusterCopy&) = delete;
+  SampleClusterCopy& operator=(const SampleClusterCopy&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
 
 inline const std::vector<std::string>& ControlStates() {
   static const std::vector<std::string> states = {"initdb", "running", "shutdown"};

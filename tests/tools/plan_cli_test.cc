@@ -34,7 +34,8 @@ std::map<std::string, std::pair<uintmax_t, fs::file_time_type>> Snapshot(const f
 // points at (see fixtures/README.md): the plan says so and offers --from-wal,
 // and still derives every value.
 TEST(PlanCli, SampleClusterPlansAndWritesNothing) {
-  const fs::path sample = FixturesDir() / "sample-cluster";
+  const testing::SampleClusterCopy copy("plan-sample");
+  const fs::path& sample = copy.path();
   const auto before = Snapshot(sample);
   const auto run = RunCommand({kPlan, "--reset-values", sample.string()});
   EXPECT_EQ(run.exit_code, 1) << run.err;
@@ -51,7 +52,8 @@ TEST(PlanCli, SampleClusterPlansAndWritesNothing) {
 }
 
 TEST(PlanCli, JsonCarriesValuesAndHazards) {
-  const auto run = RunCommand({kPlan, "--json", "-D", (FixturesDir() / "sample-cluster").string()});
+  const testing::SampleClusterCopy copy("plan-json");
+  const auto run = RunCommand({kPlan, "--json", "-D", copy.path().string()});
   ASSERT_EQ(run.exit_code, 1) << run.err;
   const auto j = nlohmann::json::parse(run.out);
   EXPECT_EQ(j.at("version"), "15");
