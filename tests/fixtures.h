@@ -32,6 +32,25 @@ inline std::vector<std::string> FixtureVersions() {
   return out;
 }
 
+// An empty directory of its own under the temp directory, removed with
+// everything in it when it goes out of scope.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& name)
+      : path_(std::filesystem::temp_directory_path() /
+              ("pgrescue-" + name + "-" + std::to_string(::getpid()))) {
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~ScratchDir() { std::filesystem::remove_all(path_); }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
 // A private copy of fixtures/sample-cluster, removed when it goes out of
 // scope. Tools that check who uses a directory must run on a copy: another
 // test copying the fixture at the same time has its files open, and the tool

@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "tools/cli.h"
+#include "tools/listing_heap.h"
 
 #include "libcontrol/cluster/data_dir.h"
 #include "libcontrol/plan/planner.h"
@@ -52,7 +53,6 @@ int Fail(const std::string& message) { return pgrescue::cli::Fail(kProgname, mes
 }  // namespace
 
 int main(int argc, char** argv) {
-  pgrescue::PrepareHeapForLargeListings();
   CLI::App app(kDescription, kProgname);
   app.footer(kFooter);
   pgrescue::cli::DataDirOption data_dir_option(app);
@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
   if (auto exit_code = pgrescue::cli::Parse(app, argc, argv, kProgname)) return *exit_code;
   const auto data_dir = data_dir_option.Resolve(kProgname);
   if (!data_dir) return kExitUnusable;
+  pgrescue::cli::PrepareHeapForListing(*data_dir);
 
   auto dir = pgrescue::ScanDataDir(*data_dir, archives);
   if (!dir) return Fail(dir.error().ToString());

@@ -3,14 +3,19 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pgrescue {
 
+// An entry's name views the listing's own storage: it lives as long as any
+// copy of the listing it came from. Copy it into a std::string to keep it
+// longer.
 struct DirEntry {
-  std::string name;
-  uint64_t size = 0;   // SLRU directories only; 0 in WAL listings (see FileSize)
+  std::string_view name;
   bool is_dir = false;
 };
 
@@ -18,12 +23,24 @@ struct DirListing {
   std::string path;        // as found (symlinks not resolved in the text)
   bool exists = false;
   std::vector<DirEntry> entries;  // sorted by name
+
+  // Adds an entry whose name the listing keeps; callers that add keep the
+  // entries sorted themselves. Earlier entries stay valid.
+  void Add(std::string_view name, bool is_dir = false);
+  // Hands the listing a block of names its entries view (a directory read
+  // keeps all its names in one string: one allocation, not one per name).
+  const std::string& Keep(std::string names);
+
+ private:
+  // Shared by copies; elements never move once added.
+  std::shared_ptr<std::deque<std::string>> names_;
 };
 
-// Size of a file in a listing, read now (WAL listings do not carry sizes).
-uint64_t FileSize(const DirListing& listing, const std::string& name);
+// Size of a file in a listing, read now (listings carry no sizes: a stat
+// per entry is most of the cost of reading a 100,000-file pg_wal).
+uint64_t FileSize(const DirListing& listing, std::string_view name);
 
 // Whether a listing holds a file of that name.
-bool Contains(const DirListing& listing, const std::string& name);
+bool Contains(const DirListing& listing, std::string_view name);
 
 }  // namespace pgrescue

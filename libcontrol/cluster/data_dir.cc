@@ -1,8 +1,6 @@
 #include "libcontrol/cluster/data_dir.h"
 
 #include <dirent.h>
-#include <malloc.h>
-#include <sys/mman.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
@@ -19,53 +17,72 @@ namespace pgrescue {
 namespace fs = std::filesystem;
 namespace {
 
-// One directory entry as read, its name kept in a shared arena.
-struct RawEntry {
-  size_t offset;
-  size_t length;
-  uint64_t size;
+// One directory entry as read. Its first 24 name bytes (all of a WAL file
+// name) are held as three big-endian integers, so that sorting compares
+// integers and copying names out in sorted order reads the keys in order;
+// `offset` finds a longer name in the read's arena.
+struct NameKey {
+  uint64_t part[3];
+  uint32_t offset;
+  uint16_t length;
   bool is_dir;
 };
 
-// The entries sorted by name as std::string's operator< sorts them. The
-// first 24 bytes (a WAL file name) are compared as three integers, and the
-// names are allocated in sorted order, so that the many passes over a
-// 100,000-file pg_wal read memory in order instead of at random.
-std::vector<DirEntry> SortedEntries(const std::string& arena, const std::vector<RawEntry>& raw) {
-  struct Key {
-    uint64_t part[3];
-    uint32_t index;
-  };
-  auto name = [&](uint32_t i) { return std::string_view(arena).substr(raw[i].offset, raw[i].length); };
-  std::vector<Key> keys(raw.size());
-  for (size_t i = 0; i < raw.size(); ++i) {
-    unsigned char padded[24] = {};
-    std::memcpy(padded, arena.data() + raw[i].offset, std::min<size_t>(raw[i].length, sizeof padded));
-    for (int p = 0; p < 3; ++p) {
-      uint64_t v;
-      std::memcpy(&v, padded + p * 8, 8);
-      keys[i].part[p] = std::endian::native == std::endian::little ? __builtin_bswap64(v) : v;
-    }
-    keys[i].index = static_cast<uint32_t>(i);
+NameKey MakeKey(std::string_view name, uint32_t offset, bool is_dir) {
+  NameKey k{{}, offset, static_cast<uint16_t>(name.size()), is_dir};
+  unsigned char padded[24] = {};
+  std::memcpy(padded, name.data(), std::min(name.size(), sizeof padded));
+  for (int p = 0; p < 3; ++p) {
+    uint64_t v;
+    std::memcpy(&v, padded + p * 8, 8);
+    k.part[p] = std::endian::native == std::endian::little ? __builtin_bswap64(v) : v;
   }
+  return k;
+}
+
+// Sorts the entries by name as std::string's operator< does and copies the
+// names into `listing` in that order: readdir returns hash order, and every
+// later pass over a 100,000-file pg_wal walks the names sorted, so sorted
+// storage reads memory in order instead of at random.
+void KeepSorted(std::string_view arena, std::vector<NameKey>& keys, DirListing* listing) {
+  auto name = [&](const NameKey& k) { return arena.substr(k.offset, k.length); };
   // Names hold no NUL byte, so zero padding orders a prefix first, as
   // std::string does; equal first 24 bytes fall back to the whole name.
-  std::sort(keys.begin(), keys.end(), [&](const Key& a, const Key& b) {
+  std::sort(keys.begin(), keys.end(), [&](const NameKey& a, const NameKey& b) {
     for (int p = 0; p < 3; ++p) {
       if (a.part[p] != b.part[p]) return a.part[p] < b.part[p];
     }
-    return name(a.index) < name(b.index);
+    return a.length > 24 && b.length > 24 ? name(a) < name(b) : a.length < b.length;
   });
-  std::vector<DirEntry> out;
-  out.reserve(raw.size());
-  for (const Key& k : keys) out.push_back({std::string(name(k.index)), raw[k.index].size, raw[k.index].is_dir});
-  return out;
+  size_t total = 0;
+  for (const NameKey& k : keys) total += k.length;
+  std::string sorted;
+  sorted.reserve(total);
+  for (const NameKey& k : keys) {
+    if (k.length > 24) {
+      sorted.append(name(k));
+      continue;
+    }
+    char bytes[24];
+    for (int p = 0; p < 3; ++p) {
+      const uint64_t v = std::endian::native == std::endian::little ? __builtin_bswap64(k.part[p]) : k.part[p];
+      std::memcpy(bytes + p * 8, &v, 8);
+    }
+    sorted.append(bytes, k.length);
+  }
+  const std::string_view kept = listing->Keep(std::move(sorted));
+  listing->entries.reserve(keys.size());
+  size_t at = 0;
+  for (const NameKey& k : keys) {
+    listing->entries.push_back({kept.substr(at, k.length), k.is_dir});
+    at += k.length;
+  }
 }
 
 // readdir rather than std::filesystem: pg_wal can hold 100,000 files, and
-// building a path object and a stat per entry dominates the scan. Sizes are
-// read only where asked for.
-DirListing List(const fs::path& dir, bool with_sizes) {
+// building a path object and a stat per entry dominates the scan. Only
+// entries whose type readdir does not give are stat'ed.
+DirListing List(const fs::path& dir) {
   DirListing out;
   out.path = dir.string();
   DIR* d = opendir(out.path.c_str());
@@ -73,31 +90,26 @@ DirListing List(const fs::path& dir, bool with_sizes) {
   out.exists = true;
   const int fd = dirfd(d);
   std::string arena;
-  std::vector<RawEntry> raw;
-  // A directory's size bounds its entry count and name bytes: reserving
-  // that much address space spares the copies of growing, and untouched
-  // pages cost nothing.
+  std::vector<NameKey> keys;
+  // A directory's size bounds its entry count: reserving that much spares
+  // the copies of growing.
   struct stat dir_st {};
   if (fstat(fd, &dir_st) == 0 && dir_st.st_size > 0) {
-    const size_t bytes = std::min<size_t>(static_cast<size_t>(dir_st.st_size), size_t{1} << 28);
-    arena.reserve(bytes);
-    raw.reserve(bytes / 12);
+    keys.reserve(std::min<size_t>(static_cast<size_t>(dir_st.st_size), size_t{1} << 28) / 32);
   }
   while (const dirent* ent = readdir(d)) {
-    if (std::strcmp(ent->d_name, ".") == 0 || std::strcmp(ent->d_name, "..") == 0) continue;
-    RawEntry e{arena.size(), std::strlen(ent->d_name), 0, ent->d_type == DT_DIR};
-    arena.append(ent->d_name, e.length);
-    if (ent->d_type == DT_UNKNOWN || ent->d_type == DT_LNK || (with_sizes && !e.is_dir)) {
+    const std::string_view name(ent->d_name);
+    if (name == "." || name == "..") continue;
+    bool is_dir = ent->d_type == DT_DIR;
+    if (ent->d_type == DT_UNKNOWN || ent->d_type == DT_LNK) {
       struct stat st {};
-      if (fstatat(fd, ent->d_name, &st, 0) == 0) {
-        e.is_dir = S_ISDIR(st.st_mode);
-        e.size = e.is_dir ? 0 : static_cast<uint64_t>(st.st_size);
-      }
+      if (fstatat(fd, ent->d_name, &st, 0) == 0) is_dir = S_ISDIR(st.st_mode);
     }
-    raw.push_back(e);
+    keys.push_back(MakeKey(name, static_cast<uint32_t>(arena.size()), is_dir));
+    if (name.size() > 24) arena.append(name);
   }
   closedir(d);
-  out.entries = SortedEntries(arena, raw);
+  KeepSorted(arena, keys, &out);
   return out;
 }
 
@@ -230,22 +242,6 @@ std::string NameInUse(const fs::path& root, std::string_view (ControlLayout::*na
 
 }  // namespace
 
-void PrepareHeapForLargeListings() {
-  constexpr size_t kHuge = size_t{2} << 20;
-  constexpr int kPad = 64 << 20;
-  // Large blocks from the heap rather than each its own mapping, and never
-  // handed back: the listing's temporaries are reused by what follows.
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // the largest glibc takes
-  mallopt(M_TRIM_THRESHOLD, 512 << 20);
-  mallopt(M_TOP_PAD, kPad);
-  const auto before = reinterpret_cast<uintptr_t>(sbrk(0));
-  void* volatile grow = malloc(kHuge);  // grows the heap by the pad now (volatile: not elided)
-  free(grow);
-  const auto after = reinterpret_cast<uintptr_t>(sbrk(0));
-  const uintptr_t start = (before + kHuge - 1) & ~(kHuge - 1);
-  if (after > start) madvise(reinterpret_cast<void*>(start), after - start, MADV_HUGEPAGE);
-}
-
 std::optional<uint32_t> BlockSizeFromRelation(const DataDir& dir) {
   const uint32_t size = dir.page_size_from_relation.value_or(0) & 0xFF00;
   if (size >= 1024 && std::has_single_bit(size)) return size;
@@ -278,14 +274,14 @@ Result<DataDir> ScanDataDir(const std::string& root_text, const std::vector<std:
   if (d.control_present) d.control = ReadControlFile((root / "global" / "pg_control").string());
 
   const fs::path wal = root / NameInUse(root, &ControlLayout::wal_dir);
-  d.wal = List(wal, false);
-  d.wal_archive_status = List(wal / "archive_status", false);
-  d.wal_summaries = List(wal / "summaries", false);
-  for (const auto& a : wal_archives) d.wal_archives.push_back(List(a, false));
-  d.xact = List(root / NameInUse(root, &ControlLayout::xact_dir), true);
-  d.multixact_offsets = List(root / "pg_multixact" / "offsets", true);
-  d.multixact_members = List(root / "pg_multixact" / "members", true);
-  d.commit_ts = List(root / "pg_commit_ts", true);
+  d.wal = List(wal);
+  d.wal_archive_status = List(wal / "archive_status");
+  d.wal_summaries = List(wal / "summaries");
+  for (const auto& a : wal_archives) d.wal_archives.push_back(List(a));
+  d.xact = List(root / NameInUse(root, &ControlLayout::xact_dir));
+  d.multixact_offsets = List(root / "pg_multixact" / "offsets");
+  d.multixact_members = List(root / "pg_multixact" / "members");
+  d.commit_ts = List(root / "pg_commit_ts");
   ScanRelations(root, &d);
 
   d.backup_label = fs::exists(root / "backup_label", ec);

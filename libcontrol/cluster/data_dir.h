@@ -58,12 +58,6 @@ std::vector<const DirListing*> WalListings(const DataDir& dir);
 // is not a readable directory.
 Result<DataDir> ScanDataDir(const std::string& root, const std::vector<std::string>& wal_archives);
 
-// For a short-lived tool about to list a pg_wal of 100,000 files: keeps
-// freed memory for reuse and backs the heap with huge pages where the
-// kernel offers them, which spares most page faults (the larger part of
-// listing such a directory). Call once, first thing in main.
-void PrepareHeapForLargeListings();
-
 // The settings pg_control records, as postgresql.conf spells them.
 const std::vector<std::string>& ControlRelevantSettings();
 

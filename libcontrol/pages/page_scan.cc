@@ -101,7 +101,7 @@ struct Walk {
       const auto segment = RelationSegment(e.name);
       if (!segment) continue;
       // The server would read through a link; its pages go uncounted here.
-      if (S_ISREG(e.mode)) files.push_back({rel + "/" + e.name, *segment, e.size});
+      if (S_ISREG(e.mode)) files.push_back({rel + "/" + std::string(e.name), *segment, e.size});
       else Note(fmt::format("{}/{}: {}, not read", rel, e.name, S_ISLNK(e.mode) ? "symbolic link" : "not a file"));
     }
   }
@@ -109,7 +109,7 @@ struct Walk {
   void DatabaseDirs(const std::string& rel) {
     for (const Entry& e : List(rel).value_or(std::vector<Entry>{})) {
       if (!IsOid(e.name)) continue;
-      if (S_ISDIR(e.mode)) RelationDir(rel + "/" + e.name);
+      if (S_ISDIR(e.mode)) RelationDir(rel + "/" + std::string(e.name));
       else Note(fmt::format("{}/{}: not a directory, not read", rel, e.name));
     }
   }
@@ -119,7 +119,7 @@ struct Walk {
   void Tablespaces() {
     for (const Entry& e : List("pg_tblspc").value_or(std::vector<Entry>{})) {
       if (!IsOid(e.name)) continue;
-      const std::string rel = "pg_tblspc/" + e.name;
+      const std::string rel = "pg_tblspc/" + std::string(e.name);
       struct stat st {};
       if (stat((root + "/" + rel).c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
         Note(fmt::format("{}: does not lead to a directory", rel));

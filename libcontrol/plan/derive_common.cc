@@ -18,8 +18,7 @@ uint64_t Distance(const SlruEvidence& s, uint64_t id) {
 }
 
 bool SegmentPresent(const SlruEvidence& s, uint64_t segment) {
-  const auto it = s.sizes.find(segment);
-  return it != s.sizes.end() && it->second > 0;
+  return s.Bytes(segment) > 0;
 }
 
 }  // namespace
@@ -110,8 +109,7 @@ uint64_t MissingIds(const SlruEvidence& s, uint32_t block_size, uint64_t oldest,
   for (uint64_t seg = first_seg;; seg = (seg + 1) % count) {
     const uint64_t lo = seg == first_seg ? oldest : l.FirstIdOf(seg);
     const uint64_t hi = seg == last_seg ? last + 1 : l.FirstIdOf(seg) + l.entries_per_segment();
-    const auto it = s.sizes.find(seg);
-    const uint64_t pages = it == s.sizes.end() ? 0 : it->second / block_size;
+    const uint64_t pages = s.Bytes(seg) / block_size;
     const uint64_t present_end = l.FirstIdOf(seg) + pages * l.entries_per_page();
     if (present_end < hi) {
       missing += hi - std::max(lo, present_end);

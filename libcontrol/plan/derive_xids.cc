@@ -150,8 +150,7 @@ std::optional<PlannedValue> DeriveCommitTs(const PlanEvidence& e, std::optional<
   const auto& l = *ts.layout;
   v.reasoning.push_back(RunText(ts));
   // Only pages that exist in the newest file can be looked up.
-  const auto newest_file = ts.sizes.find(ts.run->last);
-  const uint64_t bytes = newest_file == ts.sizes.end() ? 0 : newest_file->second;
+  const uint64_t bytes = ts.Bytes(ts.run->last);
   const uint64_t pages = std::max<uint64_t>(bytes / e.block_size(), 1);
   uint64_t oldest = l.FirstIdOf(ts.run->first);
   uint64_t newest = (l.FirstIdOf(ts.run->last) + pages * l.entries_per_page() - 1) & 0xFFFFFFFFu;

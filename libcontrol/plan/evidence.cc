@@ -1,5 +1,7 @@
 #include "libcontrol/plan/evidence.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <filesystem>
 
@@ -116,20 +118,29 @@ bool RecoverableFrom(const WalScanReport* wal, Lsn at) {
   return std::none_of(wal->breaks.begin(), wal->breaks.end(), [&](const WalScanEnd& b) { return b.at > at; });
 }
 
+uint64_t SlruEvidence::Bytes(uint64_t segment) const {
+  const auto it = segments.find(segment);
+  if (it == segments.end()) return 0;
+  struct stat st {};
+  const std::string file = path + "/" + it->second;
+  return stat(file.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
 SlruEvidence ListSlru(const DataDir& dir, const DirListing& listing, SlruKind kind, const ControlLayout& layout,
                       uint32_t block_size) {
   SlruEvidence s;
   s.layout.emplace(kind, layout, block_size);
   s.dir = std::filesystem::path(listing.path).lexically_relative(dir.root).string();
+  s.path = listing.path;
   std::vector<uint64_t> segments;
   for (const auto& e : listing.entries) {
     const auto seg = e.is_dir ? std::nullopt : s.layout->ParseFileName(e.name);
     if (!seg) {
-      s.unknown.push_back(e.name);
+      s.unknown.emplace_back(e.name);
       continue;
     }
     segments.push_back(*seg);
-    s.sizes[*seg] = e.size;
+    s.segments.emplace(*seg, e.name);
   }
   s.run = FindSlruRun(segments, s.layout->segment_count());
   return s;

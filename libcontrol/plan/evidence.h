@@ -24,13 +24,19 @@
 
 namespace pgrescue {
 
-// One SLRU directory as listed: its segments, their sizes and the run they form.
+// One SLRU directory as listed: its segments, the run they form, and their
+// sizes on demand (pg_xact can hold 4,096 files; the plan needs the sizes of
+// the few its XID range touches).
 struct SlruEvidence {
   std::optional<SlruLayout> layout;    // unset: the version has no such SLRU
   std::optional<SlruRun> run;          // unset: no segments
-  std::map<uint64_t, uint64_t> sizes;  // segment -> bytes
+  std::map<uint64_t, std::string> segments;  // segment -> file name as found
   std::vector<std::string> unknown;    // names that are not segments
   std::string dir;                     // relative name for messages
+  std::string path;                    // the directory as found
+
+  // A segment's size in bytes, read now; 0 when it is absent.
+  uint64_t Bytes(uint64_t segment) const;
 };
 
 // Pointers point into the DataDir, layout and options given to

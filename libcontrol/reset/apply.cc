@@ -15,7 +15,7 @@ namespace {
 
 std::string WalDirName(const DataDir& dir) { return std::filesystem::path(dir.wal.path).filename().string(); }
 
-bool IsSegment(const std::string& name, uint64_t segment_size, bool partial_too) {
+bool IsSegment(std::string_view name, uint64_t segment_size, bool partial_too) {
   const auto kind = ClassifyWalFileName(name, segment_size).kind;
   return kind == WalFileKind::kSegment || (partial_too && kind == WalFileKind::kPartial);
 }
@@ -27,7 +27,7 @@ std::vector<std::string> StatusEntries(const DataDir& dir, uint64_t segment_size
     for (const std::string suffix : {".ready", ".done"}) {
       if (e.name.size() > suffix.size() && e.name.ends_with(suffix) &&
           IsSegment(e.name.substr(0, e.name.size() - suffix.size()), segment_size, partial_too)) {
-        out.push_back(WalDirName(dir) + "/archive_status/" + e.name);
+        out.push_back(WalDirName(dir) + "/archive_status/" + std::string(e.name));
       }
     }
   }
@@ -40,12 +40,12 @@ std::vector<std::string> FilesToKeep(const DataDir& dir, uint64_t segment_size) 
   std::vector<std::string> out;
   if (dir.control_present) out.push_back("global/pg_control");
   for (const auto& e : dir.wal.entries) {
-    if (!e.is_dir && IsSegment(e.name, segment_size, true)) out.push_back(WalDirName(dir) + "/" + e.name);
+    if (!e.is_dir && IsSegment(e.name, segment_size, true)) out.push_back(WalDirName(dir) + "/" + std::string(e.name));
   }
   for (auto& s : StatusEntries(dir, segment_size, true)) out.push_back(std::move(s));
   for (const auto& e : dir.wal_summaries.entries) {
     if (e.name.size() == 48 && e.name.ends_with(".summary")) {
-      out.push_back(WalDirName(dir) + "/summaries/" + e.name);
+      out.push_back(WalDirName(dir) + "/summaries/" + std::string(e.name));
     }
   }
   return out;
@@ -54,14 +54,14 @@ std::vector<std::string> FilesToKeep(const DataDir& dir, uint64_t segment_size) 
 std::vector<std::string> WalFilesToCopy(const DataDir& dir, uint64_t segment_size) {
   std::vector<std::string> out;
   for (const auto& e : dir.wal.entries) {
-    if (!e.is_dir && IsSegment(e.name, segment_size, false)) out.push_back(WalDirName(dir) + "/" + e.name);
+    if (!e.is_dir && IsSegment(e.name, segment_size, false)) out.push_back(WalDirName(dir) + "/" + std::string(e.name));
   }
   for (const auto& e : dir.wal_archive_status.entries) {
     if (e.is_dir) continue;
     const auto dot = e.name.rfind('.');
     if (dot != std::string::npos && (e.name.ends_with(".ready") || e.name.ends_with(".done")) &&
         IsSegment(e.name.substr(0, dot), segment_size, false)) {
-      out.push_back(WalDirName(dir) + "/archive_status/" + e.name);
+      out.push_back(WalDirName(dir) + "/archive_status/" + std::string(e.name));
     }
   }
   return out;

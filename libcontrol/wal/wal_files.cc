@@ -75,10 +75,11 @@ Result<WalFiles> WalFiles::Open(const std::vector<std::string>& dirs, uint64_t s
                                 std::optional<uint32_t> timeline) {
   std::vector<DirListing> listings;
   for (const auto& dir : dirs) {
-    DirListing l{dir, false, {}};
+    DirListing l;
+    l.path = dir;
     if (DIR* d = opendir(dir.c_str())) {
       l.exists = true;
-      while (const dirent* e = readdir(d)) l.entries.push_back({e->d_name, 0, false});
+      while (const dirent* e = readdir(d)) l.Add(e->d_name);
       closedir(d);
     }
     listings.push_back(std::move(l));
@@ -107,10 +108,11 @@ Result<WalFiles> WalFiles::FromListings(const std::vector<const DirListing*>& li
       if (e.is_dir || e.name.size() < 16) continue;
       const auto kind = ClassifyWalFileName(e.name, segment_size);
       if (kind.kind == WalFileKind::kHistory) {
-        histories.emplace(kind.timeline, l->path + "/" + e.name);
+        histories.emplace(kind.timeline, l->path + "/" + std::string(e.name));
       } else if (kind.kind == WalFileKind::kSegment || kind.kind == WalFileKind::kPartial) {
-        found.push_back({*kind.segment_number, WalFile{kind.timeline, &l->path, &e.name,
-                                                       kind.kind == WalFileKind::kPartial}});
+        found.push_back({*kind.segment_number,
+                         WalFile{&l->path, e.name.data(), kind.timeline, static_cast<uint8_t>(e.name.size()),
+                                 kind.kind == WalFileKind::kPartial}});
         newest = std::max(newest, kind.timeline);
       }
     }

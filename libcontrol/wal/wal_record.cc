@@ -29,21 +29,24 @@ std::optional<WalHeaderFound> NewestWalLongPageHeader(const std::vector<const Di
   // Newest first (log/seg, then timeline), stopping at the first header:
   // pg_wal can hold 100,000 segments, and most are read not at all.
   struct Candidate {
-    std::string key;
     const DirListing* listing;
-    const std::string* name;
+    std::string_view name;
   };
   std::vector<Candidate> candidates;
   for (const auto* l : listings) {
     for (const auto& e : l->entries) {
       if (e.name.size() < 24 || e.is_dir) continue;
-      candidates.push_back({e.name.substr(8, 16) + e.name.substr(0, 8), l, &e.name});
+      candidates.push_back({l, e.name});
     }
   }
-  std::stable_sort(candidates.begin(), candidates.end(),
-                   [](const Candidate& a, const Candidate& b) { return a.key > b.key; });
+  auto newer = [](const Candidate& a, const Candidate& b) {
+    const auto a_pos = a.name.substr(8, 16), b_pos = b.name.substr(8, 16);
+    if (a_pos != b_pos) return a_pos > b_pos;
+    return a.name.substr(0, 8) > b.name.substr(0, 8);
+  };
+  std::stable_sort(candidates.begin(), candidates.end(), newer);
   for (const auto& c : candidates) {
-    const std::string path = c.listing->path + "/" + *c.name;
+    const std::string path = c.listing->path + "/" + std::string(c.name);
     if (auto header = ReadWalLongPageHeader(path, layout)) return WalHeaderFound{*header, path};
   }
   return std::nullopt;

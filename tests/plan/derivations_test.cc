@@ -7,6 +7,8 @@
 // pg_commit_ts/0000 40960 bytes, pg_wal/000000010000000000000001).
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -29,7 +31,7 @@ class DerivationsTest : public ::testing::Test {
     ASSERT_TRUE(read.ok());
     control_.emplace(read->control);
     layout_ = &control_->layout();
-    dir_.root = "/cluster";
+    dir_.root = scratch_.path().string();
     dir_.wal = Listing("pg_wal", {{"000000010000000000000001", 0}});
     e_.dir = &dir_;
     e_.layout = layout_;
@@ -44,9 +46,20 @@ class DerivationsTest : public ::testing::Test {
       e_.commit_ts = Slru("pg_commit_ts", SlruKind::kCommitTs, {{"0000", 40960}});
     }
   }
+  // Makes `rel` hold exactly `files`, each its size in zeros (sparse), and
+  // lists it: SLRU sizes are read from the files themselves.
   DirListing Listing(const std::string& rel, const std::vector<std::pair<std::string, uint64_t>>& files) {
-    DirListing l{dir_.root + "/" + rel, true, {}};
-    for (const auto& [name, size] : files) l.entries.push_back({name, size, false});
+    const auto path = scratch_.path() / rel;
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+    DirListing l;
+    l.path = path.string();
+    l.exists = true;
+    for (const auto& [name, size] : files) {
+      std::ofstream(path / name).close();
+      std::filesystem::resize_file(path / name, size);
+      l.Add(name);
+    }
     return l;
   }
   SlruEvidence Slru(const std::string& rel, SlruKind kind, const std::vector<std::pair<std::string, uint64_t>>& files) {
@@ -62,6 +75,7 @@ class DerivationsTest : public ::testing::Test {
     return false;
   }
 
+  testing::ScratchDir scratch_{"derivations"};
   std::optional<ControlFile> control_;
   const ControlLayout* layout_ = nullptr;
   DataDir dir_;
@@ -197,7 +211,7 @@ TEST_F(DerivationsTest, NextOidAddsThePrefetchAndTheOidsOnDisk) {
   Use("pg15");
   EXPECT_EQ(DeriveNextOid(e_).value, "24583");  // 16391 + 8192
   dir_.max_relation_oid = 30000;
-  dir_.max_relation_oid_path = "/cluster/base/5/30000";
+  dir_.max_relation_oid_path = dir_.root + "/base/5/30000";
   EXPECT_EQ(DeriveNextOid(e_).value, "30001");
 }
 

@@ -26,13 +26,15 @@ Cluster Load(const std::string& version) {
   auto read = ParseControlFile(testing::ReadBytes(FixturesDir() / version / "pg_control.shutdown"));
   EXPECT_TRUE(read.ok()) << version;
   const std::string wal_dir(read->control.layout().wal_dir());
-  DirListing wal{wal_dir, true, {}};
+  DirListing wal;
+  wal.path = wal_dir;
+  wal.exists = true;
   std::ifstream listing(FixturesDir() / version / "listing.txt");
   std::string path;
   uint64_t size;
   while (listing >> path >> size) {
     if (path.starts_with(wal_dir + "/") && path.find('/', wal_dir.size() + 1) == std::string::npos) {
-      wal.entries.push_back({path.substr(wal_dir.size() + 1), size, false});
+      wal.Add(path.substr(wal_dir.size() + 1));
     }
   }
   return {read->control, wal};
