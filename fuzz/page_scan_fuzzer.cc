@@ -8,7 +8,7 @@
 
 #include "libcontrol/base/bytes.h"
 #include "libcontrol/pages/page_checksum.h"
-#include "libcontrol/pages/page_scan.h"
+#include "libcontrol/pages/page_check.h"
 
 using pgrescue::CheckPage;
 using pgrescue::PageKind;
@@ -24,6 +24,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (plain.lsn != checked.lsn || plain.header_sane != checked.header_sane) std::abort();
   const bool mismatch = checked.checksum_stored != checked.checksum_computed;
   if (checked.kind == PageKind::kValid && (!plain.header_sane || mismatch)) std::abort();
+  if ((checked.kind == PageKind::kInvalid) != (pgrescue::ProblemOf(checked) != pgrescue::PageProblem::kNone)) {
+    std::abort();
+  }
   if (checked.kind != PageKind::kValid && checked.kind != PageKind::kNew &&
       pgrescue::DescribeInvalidPage(page, checked).empty()) {
     std::abort();

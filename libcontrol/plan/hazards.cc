@@ -132,13 +132,13 @@ void PageHazards(const PlanEvidence& e, std::vector<Hazard>* h) {
   const PageScanReport& r = e.pages;
   if (r.invalid_pages > 0) {
     std::string examples;
-    for (const auto& x : r.invalid_examples) examples += (examples.empty() ? "" : "; ") + x;
+    for (const auto& x : r.DamagedExamples(10)) examples += (examples.empty() ? "" : "; ") + x;
     Inform(h, "invalid-pages",
            fmt::format("{} data page(s) fail PostgreSQL's page checks ({}); their LSNs are not trusted. The "
                        "server starts, but queries reading them fail with \"invalid page\" errors",
                        r.invalid_pages, examples));
   }
-  for (const auto& note : r.structural) Inform(h, "relation-file", note);
+  for (const auto& note : r.structural) Inform(h, "relation-file", note.message);
   if (r.max && e.wal && r.max->lsn > e.wal->end.at) {
     Decide(h, "page-lsn-beyond-wal",
            fmt::format("data pages carry LSNs up to {} ({} block {}), past the end of valid WAL at {}: WAL the "

@@ -64,7 +64,7 @@ nlohmann::ordered_json PlanToJson(const Plan& plan) {
                      {"file", p.max ? nlohmann::ordered_json(p.max->file) : nullptr},
                      {"block", p.max ? nlohmann::ordered_json(p.max->block) : nullptr},
                      {"files", p.files}, {"pages", p.pages}, {"invalid_pages", p.invalid_pages},
-                     {"invalid_examples", p.invalid_examples}, {"structural", p.structural}};
+                     {"invalid_examples", p.DamagedExamples(10)}, {"structural", p.StructuralMessages()}};
   } else {
     j["page_lsn"] = nullptr;
   }

@@ -51,20 +51,10 @@ bool Plan::NeedsDecision() const { return !(remedies.size() == 1 && remedies[0].
 bool Plan::ShowsReset() const { return reset_values || (!remedies.empty() && remedies[0].code == "reset"); }
 
 PageScanReport ScanDataPages(const DataDir& dir, const ControlFile* trusted) {
-  PageScanOptions o;
-  o.data_dir = dir.root;
-  if (trusted != nullptr) {
-    o.block_size = static_cast<uint32_t>(trusted->value(Field::kBlockSize));
-    o.checksums = trusted->value(Field::kDataChecksumVersion) != 0;
-    o.blocks_per_segment = trusted->value(Field::kRelSegSize);
-  } else {
-    o.block_size = BlockSizeFromRelation(dir).value_or(o.block_size);
-    o.blocks_per_segment = (uint64_t{1} << 30) / o.block_size;
-  }
-  auto report = ScanPageLsns(o);
+  auto report = ScanPageLsns(PageScanOptionsFor(dir, trusted));
   if (!report) {
     PageScanReport none;
-    none.structural.push_back(report.error().ToString());
+    none.structural.push_back({dir.root, FileProblem::kUnreadable, report.error().ToString()});
     return none;
   }
   return std::move(*report);

@@ -81,8 +81,9 @@ TEST(PageScanCheck, ChecksumMixesInTheBlockNumber) {
   EXPECT_TRUE(wrong.header_sane);
   EXPECT_EQ(wrong.checksum_stored, PageChecksum(p, 5));
   EXPECT_EQ(wrong.checksum_computed, PageChecksum(p, 6));
-  EXPECT_EQ(DescribeInvalidPage(p, wrong),
-            fmt::format("checksum {}, expected {}", PageChecksum(p, 5), PageChecksum(p, 6)));
+  EXPECT_EQ(DescribeInvalidPage(p, wrong), fmt::format("page verification failed, calculated checksum {} but expected {}",
+                                                      PageChecksum(p, 6), PageChecksum(p, 5)));
+  EXPECT_EQ(ProblemOf(wrong), PageProblem::kChecksum);
   EXPECT_EQ(CheckPage(p, 6, false).kind, PageKind::kValid);  // without checksums only the header counts
 }
 
@@ -107,7 +108,10 @@ TEST(PageScanCheck, HeaderRuleAsTheServerReadsIt) {
     EXPECT_EQ(v.header_sane, c.sane) << c.flags << " " << c.lower << " " << c.upper << " " << c.special;
     EXPECT_EQ(v.kind, c.sane ? PageKind::kValid : PageKind::kInvalid);
     if (!c.sane) {
-      EXPECT_EQ(DescribeInvalidPage(p, v), fmt::format("insane header: flags 0x{:04X}, lower {}, upper {}, special {}",
+      EXPECT_EQ(ProblemOf(v), PageProblem::kHeader);
+      EXPECT_EQ(ProblemOf(CheckPage(p, 3, false)), PageProblem::kHeader);
+      EXPECT_EQ(ProblemOf(CheckPage(p, 4, true)), PageProblem::kHeaderAndChecksum);
+      EXPECT_EQ(DescribeInvalidPage(p, v), fmt::format("invalid page header: flags 0x{:04X}, lower {}, upper {}, special {}",
                                                        c.flags, c.lower, c.upper, c.special));
     }
   }
@@ -125,6 +129,8 @@ TEST(PageScanCheck, UpperZeroOnlyPassesWhenEverythingIsZero) {
   EXPECT_EQ(v.kind, PageKind::kInvalid);
   EXPECT_EQ(v.lsn.value, 0x40000000ull << 32);
   EXPECT_EQ(DescribeInvalidPage(p, v), "pd_upper 0 (never initialized) but not all zeros");
+  EXPECT_EQ(ProblemOf(v), PageProblem::kNotZero);
+  EXPECT_EQ(ProblemOf(CheckPage(p, 0, false)), PageProblem::kNotZero);
   p = Zeros();
   p[8191] = 1;
   EXPECT_EQ(CheckPage(p, 0, true).kind, PageKind::kInvalid);
@@ -183,10 +189,16 @@ TEST(PageScan, WholeClusterCountsEveryPageAndTrustsOnlyValidOnes) {
   EXPECT_EQ(r->zero_pages, 3u);
   EXPECT_EQ(r->bytes, 18u * 8192 + 100);
   EXPECT_EQ(r->invalid_pages, 2u);
-  EXPECT_EQ(r->invalid_examples, (std::vector<std::string>{
-      fmt::format("base/1/1259 block 2: checksum {}, expected {}", good ^ 1u, good),
-      "base/1/1259 block 3: insane header: flags 0x0000, lower 28, upper 9000, special 8192"}));
-  EXPECT_EQ(r->structural, (std::vector<std::string>{
+  EXPECT_EQ(r->DamagedExamples(10), (std::vector<std::string>{
+      fmt::format("base/1/1259 block 2: page verification failed, calculated checksum {} but expected {}", good,
+                  good ^ 1u),
+      "base/1/1259 block 3: invalid page header: flags 0x0000, lower 28, upper 9000, special 8192"}));
+  ASSERT_EQ(r->damaged.size(), 2u);
+  EXPECT_EQ(r->damaged[0].problem, PageProblem::kChecksum);
+  EXPECT_EQ(r->damaged[0].checksum_stored, good ^ 1u);
+  EXPECT_EQ(r->damaged[0].checksum_computed, good);
+  EXPECT_EQ(r->damaged[1].problem, PageProblem::kHeader);
+  EXPECT_EQ(r->StructuralMessages(), (std::vector<std::string>{
       "base/16384/16398: symbolic link, not read", "base/16384/16402: not a file, not read",
       "base/16384/16399: 8292 bytes is not a multiple of the block size 8192; the last 100 bytes are not a page"}));
   ASSERT_EQ(calls.size(), 9u);
@@ -216,9 +228,15 @@ TEST(PageScan, BlocksCountAcrossSegmentsForTheChecksumAndTheReport) {
   EXPECT_EQ(r->max->block, 4u);
   EXPECT_EQ(r->pages, 9u);
   EXPECT_EQ(r->invalid_pages, 1u);
-  ASSERT_EQ(r->invalid_examples.size(), 1u);
-  EXPECT_TRUE(r->invalid_examples[0].starts_with("base/5/16384.2 block 7: checksum ")) << r->invalid_examples[0];
-  EXPECT_TRUE(r->structural.empty());
+  ASSERT_EQ(r->damaged.size(), 1u);
+  EXPECT_EQ(r->scanned[r->damaged[0].file].file.rel, "base/5/16384.2");
+  EXPECT_EQ(r->damaged[0].block, 7u);
+  EXPECT_EQ(r->damaged[0].checksum_computed, PageChecksum(HeapPage(0x99000, 1), 7));
+  // The free space map's first segment is missing: the server would see
+  // none of that fork.
+  ASSERT_EQ(r->structural.size(), 1u);
+  EXPECT_EQ(r->structural[0].file, "base/5/16384_fsm");
+  EXPECT_EQ(r->structural[0].problem, FileProblem::kMissingSegment);
 }
 
 TEST(PageScan, ReadsBigFilesInChunksAndKeepsTheFirstOfEqualMaxima) {
@@ -238,6 +256,47 @@ TEST(PageScan, ReadsBigFilesInChunksAndKeepsTheFirstOfEqualMaxima) {
   EXPECT_EQ(r->invalid_pages, 0u);
   EXPECT_EQ(r->max->lsn.value, 0x12345678u);
   EXPECT_EQ(r->max->block, 200u);
+}
+
+// Files spread over threads: the same report, in walk order, whatever the
+// number of threads, and progress that only grows.
+TEST(PageScan, ThreadsChangeNothingInTheReport) {
+  ScanDir tmp;
+  const fs::path d = Cluster(tmp);
+  for (uint32_t rel = 0; rel < 12; ++rel) {
+    Bytes file;
+    for (uint32_t b = 0; b < 20; ++b) {
+      Bytes page = HeapPage(0x1000 * rel + b, b);
+      if ((rel + b) % 7 == 0) page[4000] ^= 1;  // a bit flip: the checksum no longer matches
+      file.insert(file.end(), page.begin(), page.end());
+    }
+    Put(d / fmt::format("base/5/{}", 16384 + rel), file);
+  }
+  Put(d / "base/5/16400", Concat({HeapPage(0x9, 0), Bytes(10, 1)}));
+  const auto one = ScanPageLsns(Options(d, true));
+  ASSERT_TRUE(one);
+  EXPECT_EQ(one->invalid_pages, 34u);  // (rel + block) % 7 == 0 for 12 relations of 20 blocks
+  for (unsigned jobs : {2u, 5u, 64u}) {
+    PageScanOptions o = Options(d, true);
+    o.jobs = jobs;
+    uint64_t last = 0;
+    bool growing = true;
+    o.progress = [&](uint64_t done, uint64_t) {
+      growing = growing && done > last;
+      last = done;
+    };
+    const auto many = ScanPageLsns(o);
+    ASSERT_TRUE(many);
+    EXPECT_TRUE(growing) << jobs;
+    EXPECT_EQ(last, one->bytes) << jobs;
+    EXPECT_EQ(many->DamagedExamples(1000), one->DamagedExamples(1000)) << jobs;
+    EXPECT_EQ(many->StructuralMessages(), one->StructuralMessages()) << jobs;
+    EXPECT_EQ(many->max->lsn, one->max->lsn) << jobs;
+    EXPECT_EQ(many->max->file, one->max->file) << jobs;
+    EXPECT_EQ(many->pages, one->pages) << jobs;
+    ASSERT_EQ(many->scanned.size(), one->scanned.size());
+    for (size_t i = 0; i < one->scanned.size(); ++i) EXPECT_EQ(many->scanned[i].damaged, one->scanned[i].damaged);
+  }
 }
 
 TEST(PageScan, InPlaceTablespaceAndOtherBlockSizes) {
@@ -265,13 +324,13 @@ TEST(PageScan, MissingPiecesAreNotedAndBadOptionsRefused) {
   EXPECT_FALSE(empty->max);
   EXPECT_EQ(empty->files, 0u);
   ASSERT_EQ(empty->structural.size(), 3u);
-  EXPECT_EQ(empty->structural[0], "global: cannot list: No such file or directory");
+  EXPECT_EQ(empty->structural[0].message, "global: cannot list: No such file or directory");
 
   fs::create_directories(tmp.path / "pg_tblspc");
   fs::create_symlink(tmp.path / "gone", tmp.path / "pg_tblspc/16500");
   const auto dangling = ScanPageLsns(Options(tmp.path, false));
   ASSERT_TRUE(dangling);
-  EXPECT_EQ(dangling->structural.back(), "pg_tblspc/16500: does not lead to a directory");
+  EXPECT_EQ(dangling->structural.back().message, "pg_tblspc/16500: does not lead to a directory");
 
   EXPECT_EQ(ScanPageLsns(Options(tmp.path / "nope", false)).error().code, ErrorCode::kIo);
   PageScanOptions o = Options(tmp.path, false);

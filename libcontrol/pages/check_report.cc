@@ -1,0 +1,111 @@
+#include "libcontrol/pages/check_report.h"
+
+#include <map>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace pgrescue {
+
+CheckSetup SetUpCheck(const DataDir& dir, const ControlTrust& trust, PageScanOptions* options) {
+  *options = PageScanOptionsFor(dir, trust.trusted);
+  CheckSetup s;
+  s.data_dir = dir.root;
+  s.block_size = options->block_size;
+  s.checksums = options->checksums;
+  if (trust.trusted != nullptr) {
+    s.checksums_why = fmt::format("pg_control says data checksum version {}",
+                                  trust.trusted->value(Field::kDataChecksumVersion));
+  } else {
+    s.checksums_why = "pg_control cannot be trusted (" + trust.why + "), so checksums are not checked";
+    s.warnings.push_back(fmt::format("pg_control cannot be trusted: {}; only page headers are checked, with the "
+                                     "block size {}",
+                                     trust.why, options->block_size));
+  }
+  if (dir.live.in_use()) {
+    std::string list;
+    for (const auto& u : dir.live.Describe()) list += (list.empty() ? "" : "; ") + u;
+    s.warnings.push_back(fmt::format("the data directory is in use ({}): blocks written during the check may "
+                                     "read as damaged",
+                                     list));
+  }
+  return s;
+}
+
+std::vector<RelationSummary> SummarizeRelations(const PageScanReport& report) {
+  std::vector<RelationSummary> out;
+  std::map<std::pair<std::string, std::string>, size_t> index;
+  for (const ScannedFile& s : report.scanned) {
+    const auto key = std::make_pair(s.file.relation, s.file.fork);
+    auto [it, added] = index.emplace(key, out.size());
+    if (added) out.push_back({s.file.relation, s.file.fork});
+    RelationSummary& r = out[it->second];
+    ++r.files;
+    r.blocks += s.blocks;
+    r.damaged += s.damaged;
+  }
+  return out;
+}
+
+std::string CheckReportText(const PageScanReport& report, const CheckSetup& setup) {
+  std::string out;
+  for (const auto& w : setup.warnings) out += "warning: " + w + "\n";
+  for (const DamagedBlock& d : report.damaged) {
+    out += fmt::format("{} block {}: {}\n", report.scanned[d.file].file.rel, d.block, d.message);
+  }
+  for (const FileFinding& f : report.structural) out += f.message + "\n";
+  bool header = false;
+  for (const RelationSummary& r : SummarizeRelations(report)) {
+    if (r.damaged == 0) continue;
+    if (!header) out += "\nRelations with damaged blocks:\n";
+    header = true;
+    out += fmt::format("  {} ({} fork): {} of {} blocks damaged\n", r.relation, r.fork, r.damaged, r.blocks);
+  }
+  if (!out.empty()) out += "\n";
+  out += fmt::format("Files checked:        {}\n", report.files);
+  out += fmt::format("Blocks checked:       {}\n", report.pages);
+  out += fmt::format("Zero blocks:          {}\n", report.zero_pages);
+  out += fmt::format("Damaged blocks:       {}\n", report.damaged.size());
+  out += fmt::format("Structural problems:  {}\n", report.structural.size());
+  out += fmt::format("Block size:           {}\n", setup.block_size);
+  out += fmt::format("Data checksums:       {} ({})\n", setup.checksums ? "verified" : "not verified",
+                     setup.checksums_why);
+  return out;
+}
+
+nlohmann::ordered_json CheckReportJson(const PageScanReport& report, const CheckSetup& setup) {
+  nlohmann::ordered_json doc;
+  doc["data_directory"] = setup.data_dir;
+  doc["block_size"] = setup.block_size;
+  doc["checksums"] = setup.checksums;
+  doc["checksums_why"] = setup.checksums_why;
+  doc["warnings"] = setup.warnings;
+  doc["files"] = report.files;
+  doc["blocks"] = report.pages;
+  doc["zero_blocks"] = report.zero_pages;
+  doc["damaged_blocks"] = report.damaged.size();
+  doc["bytes"] = report.bytes;
+  auto& damaged = doc["damaged"] = nlohmann::ordered_json::array();
+  for (const DamagedBlock& d : report.damaged) {
+    const RelationFile& f = report.scanned[d.file].file;
+    nlohmann::ordered_json j{{"file", f.rel},          {"relation", f.relation},
+                             {"fork", f.fork},         {"segment", f.segment},
+                             {"block", d.block},       {"problem", PageProblemName(d.problem)},
+                             {"message", d.message}};
+    j["checksum_stored"] = d.checksum_stored ? nlohmann::ordered_json(*d.checksum_stored) : nullptr;
+    j["checksum_calculated"] = d.checksum_computed ? nlohmann::ordered_json(*d.checksum_computed) : nullptr;
+    damaged.push_back(std::move(j));
+  }
+  auto& structural = doc["structural"] = nlohmann::ordered_json::array();
+  for (const FileFinding& f : report.structural) {
+    structural.push_back({{"file", f.file}, {"problem", FileProblemName(f.problem)}, {"message", f.message}});
+  }
+  auto& relations = doc["relations"] = nlohmann::ordered_json::array();
+  for (const RelationSummary& r : SummarizeRelations(report)) {
+    relations.push_back({{"relation", r.relation}, {"fork", r.fork}, {"files", r.files}, {"blocks", r.blocks},
+                         {"damaged", r.damaged}});
+  }
+  return doc;
+}
+
+}  // namespace pgrescue

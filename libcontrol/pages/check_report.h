@@ -1,0 +1,48 @@
+// What pgrescue-check prints: every damaged block and structural problem,
+// a summary per relation fork, and totals; as text (pg_checksums' order:
+// problems first, totals last) or as JSON with all of it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "libcontrol/cluster/control_trust.h"
+#include "libcontrol/cluster/data_dir.h"
+#include "libcontrol/pages/page_scan.h"
+
+namespace pgrescue {
+
+// How the check was set up, for the reader of the report.
+struct CheckSetup {
+  std::string data_dir;
+  uint32_t block_size = 8192;
+  bool checksums = false;      // verified
+  std::string checksums_why;   // "pg_control says data checksum version 1", ...
+  std::vector<std::string> warnings;  // e.g. the directory is in use
+};
+
+// The scan options for `dir` (PageScanOptionsFor) and what the report says
+// of them: where the block size and the checksum setting came from, and a
+// warning when something still uses the directory (pages it writes during
+// the check may read as torn).
+CheckSetup SetUpCheck(const DataDir& dir, const ControlTrust& trust, PageScanOptions* options);
+
+struct RelationSummary {
+  std::string relation;  // base/5/16384 (catalog names come later)
+  std::string fork;
+  uint64_t files = 0, blocks = 0, damaged = 0;
+};
+
+// One entry per relation fork, in walk order.
+std::vector<RelationSummary> SummarizeRelations(const PageScanReport& report);
+
+std::string CheckReportText(const PageScanReport& report, const CheckSetup& setup);
+nlohmann::ordered_json CheckReportJson(const PageScanReport& report, const CheckSetup& setup);
+
+// Whether anything was found: pgrescue-check exits 1 then.
+inline bool FoundDamage(const PageScanReport& r) { return !r.damaged.empty() || !r.structural.empty(); }
+
+}  // namespace pgrescue
