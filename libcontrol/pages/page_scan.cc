@@ -17,9 +17,15 @@ namespace pgrescue {
 namespace {
 
 constexpr size_t kReadSize = size_t{1} << 20;
+// A range of one file, the unit of work; `end` 0 means to the end of the
+// file, whatever its size is by then.
+struct Part {
+  size_t file;
+  uint64_t begin, end;
+};
 
-// What one file's read found; merged in walk order afterwards, so that the
-// report does not depend on which thread read which file.
+// What one part's read found; merged in walk order afterwards, so that the
+// report does not depend on which thread read which part.
 struct FileResult {
   bool opened = false;
   uint64_t blocks = 0, zero = 0, bytes = 0;
@@ -65,21 +71,26 @@ void JudgePage(const PageScanOptions& o, std::span<const uint8_t> page, uint64_t
 
 // Large preads into one buffer; a short read leaves a partial block at the
 // front of the buffer for the next read to complete.
-void ScanFile(const PageScanOptions& o, const RelationFile& f, std::vector<uint8_t>* buffer, Progress* progress,
-              FileResult* r) {
+void ScanPart(const PageScanOptions& o, const RelationFile& f, const Part& part, std::vector<uint8_t>* buffer,
+              Progress* progress, FileResult* r) {
   const int fd = open((o.data_dir + "/" + f.rel).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
-    r->findings.push_back({f.rel, FileProblem::kUnreadable, fmt::format("{}: cannot open: {}", f.rel, std::strerror(errno))});
+    if (part.begin == 0) {
+      r->findings.push_back(
+          {f.rel, FileProblem::kUnreadable, fmt::format("{}: cannot open: {}", f.rel, std::strerror(errno))});
+    }
     return;
   }
-  r->opened = true;
+  r->opened = part.begin == 0;
   (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   const size_t bs = o.block_size;
-  uint64_t block = f.segment * o.blocks_per_segment;
-  uint64_t offset = 0;
+  uint64_t block = f.segment * o.blocks_per_segment + part.begin / bs;
+  uint64_t offset = part.begin;
   size_t have = 0;
   for (;;) {
-    const ssize_t n = pread(fd, buffer->data() + have, buffer->size() - have, static_cast<off_t>(offset));
+    size_t want = buffer->size() - have;
+    if (part.end != 0) want = static_cast<size_t>(std::min<uint64_t>(want, part.end - offset));
+    const ssize_t n = want == 0 ? 0 : pread(fd, buffer->data() + have, want, static_cast<off_t>(offset));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       if (n < 0) {
@@ -105,18 +116,33 @@ void ScanFile(const PageScanOptions& o, const RelationFile& f, std::vector<uint8
   close(fd);
 }
 
-// Each thread takes the next unread file; results land by file index.
-std::vector<FileResult> ScanFiles(const PageScanOptions& o, const std::vector<RelationFile>& files) {
+// The files cut into parts, in walk order; the last part of each file runs
+// to its end.
+std::vector<Part> CutIntoParts(const std::vector<RelationFile>& files, uint64_t part_bytes) {
+  std::vector<Part> parts;
+  for (size_t i = 0; i < files.size(); ++i) {
+    uint64_t at = 0;
+    for (; files[i].size > at + part_bytes; at += part_bytes) parts.push_back({i, at, at + part_bytes});
+    parts.push_back({i, at, 0});
+  }
+  return parts;
+}
+
+// Each thread takes the next unread part; results land by part index.
+std::vector<FileResult> ScanParts(const PageScanOptions& o, const std::vector<RelationFile>& files,
+                                  const std::vector<Part>& parts) {
   uint64_t total = 0;
   for (const RelationFile& f : files) total += f.size;
   Progress progress(o, total);
-  std::vector<FileResult> results(files.size());
+  std::vector<FileResult> results(parts.size());
   std::atomic<size_t> next{0};
   auto work = [&] {
     std::vector<uint8_t> buffer(std::max<size_t>(kReadSize, o.block_size));
-    for (size_t i; (i = next.fetch_add(1)) < files.size();) ScanFile(o, files[i], &buffer, &progress, &results[i]);
+    for (size_t i; (i = next.fetch_add(1)) < parts.size();) {
+      ScanPart(o, files[parts[i].file], parts[i], &buffer, &progress, &results[i]);
+    }
   };
-  const size_t threads = std::clamp<size_t>(o.jobs, 1, std::max<size_t>(files.size(), 1));
+  const size_t threads = std::clamp<size_t>(o.jobs, 1, std::max<size_t>(parts.size(), 1));
   std::vector<std::thread> pool;
   for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
   work();
@@ -161,34 +187,38 @@ Result<PageScanReport> ScanPageLsns(const PageScanOptions& options) {
     return MakeError(ErrorCode::kInvalidArgument,
                      fmt::format("block size {} is not a power of two from 1024 to 32768", bs));
   }
-  if (options.blocks_per_segment == 0) {
-    return MakeError(ErrorCode::kInvalidArgument, "blocks per segment must be at least 1");
+  if (options.blocks_per_segment == 0 || options.part_blocks == 0) {
+    return MakeError(ErrorCode::kInvalidArgument, "blocks per segment and per part must be at least 1");
   }
   struct stat st {};
   if (stat(options.data_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return MakeError(ErrorCode::kIo, "does not exist or is not a directory", options.data_dir);
   }
   RelationFiles found = FindRelationFiles(options.data_dir, bs, options.blocks_per_segment);
-  std::vector<FileResult> results = ScanFiles(options, found.files);
+  const std::vector<Part> parts = CutIntoParts(found.files, options.part_blocks * bs);
+  std::vector<FileResult> results = ScanParts(options, found.files, parts);
   PageScanReport report;
   report.structural = std::move(found.findings);
+  for (RelationFile& f : found.files) report.scanned.push_back({std::move(f), 0, 0});
   for (size_t i = 0; i < results.size(); ++i) {
     FileResult& r = results[i];
-    const uint64_t damaged = r.damaged.size();
+    const size_t file = parts[i].file;
+    ScannedFile& scanned = report.scanned[file];
+    scanned.blocks += r.blocks;
+    scanned.damaged += r.damaged.size();
     report.files += r.opened ? 1 : 0;
     report.pages += r.blocks;
     report.zero_pages += r.zero;
     report.bytes += r.bytes;
-    report.invalid_pages += damaged;
+    report.invalid_pages += r.damaged.size();
     if (r.max && (!report.max || r.max->first > report.max->lsn)) {
-      report.max = PageLsnMax{r.max->first, found.files[i].rel, r.max->second};
+      report.max = PageLsnMax{r.max->first, scanned.file.rel, r.max->second};
     }
     for (auto& d : r.damaged) {
-      d.file = i;
+      d.file = file;
       report.damaged.push_back(std::move(d));
     }
     for (auto& f : r.findings) report.structural.push_back(std::move(f));
-    report.scanned.push_back({std::move(found.files[i]), r.blocks, damaged});
   }
   return report;
 }

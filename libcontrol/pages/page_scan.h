@@ -39,6 +39,9 @@ struct PageScanOptions {
   // from one thread at a time, the bytes always growing; may be empty.
   std::function<void(uint64_t bytes_done, uint64_t bytes_total)> progress;
   unsigned jobs = 1;                     // threads reading files
+  // Files larger than this are read in parts of this many blocks on
+  // different threads: a cluster's data is often one big table.
+  uint64_t part_blocks = 8192;
 };
 
 struct PageLsnMax {
