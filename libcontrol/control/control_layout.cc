@@ -163,6 +163,7 @@ constexpr int kPgVersion11 = 1100;   // pg_resetwal --wal-segsize
 constexpr int kPgVersion12 = 1200;   // FullTransactionId: -x >= 3; unloggedLSN starts at 1000
 constexpr int kPgVersion14 = 1400;   // -x no longer reports OldestXID
 constexpr int kPgVersion15 = 1500;   // WAL image compression methods; -m 0 and -O -1 accepted
+constexpr int kPgVersion16 = 1600;   // pg_filenode.map: 64 mappings, no pad, written by rename
 constexpr int kPgVersion17 = 1700;   // -c minimum 3
 constexpr int kPgVersion19 = 1900;   // 64-bit MultiXactOffset; -m 0 refused again
 
@@ -185,6 +186,8 @@ VersionRules RulesFor(int v) {
       .reset_done_message = v >= kPgVersion10 ? "Write-ahead log reset" : "Transaction log reset",
       .multixact_offsets_64bit = v >= kPgVersion19,
       .wal_image_compressed_mask = static_cast<uint8_t>(v >= kPgVersion15 ? 0x1C : 0x02),
+      .relmap_max_mappings = v >= kPgVersion16 ? 64u : 62u,
+      .relmap_has_pad = v < kPgVersion16,
       .initial_unlogged_lsn = v >= kPgVersion12 ? 1000u : 1u,
       .default_wal_level = v >= kPgVersion96 ? "replica" : "minimal",
   };

@@ -60,6 +60,8 @@ struct VersionRules {
   // WAL and SLRU formats.
   bool multixact_offsets_64bit;       // MultiXactOffset is 64 bits: never wraps
   uint8_t wal_image_compressed_mask;  // XLogRecordBlockImageHeader bimg_info bits
+  uint32_t relmap_max_mappings;       // pg_filenode.map's MAX_MAPPINGS (62, then 64)
+  bool relmap_has_pad;                // an int32 after its CRC (512 bytes, then 524 without)
   // What initdb leaves, for rebuilding pg_control.
   uint64_t initial_unlogged_lsn;
   std::string_view default_wal_level;
