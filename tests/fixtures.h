@@ -57,19 +57,13 @@ class ScratchDir {
 // rightly reports the directory as in use.
 class SampleClusterCopy {
  public:
-  explicit SampleClusterCopy(const std::string& name)
-      : path_(std::filesystem::temp_directory_path() /
-              ("pgrescue-" + name + "-" + std::to_string(::getpid()))) {
-    std::filesystem::remove_all(path_);
-    std::filesystem::copy(FixturesDir() / "sample-cluster", path_, std::filesystem::copy_options::recursive);
+  explicit SampleClusterCopy(const std::string& name) : dir_(name) {
+    std::filesystem::copy(FixturesDir() / "sample-cluster", dir_.path(), std::filesystem::copy_options::recursive);
   }
-  ~SampleClusterCopy() { std::filesystem::remove_all(path_); }
-  SampleClusterCopy(const SampleClusterCopy&) = delete;
-  SampleClusterCopy& operator=(const SampleClusterCopy&) = delete;
-  const std::filesystem::path& path() const { return path_; }
+  const std::filesystem::path& path() const { return dir_.path(); }
 
  private:
-  std::filesystem::path path_;
+  ScratchDir dir_;
 };
 
 inline const std::vector<std::string>& ControlStates() {

@@ -3,7 +3,6 @@
 // the server itself wrote.
 #include <gtest/gtest.h>
 
-#include <unistd.h>
 
 #include <filesystem>
 
@@ -21,13 +20,9 @@ using testing::FixturesDir;
 class RebuildTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() / ("pgrescue-rebuild-" + std::to_string(getpid()));
-    fs::remove_all(root_);
-    fs::copy(FixturesDir() / "sample-cluster", root_, fs::copy_options::recursive);
     fs::remove(root_ / "global/pg_control");
     real_ = ParseControlFile(testing::ReadBytes(FixturesDir() / "sample-cluster/global/pg_control"))->control;
   }
-  void TearDown() override { fs::remove_all(root_); }
 
   Result<Rebuilt> Rebuild() {
     auto dir = ScanDataDir(root_.string(), {});
@@ -35,7 +30,8 @@ class RebuildTest : public ::testing::Test {
     return RebuildControlFile(*dir, *FindLayoutByMajor("15"), {std::nullopt, 1700000000});
   }
 
-  fs::path root_;
+  testing::SampleClusterCopy copy_{"rebuild"};
+  const fs::path& root_ = copy_.path();
   ControlFile real_ = ControlFile(*FindLayoutByMajor("15"));
 };
 
