@@ -3,7 +3,6 @@
 // the server itself wrote.
 #include <gtest/gtest.h>
 
-
 #include <filesystem>
 
 #include "libcontrol/cluster/data_dir.h"
