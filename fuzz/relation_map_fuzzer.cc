@@ -7,7 +7,7 @@
 #include "libcontrol/base/bytes.h"
 #include "libcontrol/base/crc.h"
 #include "libcontrol/control/control_layout.h"
-#include "libcontrol/pages/relation_map.h"
+#include "libcontrol/catalogs/relation_map.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;

@@ -12,7 +12,7 @@
 
 #include "libcontrol/cluster/control_trust.h"
 #include "libcontrol/cluster/data_dir.h"
-#include "libcontrol/pages/check_report.h"
+#include "libcontrol/catalogs/check_report.h"
 
 namespace {
 

@@ -160,11 +160,12 @@ ControlTextStyle Style19() {
 constexpr int kPgVersion96 = 906;    // pg_resetxlog -u (back-patched), -x keeps oldestXid; wal_level replica
 constexpr int kPgVersion10 = 1000;   // pg_xlog -> pg_wal, "Write-ahead log reset"
 constexpr int kPgVersion11 = 1100;   // pg_resetwal --wal-segsize
-constexpr int kPgVersion12 = 1200;   // FullTransactionId: -x >= 3; unloggedLSN starts at 1000
+constexpr int kPgVersion12 = 1200;   // FullTransactionId: -x >= 3; unloggedLSN starts at 1000; catalog oid columns
 constexpr int kPgVersion14 = 1400;   // -x no longer reports OldestXID
 constexpr int kPgVersion15 = 1500;   // WAL image compression methods; -m 0 and -O -1 accepted
 constexpr int kPgVersion16 = 1600;   // pg_filenode.map: 64 mappings, no pad, written by rename
 constexpr int kPgVersion17 = 1700;   // -c minimum 3
+constexpr int kPgVersion18 = 1800;   // pg_class.relallfrozen
 constexpr int kPgVersion19 = 1900;   // 64-bit MultiXactOffset; -m 0 refused again
 
 int VersionNum(std::string_view major) {
@@ -188,6 +189,8 @@ VersionRules RulesFor(int v) {
       .wal_image_compressed_mask = static_cast<uint8_t>(v >= kPgVersion15 ? 0x1C : 0x02),
       .relmap_max_mappings = v >= kPgVersion16 ? 64u : 62u,
       .relmap_has_pad = v < kPgVersion16,
+      .catalog_oid_column = v >= kPgVersion12,
+      .pg_class_has_relallfrozen = v >= kPgVersion18,
       .initial_unlogged_lsn = v >= kPgVersion12 ? 1000u : 1u,
       .default_wal_level = v >= kPgVersion96 ? "replica" : "minimal",
   };

@@ -62,6 +62,9 @@ struct VersionRules {
   uint8_t wal_image_compressed_mask;  // XLogRecordBlockImageHeader bimg_info bits
   uint32_t relmap_max_mappings;       // pg_filenode.map's MAX_MAPPINGS (62, then 64)
   bool relmap_has_pad;                // an int32 after its CRC (512 bytes, then 524 without)
+  // System catalogs.
+  bool catalog_oid_column;            // oid is the first column; before, it sat in the tuple header
+  bool pg_class_has_relallfrozen;     // an int4 after relallvisible
   // What initdb leaves, for rebuilding pg_control.
   uint64_t initial_unlogged_lsn;
   std::string_view default_wal_level;

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "libcontrol/control/control_layout.h"
-#include "libcontrol/pages/relation_map.h"
+#include "libcontrol/catalogs/relation_map.h"
 #include "tests/fixtures.h"
 
 namespace pgrescue {

@@ -11,6 +11,7 @@
 
 #include "libcontrol/cluster/control_trust.h"
 #include "libcontrol/cluster/data_dir.h"
+#include "libcontrol/catalogs/relation_names.h"
 #include "libcontrol/pages/page_scan.h"
 
 namespace pgrescue {
@@ -22,22 +23,25 @@ struct CheckSetup {
   bool checksums = false;      // verified
   std::string checksums_why;   // "pg_control says data checksum version 1", ...
   std::vector<std::string> warnings;  // e.g. the directory is in use
+  RelationNames names;                // from the catalogs, as far as they could be read
 };
 
 // The scan options for `dir` (PageScanOptionsFor) and what the report says
-// of them: where the block size and the checksum setting came from, and a
+// of them: where the block size and the checksum setting came from, a
 // warning when something still uses the directory (pages it writes during
-// the check may read as torn).
+// the check may read as torn), and the relations' names from the catalogs
+// of the version PG_VERSION names.
 CheckSetup SetUpCheck(const DataDir& dir, const ControlTrust& trust, PageScanOptions* options);
 
 struct RelationSummary {
-  std::string relation;  // base/5/16384 (catalog names come later)
+  std::string relation;  // base/5/16384
   std::string fork;
+  const CatalogName* name = nullptr;  // from the catalogs; nullptr when unknown
   uint64_t files = 0, blocks = 0, damaged = 0;
 };
 
 // One entry per relation fork, in walk order.
-std::vector<RelationSummary> SummarizeRelations(const PageScanReport& report);
+std::vector<RelationSummary> SummarizeRelations(const PageScanReport& report, const RelationNames& names);
 
 std::string CheckReportText(const PageScanReport& report, const CheckSetup& setup);
 nlohmann::ordered_json CheckReportJson(const PageScanReport& report, const CheckSetup& setup);

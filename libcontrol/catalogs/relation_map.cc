@@ -1,4 +1,4 @@
-#include "libcontrol/pages/relation_map.h"
+#include "libcontrol/catalogs/relation_map.h"
 
 #include <fmt/format.h>
 

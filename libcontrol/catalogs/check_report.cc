@@ -1,4 +1,4 @@
-#include "libcontrol/pages/check_report.h"
+#include "libcontrol/catalogs/check_report.h"
 
 #include <map>
 #include <utility>
@@ -22,6 +22,13 @@ CheckSetup SetUpCheck(const DataDir& dir, const ControlTrust& trust, PageScanOpt
                                      "block size {}",
                                      trust.why, options->block_size));
   }
+  const ControlLayout* layout = trust.trusted != nullptr ? &trust.trusted->layout()
+                                : dir.pg_version ? FindLayoutByMajor(*dir.pg_version) : nullptr;
+  if (layout != nullptr) {
+    s.names = NameRelations(dir.root, *layout, options->block_size);
+  } else {
+    s.names.problems.push_back("neither pg_control nor PG_VERSION names the version: relations are not named");
+  }
   if (dir.live.in_use()) {
     std::string list;
     for (const auto& u : dir.live.Describe()) list += (list.empty() ? "" : "; ") + u;
@@ -32,13 +39,22 @@ CheckSetup SetUpCheck(const DataDir& dir, const ControlTrust& trust, PageScanOpt
   return s;
 }
 
-std::vector<RelationSummary> SummarizeRelations(const PageScanReport& report) {
+namespace {
+
+// "postgres.public.t (table)", "postgres.pg_toast.pg_toast_16384 (TOAST table of postgres.public.t)".
+std::string Describe(const CatalogName& n) {
+  return fmt::format("{} ({}{})", n.name, n.kind, n.parent.empty() ? "" : " of " + n.parent);
+}
+
+}  // namespace
+
+std::vector<RelationSummary> SummarizeRelations(const PageScanReport& report, const RelationNames& names) {
   std::vector<RelationSummary> out;
   std::map<std::pair<std::string, std::string>, size_t> index;
   for (const ScannedFile& s : report.scanned) {
     const auto key = std::make_pair(s.file.relation, s.file.fork);
     auto [it, added] = index.emplace(key, out.size());
-    if (added) out.push_back({s.file.relation, s.file.fork});
+    if (added) out.push_back({s.file.relation, s.file.fork, names.Find(s.file.relation)});
     RelationSummary& r = out[it->second];
     ++r.files;
     r.blocks += s.blocks;
@@ -50,16 +66,20 @@ std::vector<RelationSummary> SummarizeRelations(const PageScanReport& report) {
 std::string CheckReportText(const PageScanReport& report, const CheckSetup& setup) {
   std::string out;
   for (const auto& w : setup.warnings) out += "warning: " + w + "\n";
+  for (const auto& p : setup.names.problems) out += "warning: " + p + "; its relations are shown by file\n";
   for (const DamagedBlock& d : report.damaged) {
-    out += fmt::format("{} block {}: {}\n", report.scanned[d.file].file.rel, d.block, d.message);
+    const RelationFile& f = report.scanned[d.file].file;
+    const CatalogName* name = setup.names.Find(f.relation);
+    out += fmt::format("{} block {}{}: {}\n", f.rel, d.block, name ? " of " + name->name : "", d.message);
   }
   for (const FileFinding& f : report.structural) out += f.message + "\n";
   bool header = false;
-  for (const RelationSummary& r : SummarizeRelations(report)) {
+  for (const RelationSummary& r : SummarizeRelations(report, setup.names)) {
     if (r.damaged == 0) continue;
     if (!header) out += "\nRelations with damaged blocks:\n";
     header = true;
-    out += fmt::format("  {} ({} fork): {} of {} blocks damaged\n", r.relation, r.fork, r.damaged, r.blocks);
+    out += fmt::format("  {}{} ({} fork): {} of {} blocks damaged\n", r.name ? Describe(*r.name) + ", " : "",
+                       r.relation, r.fork, r.damaged, r.blocks);
   }
   if (!out.empty()) out += "\n";
   out += fmt::format("Files checked:        {}\n", report.files);
@@ -85,13 +105,17 @@ nlohmann::ordered_json CheckReportJson(const PageScanReport& report, const Check
   doc["zero_blocks"] = report.zero_pages;
   doc["damaged_blocks"] = report.damaged.size();
   doc["bytes"] = report.bytes;
+  auto name_of = [&](const std::string& relation) {
+    const CatalogName* n = setup.names.Find(relation);
+    return n ? nlohmann::ordered_json(n->name) : nlohmann::ordered_json(nullptr);
+  };
+  doc["naming_problems"] = setup.names.problems;
   auto& damaged = doc["damaged"] = nlohmann::ordered_json::array();
   for (const DamagedBlock& d : report.damaged) {
     const RelationFile& f = report.scanned[d.file].file;
-    nlohmann::ordered_json j{{"file", f.rel},          {"relation", f.relation},
-                             {"fork", f.fork},         {"segment", f.segment},
-                             {"block", d.block},       {"problem", PageProblemName(d.problem)},
-                             {"message", d.message}};
+    nlohmann::ordered_json j{{"file", f.rel},       {"relation", f.relation},          {"name", name_of(f.relation)},
+                             {"fork", f.fork},      {"segment", f.segment},            {"block", d.block},
+                             {"problem", PageProblemName(d.problem)}, {"message", d.message}};
     j["checksum_stored"] = d.checksum_stored ? nlohmann::ordered_json(*d.checksum_stored) : nullptr;
     j["checksum_calculated"] = d.checksum_computed ? nlohmann::ordered_json(*d.checksum_computed) : nullptr;
     damaged.push_back(std::move(j));
@@ -101,9 +125,13 @@ nlohmann::ordered_json CheckReportJson(const PageScanReport& report, const Check
     structural.push_back({{"file", f.file}, {"problem", FileProblemName(f.problem)}, {"message", f.message}});
   }
   auto& relations = doc["relations"] = nlohmann::ordered_json::array();
-  for (const RelationSummary& r : SummarizeRelations(report)) {
-    relations.push_back({{"relation", r.relation}, {"fork", r.fork}, {"files", r.files}, {"blocks", r.blocks},
-                         {"damaged", r.damaged}});
+  for (const RelationSummary& r : SummarizeRelations(report, setup.names)) {
+    relations.push_back({{"relation", r.relation},
+                         {"name", r.name ? nlohmann::ordered_json(r.name->name) : nlohmann::ordered_json(nullptr)},
+                         {"kind", r.name ? nlohmann::ordered_json(r.name->kind) : nlohmann::ordered_json(nullptr)},
+                         {"parent", r.name && !r.name->parent.empty() ? nlohmann::ordered_json(r.name->parent)
+                                                                      : nlohmann::ordered_json(nullptr)},
+                         {"fork", r.fork}, {"files", r.files}, {"blocks", r.blocks}, {"damaged", r.damaged}});
   }
   return doc;
 }

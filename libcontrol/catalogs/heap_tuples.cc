@@ -1,0 +1,76 @@
+#include "libcontrol/catalogs/heap_tuples.h"
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include <fmt/format.h>
+
+#include "libcontrol/base/bytes.h"
+#include "libcontrol/pages/page_check.h"
+
+namespace pgrescue {
+namespace {
+
+// htup_details.h
+constexpr uint16_t kHasOid = 0x0008;          // HEAP_HASOID_OLD
+constexpr uint16_t kXmaxLockOnly = 0x0080;
+constexpr uint16_t kXminCommitted = 0x0100;
+constexpr uint16_t kXminInvalid = 0x0200;
+constexpr uint16_t kXmaxInvalid = 0x0800;
+constexpr size_t kTupleHeaderSize = 23;
+constexpr uint32_t kLpNormal = 1;
+
+}  // namespace
+
+bool HeapTuple::inserted_not_aborted() const {
+  // Both bits set is "frozen".
+  return (infomask & kXminInvalid) == 0 || (infomask & kXminCommitted) != 0;
+}
+
+bool HeapTuple::not_deleted() const { return xmax == 0 || (infomask & (kXmaxInvalid | kXmaxLockOnly)) != 0; }
+
+uint64_t ForEachHeapTuple(std::span<const uint8_t> bytes, uint32_t block_size,
+                          const std::function<void(const HeapTuple&)>& each) {
+  uint64_t skipped = 0;
+  for (size_t at = 0; at + block_size <= bytes.size(); at += block_size) {
+    const auto page = bytes.subspan(at, block_size);
+    const PageVerdict v = CheckPage(page, 0, false);
+    if (v.kind != PageKind::kValid) {
+      skipped += v.kind == PageKind::kInvalid ? 1 : 0;
+      continue;
+    }
+    const uint16_t lower = Le16(page.data() + 12);
+    for (size_t lp = 24; lp + 4 <= lower; lp += 4) {
+      const uint32_t item = Le32(page.data() + lp);
+      const uint32_t off = item & 0x7FFF, flags = (item >> 15) & 3, len = item >> 17;
+      if (flags != kLpNormal || len < kTupleHeaderSize || off + len > block_size) continue;
+      const uint8_t* t = page.data() + off;
+      HeapTuple tuple;
+      tuple.xmin = Le32(t);
+      tuple.xmax = Le32(t + 4);
+      tuple.infomask = Le16(t + 20);
+      const uint8_t hoff = t[22];
+      if (hoff < kTupleHeaderSize || hoff > len) continue;
+      if ((tuple.infomask & kHasOid) != 0 && hoff >= kTupleHeaderSize + 4) tuple.header_oid = Le32(t + hoff - 4);
+      tuple.data = std::span(t + hoff, len - hoff);
+      each(tuple);
+    }
+  }
+  return skipped;
+}
+
+Result<std::vector<uint8_t>> ReadRelation(const std::string& path) {
+  std::vector<uint8_t> out;
+  for (int segment = 0;; ++segment) {
+    const std::string file = segment == 0 ? path : fmt::format("{}.{}", path, segment);
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      if (segment == 0) return MakeError(ErrorCode::kIo, "cannot open", file);
+      return out;
+    }
+    out.insert(out.end(), std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+}
+
+}  // namespace pgrescue
