@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include "libcontrol/catalogs/heap_tuples.h"
+#include "libcontrol/pages/heap_tuples.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   constexpr uint32_t kBlock = 1024;

@@ -87,6 +87,13 @@ std::string CheckReportText(const PageScanReport& report, const CheckSetup& setu
   out += fmt::format("Zero blocks:          {}\n", report.zero_pages);
   out += fmt::format("Damaged blocks:       {}\n", report.damaged.size());
   out += fmt::format("Structural problems:  {}\n", report.structural.size());
+  const TupleEvidence& t = report.tuples;
+  out += fmt::format("Heap tuples:          {} (inserts committed {}, aborted {}, frozen {}, not hinted {})\n",
+                     t.tuples, t.xmin_committed, t.xmin_aborted, t.xmin_frozen, t.xmin_unhinted);
+  if (t.newest_xid) out += fmt::format("Newest XID in a tuple: {} ({})\n", *t.newest_xid, t.newest_xid_where);
+  if (t.newest_multixact) {
+    out += fmt::format("Newest MultiXactId in a tuple: {} ({})\n", *t.newest_multixact, t.newest_multixact_where);
+  }
   out += fmt::format("Block size:           {}\n", setup.block_size);
   out += fmt::format("Data checksums:       {} ({})\n", setup.checksums ? "verified" : "not verified",
                      setup.checksums_why);
@@ -109,6 +116,18 @@ nlohmann::ordered_json CheckReportJson(const PageScanReport& report, const Check
     const CatalogName* n = setup.names.Find(relation);
     return n ? nlohmann::ordered_json(n->name) : nlohmann::ordered_json(nullptr);
   };
+  const TupleEvidence& t = report.tuples;
+  doc["tuples"] = {
+      {"tuples", t.tuples},
+      {"xmin_committed", t.xmin_committed},
+      {"xmin_aborted", t.xmin_aborted},
+      {"xmin_frozen", t.xmin_frozen},
+      {"xmin_unhinted", t.xmin_unhinted},
+      {"newest_xid", t.newest_xid ? nlohmann::ordered_json(*t.newest_xid) : nlohmann::ordered_json(nullptr)},
+      {"newest_xid_where", t.newest_xid_where},
+      {"newest_multixact",
+       t.newest_multixact ? nlohmann::ordered_json(*t.newest_multixact) : nlohmann::ordered_json(nullptr)},
+      {"newest_multixact_where", t.newest_multixact_where}};
   doc["naming_problems"] = setup.names.problems;
   auto& damaged = doc["damaged"] = nlohmann::ordered_json::array();
   for (const DamagedBlock& d : report.damaged) {

@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 
 #include "libcontrol/base/bytes.h"
-#include "libcontrol/catalogs/heap_tuples.h"
+#include "libcontrol/pages/heap_tuples.h"
 #include "libcontrol/catalogs/relation_map.h"
 
 namespace pgrescue {

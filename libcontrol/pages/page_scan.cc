@@ -13,6 +13,10 @@
 
 #include <fmt/format.h>
 
+#include "libcontrol/base/bytes.h"
+#include "libcontrol/base/id_order.h"
+#include "libcontrol/pages/heap_tuples.h"
+
 namespace pgrescue {
 namespace {
 
@@ -32,7 +36,40 @@ struct FileResult {
   std::optional<std::pair<Lsn, uint64_t>> max;  // LSN, block
   std::vector<DamagedBlock> damaged;
   std::vector<FileFinding> findings;
+  TupleEvidence tuples;  // newest_*_where unset: the blocks are below
+  uint64_t newest_xid_block = 0, newest_multixact_block = 0;
 };
+
+constexpr uint32_t kFirstNormalXidOnPage = 3;
+
+// Keeps the newer of two IDs in the circular order; `where` follows it.
+template <typename Where>
+void Newer(uint32_t id, const Where& here, std::optional<uint32_t>* newest, Where* where) {
+  if (!*newest || Precedes32(**newest, id)) {
+    *newest = id;
+    *where = here;
+  }
+}
+
+// A heap page as the server lays one out: no special space. Index pages
+// have one; free space and visibility map pages have no line pointers.
+void ReadTuples(std::span<const uint8_t> page, uint64_t block, FileResult* r) {
+  if (Le16(page.data() + 16) != page.size()) return;
+  TupleEvidence* e = &r->tuples;
+  ForEachTupleOnPage(page, [&](const HeapTuple& t) {
+    ++e->tuples;
+    if (t.xmin_frozen()) ++e->xmin_frozen;
+    else if (t.xmin_committed()) ++e->xmin_committed;
+    else if (t.xmin_aborted()) ++e->xmin_aborted;
+    else ++e->xmin_unhinted;
+    if (!t.xmin_frozen() && t.xmin >= kFirstNormalXidOnPage) {
+      Newer(t.xmin, block, &e->newest_xid, &r->newest_xid_block);
+    }
+    if (t.xmax == 0) return;
+    if (t.xmax_is_multixact()) Newer(t.xmax, block, &e->newest_multixact, &r->newest_multixact_block);
+    else if (t.xmax >= kFirstNormalXidOnPage) Newer(t.xmax, block, &e->newest_xid, &r->newest_xid_block);
+  });
+}
 
 class Progress {
  public:
@@ -51,7 +88,8 @@ class Progress {
   const uint64_t total_;
 };
 
-void JudgePage(const PageScanOptions& o, std::span<const uint8_t> page, uint64_t block, FileResult* r) {
+void JudgePage(const PageScanOptions& o, std::span<const uint8_t> page, uint64_t block, bool main_fork,
+               FileResult* r) {
   ++r->blocks;
   // BlockNumber is 32 bits; the server's checksum wraps the same way.
   const PageVerdict v = CheckPage(page, static_cast<uint32_t>(block), o.checksums);
@@ -64,8 +102,9 @@ void JudgePage(const PageScanOptions& o, std::span<const uint8_t> page, uint64_t
       d.checksum_computed = v.checksum_computed;
     }
     r->damaged.push_back(std::move(d));
-  } else if (!r->max || v.lsn > r->max->first) {
-    r->max = std::make_pair(v.lsn, block);
+  } else {
+    if (!r->max || v.lsn > r->max->first) r->max = std::make_pair(v.lsn, block);
+    if (main_fork) ReadTuples(page, block, r);
   }
 }
 
@@ -108,7 +147,9 @@ void ScanPart(const PageScanOptions& o, const RelationFile& f, const Part& part,
     r->bytes += static_cast<uint64_t>(n);
     have += static_cast<size_t>(n);
     size_t at = 0;
-    for (; have - at >= bs; at += bs, ++block) JudgePage(o, std::span(buffer->data() + at, bs), block, r);
+    for (; have - at >= bs; at += bs, ++block) {
+      JudgePage(o, std::span(buffer->data() + at, bs), block, f.fork == "main", r);
+    }
     std::memmove(buffer->data(), buffer->data() + at, have - at);
     have -= at;
     progress->Add(static_cast<uint64_t>(n));
@@ -148,6 +189,23 @@ std::vector<FileResult> ScanParts(const PageScanOptions& o, const std::vector<Re
   work();
   for (auto& t : pool) t.join();
   return results;
+}
+
+void MergeTuples(const FileResult& r, const std::string& file, TupleEvidence* all) {
+  const TupleEvidence& part = r.tuples;
+  all->tuples += part.tuples;
+  all->xmin_committed += part.xmin_committed;
+  all->xmin_aborted += part.xmin_aborted;
+  all->xmin_frozen += part.xmin_frozen;
+  all->xmin_unhinted += part.xmin_unhinted;
+  if (part.newest_xid) {
+    Newer(*part.newest_xid, fmt::format("{} block {}", file, r.newest_xid_block), &all->newest_xid,
+          &all->newest_xid_where);
+  }
+  if (part.newest_multixact) {
+    Newer(*part.newest_multixact, fmt::format("{} block {}", file, r.newest_multixact_block), &all->newest_multixact,
+          &all->newest_multixact_where);
+  }
 }
 
 }  // namespace
@@ -219,6 +277,7 @@ Result<PageScanReport> ScanPageLsns(const PageScanOptions& options) {
       report.damaged.push_back(std::move(d));
     }
     for (auto& f : r.findings) report.structural.push_back(std::move(f));
+    MergeTuples(r, scanned.file.rel, &report.tuples);
   }
   return report;
 }

@@ -64,6 +64,18 @@ struct ScannedFile {
   uint64_t damaged = 0;
 };
 
+// What the tuples on heap pages (main forks, no special space, valid) prove:
+// every XID and MultiXactId in them was assigned, so the next ones lie
+// beyond. Newest in the circular order XIDs are compared in.
+struct TupleEvidence {
+  uint64_t tuples = 0;
+  uint64_t xmin_committed = 0, xmin_aborted = 0, xmin_frozen = 0, xmin_unhinted = 0;
+  std::optional<uint32_t> newest_xid;        // a normal XID (>= 3) in xmin (not frozen) or xmax
+  std::string newest_xid_where;              // "base/5/16384 block 3"
+  std::optional<uint32_t> newest_multixact;  // an xmax marked as a MultiXactId
+  std::string newest_multixact_where;
+};
+
 struct PageScanReport {
   std::optional<PageLsnMax> max;  // among kValid pages (zero pages hold none); the first of equals
   uint64_t files = 0;             // relation files read
@@ -74,6 +86,7 @@ struct PageScanReport {
   std::vector<ScannedFile> scanned;        // every relation file found, in walk order
   std::vector<DamagedBlock> damaged;       // every refused block, in walk order
   std::vector<FileFinding> structural;     // odd sizes, gaps, unreadable files, links not followed
+  TupleEvidence tuples;
 
   // "<file> block <n>: <why>" for the first `limit` damaged blocks.
   std::vector<std::string> DamagedExamples(size_t limit) const;

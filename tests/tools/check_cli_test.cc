@@ -64,6 +64,7 @@ TEST_F(CheckCli, CleanClusterExitsZero) {
             "Zero blocks:          1\n"
             "Damaged blocks:       0\n"
             "Structural problems:  0\n"
+            "Heap tuples:          0 (inserts committed 0, aborted 0, frozen 0, not hinted 0)\n"
             "Block size:           8192\n"
             "Data checksums:       not verified (pg_control says data checksum version 0)\n");
 }

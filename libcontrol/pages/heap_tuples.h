@@ -26,11 +26,30 @@ struct HeapTuple {
   // update that is not a mere lock or known aborted.
   bool inserted_not_aborted() const;
   bool not_deleted() const;
+  // xmin's hint bits: committed, aborted, or both (frozen).
+  bool xmin_committed() const;
+  bool xmin_aborted() const;
+  bool xmin_frozen() const { return xmin_committed() && xmin_aborted(); }
+  bool xmax_is_multixact() const;
 };
 
-// Calls `each` for every normal line pointer's tuple that lies inside its
-// page; pages that are all zeros or whose header is not sane are skipped,
-// and counted in the result.
+// The tuple a line pointer points at, when it is a normal one whose tuple
+// lies inside `page` (which must have passed CheckPage); `lp` is the line
+// pointer's byte offset.
+std::optional<HeapTuple> TupleAt(std::span<const uint8_t> page, size_t lp);
+
+// Calls `each` for every such tuple on `page`. A template: the page scan
+// reads every tuple of a cluster through it.
+template <typename Each>
+void ForEachTupleOnPage(std::span<const uint8_t> page, Each&& each) {
+  const size_t lower = static_cast<size_t>(page[12] | page[13] << 8);
+  for (size_t lp = 24; lp + 4 <= lower; lp += 4) {
+    if (const auto tuple = TupleAt(page, lp)) each(*tuple);
+  }
+}
+
+// The same over every page of `bytes`; pages that are all zeros or whose
+// header is not sane are skipped, and counted in the result.
 uint64_t ForEachHeapTuple(std::span<const uint8_t> bytes, uint32_t block_size,
                           const std::function<void(const HeapTuple&)>& each);
 

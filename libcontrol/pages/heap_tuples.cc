@@ -1,4 +1,4 @@
-#include "libcontrol/catalogs/heap_tuples.h"
+#include "libcontrol/pages/heap_tuples.h"
 
 #include <filesystem>
 #include <fstream>
@@ -18,6 +18,7 @@ constexpr uint16_t kXmaxLockOnly = 0x0080;
 constexpr uint16_t kXminCommitted = 0x0100;
 constexpr uint16_t kXminInvalid = 0x0200;
 constexpr uint16_t kXmaxInvalid = 0x0800;
+constexpr uint16_t kXmaxIsMulti = 0x1000;
 constexpr size_t kTupleHeaderSize = 23;
 constexpr uint32_t kLpNormal = 1;
 
@@ -28,7 +29,27 @@ bool HeapTuple::inserted_not_aborted() const {
   return (infomask & kXminInvalid) == 0 || (infomask & kXminCommitted) != 0;
 }
 
+bool HeapTuple::xmin_committed() const { return (infomask & kXminCommitted) != 0; }
+bool HeapTuple::xmin_aborted() const { return (infomask & kXminInvalid) != 0; }
+bool HeapTuple::xmax_is_multixact() const { return (infomask & kXmaxIsMulti) != 0; }
+
 bool HeapTuple::not_deleted() const { return xmax == 0 || (infomask & (kXmaxInvalid | kXmaxLockOnly)) != 0; }
+
+std::optional<HeapTuple> TupleAt(std::span<const uint8_t> page, size_t lp) {
+  const uint32_t item = Le32(page.data() + lp);
+  const uint32_t off = item & 0x7FFF, flags = (item >> 15) & 3, len = item >> 17;
+  if (flags != kLpNormal || len < kTupleHeaderSize || off + len > page.size()) return std::nullopt;
+  const uint8_t* t = page.data() + off;
+  HeapTuple tuple;
+  tuple.xmin = Le32(t);
+  tuple.xmax = Le32(t + 4);
+  tuple.infomask = Le16(t + 20);
+  const uint8_t hoff = t[22];
+  if (hoff < kTupleHeaderSize || hoff > len) return std::nullopt;
+  if ((tuple.infomask & kHasOid) != 0 && hoff >= kTupleHeaderSize + 4) tuple.header_oid = Le32(t + hoff - 4);
+  tuple.data = std::span(t + hoff, len - hoff);
+  return tuple;
+}
 
 uint64_t ForEachHeapTuple(std::span<const uint8_t> bytes, uint32_t block_size,
                           const std::function<void(const HeapTuple&)>& each) {
@@ -36,26 +57,8 @@ uint64_t ForEachHeapTuple(std::span<const uint8_t> bytes, uint32_t block_size,
   for (size_t at = 0; at + block_size <= bytes.size(); at += block_size) {
     const auto page = bytes.subspan(at, block_size);
     const PageVerdict v = CheckPage(page, 0, false);
-    if (v.kind != PageKind::kValid) {
-      skipped += v.kind == PageKind::kInvalid ? 1 : 0;
-      continue;
-    }
-    const uint16_t lower = Le16(page.data() + 12);
-    for (size_t lp = 24; lp + 4 <= lower; lp += 4) {
-      const uint32_t item = Le32(page.data() + lp);
-      const uint32_t off = item & 0x7FFF, flags = (item >> 15) & 3, len = item >> 17;
-      if (flags != kLpNormal || len < kTupleHeaderSize || off + len > block_size) continue;
-      const uint8_t* t = page.data() + off;
-      HeapTuple tuple;
-      tuple.xmin = Le32(t);
-      tuple.xmax = Le32(t + 4);
-      tuple.infomask = Le16(t + 20);
-      const uint8_t hoff = t[22];
-      if (hoff < kTupleHeaderSize || hoff > len) continue;
-      if ((tuple.infomask & kHasOid) != 0 && hoff >= kTupleHeaderSize + 4) tuple.header_oid = Le32(t + hoff - 4);
-      tuple.data = std::span(t + hoff, len - hoff);
-      each(tuple);
-    }
+    if (v.kind == PageKind::kValid) ForEachTupleOnPage(page, each);
+    else skipped += v.kind == PageKind::kInvalid ? 1 : 0;
   }
   return skipped;
 }
