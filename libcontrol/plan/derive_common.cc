@@ -71,20 +71,37 @@ std::string RunText(const SlruEvidence& s) {
                                                                         : "XIDs");
 }
 
-uint64_t AtLeastWal(const std::optional<WalBound>& bound, uint64_t chosen, const SlruEvidence* s, PlannedValue* v) {
-  if (!bound) return chosen;
-  if (!Follows32(bound->next, chosen) && bound->next != chosen) {
-    v->reasoning.push_back(fmt::format("WAL agrees: {}, not past {}", bound->why, chosen));
+namespace {
+
+uint64_t AtLeast(const WalBound& bound, const char* agrees, const char* proves_more, uint64_t chosen,
+                 const SlruEvidence* s, PlannedValue* v) {
+  if (!Follows32(bound.next, chosen) && bound.next != chosen) {
+    v->reasoning.push_back(fmt::format("{}: {}, not past {}", agrees, bound.why, chosen));
     return chosen;
   }
-  if (bound->next == chosen) return chosen;
-  uint64_t raised = bound->next;
+  if (bound.next == chosen) return chosen;
+  uint64_t raised = bound.next;
   if (s != nullptr && s->layout) {
     const uint64_t per = s->layout->entries_per_segment();
     raised = ((raised + per - 1) / per * per) & 0xFFFFFFFFu;
   }
-  v->reasoning.push_back(fmt::format("WAL proves more: {}; using {}", bound->why, raised));
+  v->reasoning.push_back(fmt::format("{}: {}; using {}", proves_more, bound.why, raised));
   return raised;
+}
+
+}  // namespace
+
+uint64_t AtLeastWal(const std::optional<WalBound>& bound, uint64_t chosen, const SlruEvidence* s, PlannedValue* v) {
+  return bound ? AtLeast(*bound, "WAL agrees", "WAL proves more", chosen, s, v) : chosen;
+}
+
+uint64_t AtLeastPages(std::optional<uint32_t> newest, const std::string& where, const char* what,
+                      uint64_t first_normal, uint64_t chosen, const SlruEvidence* s, PlannedValue* v) {
+  if (!newest) return chosen;
+  uint64_t next = (uint64_t{*newest} + 1) & 0xFFFFFFFFu;
+  if (next < first_normal) next = first_normal;  // past the wrap, the special IDs are skipped
+  const WalBound bound{next, fmt::format("a tuple on {} carries {} {}", where, what, *newest)};
+  return AtLeast(bound, "the data pages agree", "the data pages prove more", chosen, s, v);
 }
 
 uint64_t ReadableStart(const SlruEvidence& s, uint64_t next, PlannedValue* v) {

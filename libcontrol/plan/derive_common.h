@@ -35,6 +35,12 @@ std::string RunText(const SlruEvidence& s);
 // of `s` (whose page the server then creates fresh) when `s` is given.
 uint64_t AtLeastWal(const std::optional<WalBound>& bound, uint64_t chosen, const SlruEvidence* s, PlannedValue* v);
 
+// The same for what the data pages prove: every XID (MultiXactId) stamped in
+// a tuple was assigned, so the next one lies past the newest; past a wrap
+// the next is `first_normal` (3 for XIDs, 1 for MultiXactIds).
+uint64_t AtLeastPages(std::optional<uint32_t> newest, const std::string& where, const char* what,
+                      uint64_t first_normal, uint64_t chosen, const SlruEvidence* s, PlannedValue* v);
+
 // At startup the server reads the page that holds the next ID unless the ID
 // starts a page; if its segment is gone it refuses to start ("could not
 // access status of transaction"). The next segment boundary is always safe:

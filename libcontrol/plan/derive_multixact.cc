@@ -39,6 +39,8 @@ PlannedValue DeriveMultiXacts(const PlanEvidence& e) {
     return v;
   }
   next = AtLeastWal(e.proof.next_multi, next, &offsets, &v);
+  next = AtLeastPages(e.pages.tuples.newest_multixact, e.pages.tuples.newest_multixact_where, "MultiXactId", 1, next,
+                      &offsets, &v);
   next = ReadableStart(offsets, next, &v);
   v.value = fmt::format("{},{}", next, oldest);
   return v;

@@ -55,6 +55,8 @@ NextXidResult DeriveNextXid(const PlanEvidence& e, std::vector<Hazard>* hazards)
     v.confidence = Confidence::kMedium;
   }
   chosen = AtLeastWal(e.proof.next_xid, chosen, &xact, &v);
+  chosen = AtLeastPages(e.pages.tuples.newest_xid, e.pages.tuples.newest_xid_where, "XID", kFirstNormalXid, chosen,
+                        &xact, &v);
   chosen = ReadableStart(xact, chosen, &v);
   r.next = chosen;
   v.value = fmt::format("{}", chosen);

@@ -94,6 +94,29 @@ TEST_F(DerivationsTest, NextXidIsTheBoundaryAfterTheNewestXactSegment) {
   EXPECT_TRUE(hazards_.empty());
 }
 
+// Every XID and MultiXactId stamped in a tuple was assigned: -x and -m go
+// past the newest, to the next segment boundary.
+TEST_F(DerivationsTest, NextXidAndMultiRaisedToWhatThePagesProve) {
+  Use("pg15");
+  e_.pages.tuples.newest_xid = 1000;
+  e_.pages.tuples.newest_xid_where = "base/5/16384 block 2";
+  auto r = DeriveNextXid(e_, &hazards_);
+  EXPECT_EQ(r.value.value, "1048576");
+  EXPECT_EQ(r.value.reasoning.back(),
+            "the data pages agree: a tuple on base/5/16384 block 2 carries XID 1000, not past 1048576");
+  e_.pages.tuples.newest_xid = 2000000;
+  r = DeriveNextXid(e_, &hazards_);
+  EXPECT_EQ(r.value.value, "2097152");  // past 2000000, at the start of pg_xact/0002
+  EXPECT_EQ(r.value.reasoning.back(),
+            "the data pages prove more: a tuple on base/5/16384 block 2 carries XID 2000000; using 2097152");
+
+  e_.pages.tuples.newest_multixact = 70000;
+  e_.pages.tuples.newest_multixact_where = "base/5/16390 block 0";
+  const auto m = DeriveMultiXacts(e_);
+  // offsets/0000 holds MultiXactIds 0..65535: 70000 is in the next segment.
+  EXPECT_TRUE(m.value.starts_with("131072,")) << m.value;
+}
+
 TEST_F(DerivationsTest, NextXidRaisedToWhatWalProvesRoundedToASegment) {
   Use("pg15");
   e_.proof.next_xid = WalBound{2000000, "XID 1999999 is used by a record"};

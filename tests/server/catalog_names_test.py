@@ -6,7 +6,9 @@ database, a table in a tablespace, then VACUUM FULL of pg_class (only the
 relation map knows its file after that) and of a user table (a new file).
 The server's own pg_relation_filepath() and names, per database, are the
 truth; the cluster is stopped and `pgrescue-check --json` must give every
-relation file the same name, and name no file differently.
+relation file the same name, and name no file differently. The newest XID
+it finds in the tuples must lie between the last insert's xmin and an XID
+the server assigned after every write.
 """
 import argparse
 import json
@@ -79,6 +81,9 @@ def main():
                 for line in sql(db, TRUTH_SQL).splitlines():
                     path, name = line.split("|")
                     truth[path] = name
+            last_insert = int(sql("postgres", "SELECT xmin FROM t ORDER BY id DESC LIMIT 1").strip())
+            # An XID assigned after every tuple was written: the pages' newest lies below it.
+            after = int(sql("postgres", "SELECT txid_current() % 4294967296").strip())
             sql("postgres", "CHECKPOINT")
         finally:
             as_user(f"{a.bin_dir}/pg_ctl", "-D", data, "-w", "-m", "fast", "stop", check=False)
@@ -102,12 +107,17 @@ def main():
         if missing or wrong or unnamed or extra:
             raise Failure(f"names differ: missing {missing[:10]}, wrong {wrong[:10]}, unnamed {unnamed[:10]}, "
                           f"files the server does not list {extra[:10]}")
+        newest = doc["tuples"]["newest_xid"]
+        if newest is None or not last_insert <= newest < after:
+            raise Failure(f"the pages' newest XID {newest} is not between the last insert's {last_insert} and the "
+                          f"XID assigned after every write, {after}")
         for must in ("postgres.public.t", "second.public.t", "postgres.public.rewritten", "second.pg_catalog.pg_class",
                      "pg_catalog.pg_database", "postgres.public.spaced"):
             if must not in truth.values():
                 raise Failure(f"the truth lacks {must}")
         print(f"{a.label}: {len(truth)} relation files named as the server names them "
-              f"(pg_class rewritten, a user table rewritten, a tablespace, two databases)")
+              f"(pg_class rewritten, a user table rewritten, a tablespace, two databases); newest XID in a tuple "
+              f"{newest}: last insert {last_insert}, next assigned {after}")
         return 0
     finally:
         shutil.rmtree(base, ignore_errors=True)
