@@ -7,22 +7,11 @@
 #include <fmt/format.h>
 
 #include "libcontrol/base/bytes.h"
+#include "libcontrol/pages/heap_format.h"
 #include "libcontrol/pages/page_check.h"
 
 namespace pgrescue {
-namespace {
-
-// htup_details.h
-constexpr uint16_t kHasOid = 0x0008;          // HEAP_HASOID_OLD
-constexpr uint16_t kXmaxLockOnly = 0x0080;
-constexpr uint16_t kXminCommitted = 0x0100;
-constexpr uint16_t kXminInvalid = 0x0200;
-constexpr uint16_t kXmaxInvalid = 0x0800;
-constexpr uint16_t kXmaxIsMulti = 0x1000;
-constexpr size_t kTupleHeaderSize = 23;
-constexpr uint32_t kLpNormal = 1;
-
-}  // namespace
+using namespace heap;  // NOLINT: the format's constants, kept in heap_format.h
 
 bool HeapTuple::inserted_not_aborted() const {
   // Both bits set is "frozen".
@@ -41,10 +30,10 @@ std::optional<HeapTuple> TupleAt(std::span<const uint8_t> page, size_t lp) {
   if (flags != kLpNormal || len < kTupleHeaderSize || off + len > page.size()) return std::nullopt;
   const uint8_t* t = page.data() + off;
   HeapTuple tuple;
-  tuple.xmin = Le32(t);
-  tuple.xmax = Le32(t + 4);
-  tuple.infomask = Le16(t + 20);
-  const uint8_t hoff = t[22];
+  tuple.xmin = Le32(t + kXminAt);
+  tuple.xmax = Le32(t + kXmaxAt);
+  tuple.infomask = Le16(t + kInfomaskAt);
+  const uint8_t hoff = t[kHoffAt];
   if (hoff < kTupleHeaderSize || hoff > len) return std::nullopt;
   if ((tuple.infomask & kHasOid) != 0 && hoff >= kTupleHeaderSize + 4) tuple.header_oid = Le32(t + hoff - 4);
   tuple.data = std::span(t + hoff, len - hoff);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "libcontrol/base/result.h"
+#include "libcontrol/pages/heap_format.h"
 
 namespace pgrescue {
 
@@ -43,7 +44,7 @@ std::optional<HeapTuple> TupleAt(std::span<const uint8_t> page, size_t lp);
 template <typename Each>
 void ForEachTupleOnPage(std::span<const uint8_t> page, Each&& each) {
   const size_t lower = static_cast<size_t>(page[12] | page[13] << 8);
-  for (size_t lp = 24; lp + 4 <= lower; lp += 4) {
+  for (size_t lp = heap::kPageHeaderSize; lp + heap::kLinePointerSize <= lower; lp += heap::kLinePointerSize) {
     if (const auto tuple = TupleAt(page, lp)) each(*tuple);
   }
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "libcontrol/base/bytes.h"
+#include "libcontrol/pages/heap_format.h"
 #include "libcontrol/pages/page_scan.h"
 #include "tests/fixtures.h"
 
@@ -22,7 +23,10 @@ struct Tuple {
   uint16_t infomask;
 };
 
-constexpr uint16_t kXminCommitted = 0x0100, kXminInvalid = 0x0200, kXmaxInvalid = 0x0800, kXmaxIsMulti = 0x1000;
+using heap::kXmaxInvalid;
+using heap::kXmaxIsMulti;
+using heap::kXminCommitted;
+using heap::kXminInvalid;
 
 // A page of 32-byte tuples (header 24 bytes with t_hoff 24, 8 data bytes);
 // `special` bytes of special space at the end, as an index page has.
