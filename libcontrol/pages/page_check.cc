@@ -59,6 +59,7 @@ const char* PageProblemName(PageProblem problem) {
     case PageProblem::kHeader: return "header";
     case PageProblem::kChecksum: return "checksum";
     case PageProblem::kHeaderAndChecksum: return "checksum+header";
+    case PageProblem::kBtree: return "btree";
   }
   return "";
 }

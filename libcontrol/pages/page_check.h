@@ -34,6 +34,7 @@ enum class PageProblem : uint8_t {
   kHeader,              // the header rule fails
   kChecksum,            // the header is sane; the checksum does not match
   kHeaderAndChecksum,
+  kBtree,               // the header is sound; the btree special space or flags are not
 };
 
 // The check of one block (its size is the block size; `block_number` counts
@@ -41,7 +42,7 @@ enum class PageProblem : uint8_t {
 PageVerdict CheckPage(std::span<const uint8_t> page, uint32_t block_number, bool checksums);
 
 PageProblem ProblemOf(const PageVerdict& verdict);
-// "not-zero", "header", "checksum", "checksum+header"; "" for kNone.
+// "not-zero", "header", "checksum", "checksum+header", "btree"; "" for kNone.
 const char* PageProblemName(PageProblem problem);
 
 // Why a page was refused, for a person, in the server's words where it has

@@ -15,6 +15,7 @@
 
 #include "libcontrol/base/bytes.h"
 #include "libcontrol/base/id_order.h"
+#include "libcontrol/pages/btree_check.h"
 #include "libcontrol/pages/heap_tuples.h"
 
 namespace pgrescue {
@@ -35,6 +36,8 @@ struct FileResult {
   uint64_t blocks = 0, zero = 0, bytes = 0;
   std::optional<std::pair<Lsn, uint64_t>> max;  // LSN, block
   std::vector<DamagedBlock> damaged;
+  std::vector<TupleFinding> tuple_problems;
+  std::vector<TupleProblem> page_problems;  // scratch, reused page after page
   std::vector<FileFinding> findings;
   TupleEvidence tuples;  // newest_*_where unset: the blocks are below
   uint64_t newest_xid_block = 0, newest_multixact_block = 0;
@@ -53,10 +56,11 @@ void Newer(uint32_t id, const Where& here, std::optional<uint32_t>* newest, Wher
 
 // A heap page as the server lays one out: no special space. Index pages
 // have one; free space and visibility map pages have no line pointers.
-void ReadTuples(std::span<const uint8_t> page, uint64_t block, FileResult* r) {
+void ReadTuples(const PageScanOptions& o, std::span<const uint8_t> page, uint64_t block, FileResult* r) {
   if (Le16(page.data() + 16) != page.size()) return;
   TupleEvidence* e = &r->tuples;
-  ForEachTupleOnPage(page, [&](const HeapTuple& t) {
+  r->page_problems.clear();
+  CheckHeapPage(page, o.limits, &r->page_problems, [&](const HeapTuple& t) {
     ++e->tuples;
     if (t.xmin_frozen()) ++e->xmin_frozen;
     else if (t.xmin_committed()) ++e->xmin_committed;
@@ -69,6 +73,7 @@ void ReadTuples(std::span<const uint8_t> page, uint64_t block, FileResult* r) {
     if (t.xmax_is_multixact()) Newer(t.xmax, block, &e->newest_multixact, &r->newest_multixact_block);
     else if (t.xmax >= kFirstNormalXidOnPage) Newer(t.xmax, block, &e->newest_xid, &r->newest_xid_block);
   });
+  for (TupleProblem& p : r->page_problems) r->tuple_problems.push_back({0, block, p.offset, std::move(p.message)});
 }
 
 class Progress {
@@ -88,7 +93,7 @@ class Progress {
   const uint64_t total_;
 };
 
-void JudgePage(const PageScanOptions& o, std::span<const uint8_t> page, uint64_t block, bool main_fork,
+void JudgePage(const PageScanOptions& o, std::span<const uint8_t> page, uint64_t block, RelationFormat format,
                FileResult* r) {
   ++r->blocks;
   // BlockNumber is 32 bits; the server's checksum wraps the same way.
@@ -96,15 +101,21 @@ void JudgePage(const PageScanOptions& o, std::span<const uint8_t> page, uint64_t
   if (v.kind == PageKind::kNew) {
     ++r->zero;
   } else if (v.kind == PageKind::kInvalid) {
-    DamagedBlock d{0, block, ProblemOf(v), std::nullopt, std::nullopt, DescribeInvalidPage(page, v)};
+    DamagedBlock d{0, block, ProblemOf(v), std::nullopt, std::nullopt, DescribeInvalidPage(page, v), std::nullopt};
     if (v.checksum_checked) {
       d.checksum_stored = v.checksum_stored;
       d.checksum_computed = v.checksum_computed;
     }
+    if (format == RelationFormat::kHeap) d.rows = RowsByLinePointers(page);
     r->damaged.push_back(std::move(d));
   } else {
     if (!r->max || v.lsn > r->max->first) r->max = std::make_pair(v.lsn, block);
-    if (main_fork) ReadTuples(page, block, r);
+    if (format == RelationFormat::kHeap || format == RelationFormat::kUnknown) ReadTuples(o, page, block, r);
+    if (format == RelationFormat::kBtree) {
+      if (std::string why = CheckBtreePage(page, block); !why.empty()) {
+        r->damaged.push_back({0, block, PageProblem::kBtree, std::nullopt, std::nullopt, std::move(why), std::nullopt});
+      }
+    }
   }
 }
 
@@ -121,6 +132,10 @@ void ScanPart(const PageScanOptions& o, const RelationFile& f, const Part& part,
     return;
   }
   r->opened = part.begin == 0;
+  // Forks other than main hold no tuples: free space and visibility maps.
+  const RelationFormat format = f.fork != "main" ? RelationFormat::kOther
+                                : o.format_of   ? o.format_of(f)
+                                                : RelationFormat::kUnknown;
   (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   const size_t bs = o.block_size;
   uint64_t block = f.segment * o.blocks_per_segment + part.begin / bs;
@@ -148,7 +163,7 @@ void ScanPart(const PageScanOptions& o, const RelationFile& f, const Part& part,
     have += static_cast<size_t>(n);
     size_t at = 0;
     for (; have - at >= bs; at += bs, ++block) {
-      JudgePage(o, std::span(buffer->data() + at, bs), block, f.fork == "main", r);
+      JudgePage(o, std::span(buffer->data() + at, bs), block, format, r);
     }
     std::memmove(buffer->data(), buffer->data() + at, have - at);
     have -= at;
@@ -275,6 +290,10 @@ Result<PageScanReport> ScanPageLsns(const PageScanOptions& options) {
     for (auto& d : r.damaged) {
       d.file = file;
       report.damaged.push_back(std::move(d));
+    }
+    for (auto& t : r.tuple_problems) {
+      t.file = file;
+      report.tuple_problems.push_back(std::move(t));
     }
     for (auto& f : r.findings) report.structural.push_back(std::move(f));
     MergeTuples(r, scanned.file.rel, &report.tuples);

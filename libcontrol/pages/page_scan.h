@@ -25,10 +25,19 @@
 #include "libcontrol/base/result.h"
 #include "libcontrol/cluster/data_dir.h"
 #include "libcontrol/control/control_file.h"
+#include "libcontrol/pages/heap_check.h"
 #include "libcontrol/pages/page_check.h"
 #include "libcontrol/pages/relation_files.h"
 
 namespace pgrescue {
+
+// How a relation's main fork lays out its pages, as the catalogs say.
+enum class RelationFormat : uint8_t {
+  kUnknown,  // not named: a main-fork page without special space is taken for a heap page
+  kHeap,     // a table, TOAST table or materialized view
+  kBtree,
+  kOther,    // sequences, other index methods: the page header only
+};
 
 struct PageScanOptions {
   std::string data_dir;
@@ -42,6 +51,11 @@ struct PageScanOptions {
   // Files larger than this are read in parts of this many blocks on
   // different threads: a cluster's data is often one big table.
   uint64_t part_blocks = 8192;
+  // The format of a relation file's pages; unset, every file is kUnknown.
+  // Called once per file part, from any thread.
+  std::function<RelationFormat(const RelationFile&)> format_of;
+  // The next XID and MultiXactId tuples must precede (see heap_check.h).
+  HeapLimits limits;
 };
 
 struct PageLsnMax {
@@ -55,7 +69,17 @@ struct DamagedBlock {
   uint64_t block = 0;  // across segments, as the server and pg_checksums number it
   PageProblem problem = PageProblem::kNone;
   std::optional<uint16_t> checksum_stored, checksum_computed;  // when checksums were verified
-  std::string message;  // DescribeInvalidPage's
+  std::string message;  // DescribeInvalidPage's, or the btree check's
+  // A heap block's rows by its line pointers, when pd_lower allows counting.
+  std::optional<uint32_t> rows;
+};
+
+// A heap tuple or line pointer verify_heapam would report.
+struct TupleFinding {
+  size_t file = 0;  // index into PageScanReport::scanned
+  uint64_t block = 0;
+  uint16_t offset = 0;  // the line pointer's number, from 1
+  std::string message;
 };
 
 struct ScannedFile {
@@ -85,6 +109,7 @@ struct PageScanReport {
   uint64_t invalid_pages = 0;
   std::vector<ScannedFile> scanned;        // every relation file found, in walk order
   std::vector<DamagedBlock> damaged;       // every refused block, in walk order
+  std::vector<TupleFinding> tuple_problems;  // on valid heap pages, in walk order
   std::vector<FileFinding> structural;     // odd sizes, gaps, unreadable files, links not followed
   TupleEvidence tuples;
 

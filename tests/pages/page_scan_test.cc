@@ -139,7 +139,12 @@ TEST(PageScanCheck, UpperZeroOnlyPassesWhenEverythingIsZero) {
 
 PageScanOptions Options(const fs::path& dir, bool checksums, uint64_t blocks_per_segment = 131072,
                         uint32_t block_size = 8192) {
-  return PageScanOptions{dir.string(), block_size, checksums, blocks_per_segment, {}};
+  PageScanOptions o;
+  o.data_dir = dir.string();
+  o.block_size = block_size;
+  o.checksums = checksums;
+  o.blocks_per_segment = blocks_per_segment;
+  return o;
 }
 
 // global/, base/, an outside tablespace; files the scan must not read; pages
