@@ -1,14 +1,66 @@
 #include "libcontrol/catalogs/check_report.h"
 
 #include <map>
+#include <memory>
+#include <set>
 #include <utility>
 
 #include <fmt/format.h>
 
-namespace pgrescue {
+#include "libcontrol/catalogs/catalog_files.h"
 
-CheckSetup SetUpCheck(const DataDir& dir, const ControlTrust& trust, PageScanOptions* options) {
+namespace pgrescue {
+namespace {
+
+// "postgres.public.t" is named by itself, "public.t" and "t".
+bool NameMatches(const std::string& name, const std::string& wanted) {
+  return name == wanted || name.ends_with("." + wanted);
+}
+
+// The names `wanted` picks, with their TOAST tables and indexes (and those
+// of the TOAST tables).
+Result<std::set<std::string>> PickRelations(const RelationNames& names, const std::vector<std::string>& wanted) {
+  std::set<std::string> picked;
+  for (const std::string& w : wanted) {
+    bool found = false;
+    for (const auto& [key, n] : names.by_file) {
+      if (n.live && NameMatches(n.name, w)) picked.insert(n.name), found = true;
+    }
+    if (!found) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       fmt::format("no relation named \"{}\" in the catalogs; give database.schema.relation, "
+                                   "schema.relation or relation as the catalogs spell it",
+                                   w));
+    }
+  }
+  for (int depth = 0; depth < 2; ++depth) {
+    for (const auto& [key, n] : names.by_file) {
+      if (n.live && picked.contains(n.parent)) picked.insert(n.name);
+    }
+  }
+  return picked;
+}
+
+// Only a cleanly shut down cluster's next XID bounds every XID on its pages.
+HeapLimits LimitsFrom(const ControlFile* trusted) {
+  HeapLimits limits;
+  if (trusted == nullptr || trusted->value(Field::kState) != static_cast<uint64_t>(DbState::kShutdowned)) {
+    return limits;
+  }
+  limits.next_xid = static_cast<uint32_t>(trusted->value(Field::kNextXid));
+  if (trusted->layout().Has(Field::kNextXidEpoch)) {
+    limits.next_xid_epoch = static_cast<uint32_t>(trusted->value(Field::kNextXidEpoch));
+  }
+  limits.next_multixact = static_cast<uint32_t>(trusted->value(Field::kNextMulti));
+  return limits;
+}
+
+}  // namespace
+
+Result<CheckSetup> SetUpCheck(const DataDir& dir, const ControlTrust& trust, const std::vector<std::string>& relations,
+                              PageScanOptions* options) {
   *options = PageScanOptionsFor(dir, trust.trusted);
+  options->limits = LimitsFrom(trust.trusted);
   CheckSetup s;
   s.data_dir = dir.root;
   s.block_size = options->block_size;
@@ -36,7 +88,38 @@ CheckSetup SetUpCheck(const DataDir& dir, const ControlTrust& trust, PageScanOpt
                                      "read as damaged",
                                      list));
   }
+  s.relations = relations;
+  const uint64_t state = trust.trusted ? trust.trusted->value(Field::kState) : 0;
+  s.catalogs_current = state == static_cast<uint64_t>(DbState::kShutdowned) ||
+                       state == static_cast<uint64_t>(DbState::kShutdownedInRecovery);
+  if (!s.catalogs_current) {
+    s.warnings.push_back("the cluster was not shut down cleanly, so its catalogs on disk may lag its WAL: the catalogs "
+                         "are not checked against each other or the files (start the server to replay the WAL, stop "
+                         "it cleanly and check again)");
+  }
+  auto names = std::make_shared<const RelationNames>(s.names);
+  options->format_of = [names](const RelationFile& f) { return FormatOf(*names, f); };
+  if (!relations.empty()) {
+    auto picked = PickRelations(s.names, relations);
+    if (!picked) return picked.error();
+    options->include = [names, picked = std::move(*picked)](const RelationFile& f) {
+      const CatalogName* n = names->Find(f.relation);
+      return n != nullptr && picked.contains(n->name);
+    };
+  }
   return s;
+}
+
+std::vector<CatalogFinding> CatalogFindings(const PageScanReport& report, const CheckSetup& setup) {
+  if (!setup.relations.empty() || !setup.catalogs_current) return {};
+  std::vector<CatalogFinding> out = setup.names.findings;
+  for (auto& f : CheckRelationFiles(setup.names, report)) out.push_back(std::move(f));
+  return out;
+}
+
+bool FoundDamage(const PageScanReport& r, const CheckSetup& setup) {
+  return !r.damaged.empty() || !r.structural.empty() || !r.tuple_problems.empty() ||
+         !CatalogFindings(r, setup).empty();
 }
 
 namespace {
@@ -51,15 +134,23 @@ std::string Describe(const CatalogName& n) {
 std::vector<RelationSummary> SummarizeRelations(const PageScanReport& report, const RelationNames& names) {
   std::vector<RelationSummary> out;
   std::map<std::pair<std::string, std::string>, size_t> index;
+  std::vector<size_t> of_file;  // scanned file -> summary
   for (const ScannedFile& s : report.scanned) {
     const auto key = std::make_pair(s.file.relation, s.file.fork);
     auto [it, added] = index.emplace(key, out.size());
     if (added) out.push_back({s.file.relation, s.file.fork, names.Find(s.file.relation)});
+    of_file.push_back(it->second);
     RelationSummary& r = out[it->second];
     ++r.files;
     r.blocks += s.blocks;
     r.damaged += s.damaged;
   }
+  for (const DamagedBlock& d : report.damaged) {
+    RelationSummary& r = out[of_file[d.file]];
+    if (d.rows) r.rows_on_damaged += *d.rows;
+    else if (r.name != nullptr && r.fork == "main" && (r.name->relkind == 'r' || r.name->relkind == 't' || r.name->relkind == 'm')) ++r.rows_unknown;
+  }
+  for (const TupleFinding& t : report.tuple_problems) ++out[of_file[t.file]].tuple_problems;
   return out;
 }
 
@@ -72,14 +163,30 @@ std::string CheckReportText(const PageScanReport& report, const CheckSetup& setu
     const CatalogName* name = setup.names.Find(f.relation);
     out += fmt::format("{} block {}{}: {}\n", f.rel, d.block, name ? " of " + name->name : "", d.message);
   }
+  for (const TupleFinding& t : report.tuple_problems) {
+    const RelationFile& f = report.scanned[t.file].file;
+    const CatalogName* name = setup.names.Find(f.relation);
+    out += fmt::format("{} block {} offset {}{}: {}\n", f.rel, t.block, t.offset, name ? " of " + name->name : "",
+                       t.message);
+  }
   for (const FileFinding& f : report.structural) out += f.message + "\n";
+  const auto catalog = CatalogFindings(report, setup);
+  for (const CatalogFinding& c : catalog) {
+    out += fmt::format("catalog: {}{}\n", c.name.empty() || c.message.find(c.name) != std::string::npos ? "" : c.name + ": ", c.message);
+  }
   bool header = false;
   for (const RelationSummary& r : SummarizeRelations(report, setup.names)) {
-    if (r.damaged == 0) continue;
-    if (!header) out += "\nRelations with damaged blocks:\n";
+    if (r.damaged == 0 && r.tuple_problems == 0) continue;
+    if (!header) out += "\nRelations with damage:\n";
     header = true;
-    out += fmt::format("  {}{} ({} fork): {} of {} blocks damaged\n", r.name ? Describe(*r.name) + ", " : "",
-                       r.relation, r.fork, r.damaged, r.blocks);
+    std::string rows;
+    if (r.rows_on_damaged > 0 || r.rows_unknown > 0) {
+      rows = fmt::format(", {} rows on damaged blocks by their line pointers{}", r.rows_on_damaged,
+                         r.rows_unknown ? fmt::format(" (and {} blocks whose rows cannot be counted)", r.rows_unknown) : "");
+    }
+    out += fmt::format("  {}{} ({} fork): {} of {} blocks damaged{}{}\n", r.name ? Describe(*r.name) + ", " : "",
+                       r.relation, r.fork, r.damaged, r.blocks, rows,
+                       r.tuple_problems ? fmt::format(", {} tuple problems", r.tuple_problems) : "");
   }
   if (!out.empty()) out += "\n";
   out += fmt::format("Files checked:        {}\n", report.files);
@@ -87,6 +194,11 @@ std::string CheckReportText(const PageScanReport& report, const CheckSetup& setu
   out += fmt::format("Zero blocks:          {}\n", report.zero_pages);
   out += fmt::format("Damaged blocks:       {}\n", report.damaged.size());
   out += fmt::format("Structural problems:  {}\n", report.structural.size());
+  out += fmt::format("Tuple problems:       {}\n", report.tuple_problems.size());
+  out += fmt::format("Catalog problems:     {}{}\n", catalog.size(),
+                     !setup.relations.empty()     ? " (not checked: --relation reads only some files)"
+                     : !setup.catalogs_current ? " (not checked: not shut down cleanly)"
+                                               : "");
   const TupleEvidence& t = report.tuples;
   out += fmt::format("Heap tuples:          {} (inserts committed {}, aborted {}, frozen {}, not hinted {})\n",
                      t.tuples, t.xmin_committed, t.xmin_aborted, t.xmin_frozen, t.xmin_unhinted);
@@ -111,6 +223,7 @@ nlohmann::ordered_json CheckReportJson(const PageScanReport& report, const Check
   doc["blocks"] = report.pages;
   doc["zero_blocks"] = report.zero_pages;
   doc["damaged_blocks"] = report.damaged.size();
+  doc["relations_named"] = setup.names.by_file.size();
   doc["bytes"] = report.bytes;
   auto name_of = [&](const std::string& relation) {
     const CatalogName* n = setup.names.Find(relation);
@@ -137,7 +250,20 @@ nlohmann::ordered_json CheckReportJson(const PageScanReport& report, const Check
                              {"problem", PageProblemName(d.problem)}, {"message", d.message}};
     j["checksum_stored"] = d.checksum_stored ? nlohmann::ordered_json(*d.checksum_stored) : nullptr;
     j["checksum_calculated"] = d.checksum_computed ? nlohmann::ordered_json(*d.checksum_computed) : nullptr;
+    j["rows"] = d.rows ? nlohmann::ordered_json(*d.rows) : nullptr;
     damaged.push_back(std::move(j));
+  }
+  auto& tuples = doc["tuple_problems"] = nlohmann::ordered_json::array();
+  for (const TupleFinding& p : report.tuple_problems) {
+    const RelationFile& f = report.scanned[p.file].file;
+    tuples.push_back({{"file", f.rel}, {"relation", f.relation}, {"name", name_of(f.relation)}, {"block", p.block},
+                      {"offset", p.offset}, {"message", p.message}});
+  }
+  auto& catalog = doc["catalog_problems"] = nlohmann::ordered_json::array();
+  for (const CatalogFinding& c : CatalogFindings(report, setup)) {
+    catalog.push_back({{"relation", c.relation.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(c.relation)},
+                       {"name", c.name.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(c.name)},
+                       {"message", c.message}});
   }
   auto& structural = doc["structural"] = nlohmann::ordered_json::array();
   for (const FileFinding& f : report.structural) {
@@ -150,7 +276,9 @@ nlohmann::ordered_json CheckReportJson(const PageScanReport& report, const Check
                          {"kind", r.name ? nlohmann::ordered_json(r.name->kind) : nlohmann::ordered_json(nullptr)},
                          {"parent", r.name && !r.name->parent.empty() ? nlohmann::ordered_json(r.name->parent)
                                                                       : nlohmann::ordered_json(nullptr)},
-                         {"fork", r.fork}, {"files", r.files}, {"blocks", r.blocks}, {"damaged", r.damaged}});
+                         {"fork", r.fork}, {"files", r.files}, {"blocks", r.blocks}, {"damaged", r.damaged},
+                         {"rows_on_damaged_blocks", r.rows_on_damaged}, {"damaged_blocks_rows_unknown", r.rows_unknown},
+                         {"tuple_problems", r.tuple_problems}});
   }
   return doc;
 }

@@ -24,6 +24,10 @@ struct CheckSetup {
   std::string checksums_why;   // "pg_control says data checksum version 1", ...
   std::vector<std::string> warnings;  // e.g. the directory is in use
   RelationNames names;                // from the catalogs, as far as they could be read
+  std::vector<std::string> relations; // --relation: only these, their TOAST tables and indexes
+  // Shut down cleanly, so the catalogs on disk are as current as the files;
+  // after a crash they may lag the WAL and the catalog checks would cry wolf.
+  bool catalogs_current = false;
 };
 
 // The scan options for `dir` (PageScanOptionsFor) and what the report says
@@ -31,13 +35,21 @@ struct CheckSetup {
 // warning when something still uses the directory (pages it writes during
 // the check may read as torn), and the relations' names from the catalogs
 // of the version PG_VERSION names.
-CheckSetup SetUpCheck(const DataDir& dir, const ControlTrust& trust, PageScanOptions* options);
+// With `relations`, only their files are read; a name that matches no
+// relation fails (nothing would be checked). With a cleanly shut down
+// cluster's pg_control, tuples are checked against its next XID and
+// MultiXactId.
+Result<CheckSetup> SetUpCheck(const DataDir& dir, const ControlTrust& trust, const std::vector<std::string>& relations,
+                              PageScanOptions* options);
 
 struct RelationSummary {
   std::string relation;  // base/5/16384
   std::string fork;
   const CatalogName* name = nullptr;  // from the catalogs; nullptr when unknown
   uint64_t files = 0, blocks = 0, damaged = 0;
+  uint64_t rows_on_damaged = 0;   // by the damaged blocks' line pointers
+  uint64_t rows_unknown = 0;      // damaged heap blocks whose line pointers cannot be counted
+  uint64_t tuple_problems = 0;
 };
 
 // One entry per relation fork, in walk order.
@@ -46,7 +58,12 @@ std::vector<RelationSummary> SummarizeRelations(const PageScanReport& report, co
 std::string CheckReportText(const PageScanReport& report, const CheckSetup& setup);
 nlohmann::ordered_json CheckReportJson(const PageScanReport& report, const CheckSetup& setup);
 
+// The catalogs against each other and against the files (catalog_files.h);
+// none with --relation, which reads only some files, nor when the catalogs
+// may lag the WAL.
+std::vector<CatalogFinding> CatalogFindings(const PageScanReport& report, const CheckSetup& setup);
+
 // Whether anything was found: pgrescue-check exits 1 then.
-inline bool FoundDamage(const PageScanReport& r) { return !r.damaged.empty() || !r.structural.empty(); }
+bool FoundDamage(const PageScanReport& report, const CheckSetup& setup);
 
 }  // namespace pgrescue

@@ -12,6 +12,8 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,13 +24,32 @@ namespace pgrescue {
 struct CatalogName {
   std::string name;  // database.schema.relation; schema.relation for shared catalogs
   std::string kind;  // table, index, sequence, TOAST table, materialized view, ...
-  std::string parent;  // a TOAST table's table
+  std::string parent;  // a TOAST table's table, an index's table
+  uint32_t oid = 0;
+  char relkind = 0;
+  char persistence = 'p';  // p permanent, u unlogged, t temporary
+  uint32_t relam = 0;      // access method: 403 btree; tables 0 before 12, 2 (heap) from 12
+  uint16_t relnatts = 0;
+  bool live = true;        // the pg_class row is not known gone (by hint bits and pg_xact)
+  bool certain = true;     // ... and known current: its insert committed, no delete committed
+  std::optional<uint16_t> attributes;  // its pg_attribute rows with attnum > 0, when pg_attribute was read
+};
+
+// A contradiction between catalogs, as the server would meet it.
+struct CatalogFinding {
+  std::string relation;  // "global/1262", "5/16384"; "" when it has no file
+  std::string name;
+  std::string message;   // "catalog is missing 1 attribute(s) for relid 16390", ...
 };
 
 struct RelationNames {
   // "global/<file number>" for shared catalogs, "<database oid>/<file number>" for the rest.
   std::map<std::string, CatalogName> by_file;
   std::vector<std::string> problems;  // catalogs that could not be read, and why
+  std::vector<CatalogFinding> findings;  // attribute counts, TOAST and index links
+  // "global" and the database OIDs whose pg_class was read: their files can
+  // be judged orphans.
+  std::set<std::string> read_databases;
 
   // The name of a relation by its path as pgrescue-check lists it
   // ("base/5/16384", "global/1262", "pg_tblspc/16500/PG_15_202209061/5/16501"),

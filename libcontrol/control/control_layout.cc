@@ -163,7 +163,7 @@ constexpr int kPgVersion11 = 1100;   // pg_resetwal --wal-segsize
 constexpr int kPgVersion12 = 1200;   // FullTransactionId: -x >= 3; unloggedLSN starts at 1000; catalog oid columns
 constexpr int kPgVersion14 = 1400;   // -x no longer reports OldestXID
 constexpr int kPgVersion15 = 1500;   // WAL image compression methods; -m 0 and -O -1 accepted
-constexpr int kPgVersion16 = 1600;   // pg_filenode.map: 64 mappings, no pad, written by rename
+constexpr int kPgVersion16 = 1600;   // pg_filenode.map: 64 mappings, no pad, written by rename; pg_attribute.attstattarget after attlen
 constexpr int kPgVersion17 = 1700;   // -c minimum 3
 constexpr int kPgVersion18 = 1800;   // pg_class.relallfrozen
 constexpr int kPgVersion19 = 1900;   // 64-bit MultiXactOffset; -m 0 refused again
@@ -191,6 +191,7 @@ VersionRules RulesFor(int v) {
       .relmap_has_pad = v < kPgVersion16,
       .catalog_oid_column = v >= kPgVersion12,
       .pg_class_has_relallfrozen = v >= kPgVersion18,
+      .pg_attribute_fixed_stattarget = v < kPgVersion16,
       .initial_unlogged_lsn = v >= kPgVersion12 ? 1000u : 1u,
       .default_wal_level = v >= kPgVersion96 ? "replica" : "minimal",
   };

@@ -65,6 +65,7 @@ struct VersionRules {
   // System catalogs.
   bool catalog_oid_column;            // oid is the first column; before, it sat in the tuple header
   bool pg_class_has_relallfrozen;     // an int4 after relallvisible
+  bool pg_attribute_fixed_stattarget; // an int4 attstattarget before attlen (16 moved it later)
   // What initdb leaves, for rebuilding pg_control.
   uint64_t initial_unlogged_lsn;
   std::string_view default_wal_level;

@@ -268,6 +268,12 @@ Result<PageScanReport> ScanPageLsns(const PageScanOptions& options) {
     return MakeError(ErrorCode::kIo, "does not exist or is not a directory", options.data_dir);
   }
   RelationFiles found = FindRelationFiles(options.data_dir, bs, options.blocks_per_segment);
+  if (options.include) {
+    std::erase_if(found.files, [&](const RelationFile& f) { return !options.include(f); });
+    std::erase_if(found.findings, [&](const FileFinding& f) {
+      return !options.include(RelationFile{f.file, f.file.substr(0, f.file.find_first_of("_.", f.file.rfind('/'))), "main", 0, 0});
+    });
+  }
   const std::vector<Part> parts = CutIntoParts(found.files, options.part_blocks * bs);
   std::vector<FileResult> results = ScanParts(options, found.files, parts);
   PageScanReport report;

@@ -54,6 +54,8 @@ struct PageScanOptions {
   // The format of a relation file's pages; unset, every file is kUnknown.
   // Called once per file part, from any thread.
   std::function<RelationFormat(const RelationFile&)> format_of;
+  // Which relation files to read; unset, all of them.
+  std::function<bool(const RelationFile&)> include;
   // The next XID and MultiXactId tuples must precede (see heap_check.h).
   HeapLimits limits;
 };

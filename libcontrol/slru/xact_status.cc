@@ -1,0 +1,27 @@
+#include "libcontrol/slru/xact_status.h"
+
+#include <fstream>
+#include <iterator>
+
+#include "libcontrol/control/control_layout.h"
+
+namespace pgrescue {
+
+XactStatusReader::XactStatusReader(const std::string& data_dir, const ControlLayout& layout, uint32_t block_size)
+    : dir_(data_dir + "/" + std::string(layout.xact_dir())), slru_(SlruKind::kXact, layout, block_size) {}
+
+std::optional<XactStatus> XactStatusReader::Status(uint32_t xid) {
+  const uint64_t segment = slru_.SegmentOf(xid);
+  auto it = segments_.find(segment);
+  if (it == segments_.end()) {
+    std::ifstream in(dir_ + "/" + slru_.FileName(segment), std::ios::binary);
+    std::vector<uint8_t> bytes;
+    if (in) bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    it = segments_.emplace(segment, std::move(bytes)).first;
+  }
+  const uint64_t at = (xid - slru_.FirstIdOf(segment)) / 4;
+  if (at >= it->second.size()) return std::nullopt;
+  return static_cast<XactStatus>((it->second[at] >> (xid % 4 * 2)) & 3);
+}
+
+}  // namespace pgrescue
