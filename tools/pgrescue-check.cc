@@ -41,7 +41,7 @@ constexpr const char* kFooter =
     "  <file> block <n> offset <o>: line pointer ... / tuple data should begin at byte ...\n"
     "      (amcheck's verify_heapam words; XIDs past pg_control's next only on a cleanly\n"
     "      shut down cluster, since after a crash the pages may be ahead of it)\n"
-    "  catalog: catalog is missing N attribute(s) for relid M\n"
+    "  catalog: pg_attribute catalog is missing N attribute(s) for relation OID M\n"
     "  catalog: <relation> has no file / <file>: no pg_class row owns this file: an orphan\n"
     "For a damaged heap block, the rows it held are counted by its line pointers when\n"
     "pd_lower allows.\n"
@@ -83,7 +83,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1u, 256u));
   app.add_option("-r,--relation", relations,
                  "check only this relation, with its TOAST table and indexes: database.schema.relation, "
-                 "schema.relation or relation (repeatable)");
+                 "schema.relation or relation (repeatable)")
+      ->allow_extra_args(false);
   app.add_flag("--json", json, "print the report as JSON");
   app.add_flag("-P,--progress", progress, "show progress on standard error");
   if (auto exit_code = pgrescue::cli::Parse(app, argc, argv, kProgname)) return *exit_code;

@@ -276,7 +276,7 @@ void Reader::Database(const std::string& oid_text, const std::string& datname,
       name.attributes = it == attributes->end() ? 0 : it->second;
       if (r.certain && *name.attributes < r.relnatts) {
         out->findings.push_back({filenode ? key : "", name.name,
-                                 fmt::format("catalog is missing {} attribute(s) for relid {}",
+                                 fmt::format("pg_attribute catalog is missing {} attribute(s) for relation OID {}",
                                              r.relnatts - *name.attributes, oid)});
       } else if (r.certain && *name.attributes > r.relnatts) {
         out->findings.push_back({filenode ? key : "", name.name,

@@ -39,7 +39,7 @@ struct CatalogName {
 struct CatalogFinding {
   std::string relation;  // "global/1262", "5/16384"; "" when it has no file
   std::string name;
-  std::string message;   // "catalog is missing 1 attribute(s) for relid 16390", ...
+  std::string message;   // "pg_attribute catalog is missing 1 attribute(s) for relation OID 16390", ...
 };
 
 struct RelationNames {

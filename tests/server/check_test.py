@@ -16,6 +16,20 @@ pg_checksums its checksum findings must equal pg_checksums --check's. The
 server, started on the damaged cluster, must refuse a damaged block by the
 same number. A crashed cluster (stopped with -m immediate) is refused by
 pg_checksums and checked by pgrescue-check.
+
+A second cluster, without checksums, is damaged where checksums cannot see:
+  - table a, block 5: line pointer 2 moved off alignment;
+  - table a, block 6: tuple 1's t_hoff moved past where its data begins;
+  - table a, block 7: tuple 3's xmin set past the cluster's next XID;
+  - index a_pkey, block 2 (a leaf): its special space grown by 8 bytes;
+  - table w: one pg_attribute row deleted (the server's "catalog is missing
+    1 attribute(s)");
+  - table gone: its file removed;
+  - table dropped: dropped, and a copy of its file put back (an orphan).
+pgrescue-check must report exactly these, with names. On Debian's 15 its
+tuple findings must equal amcheck's verify_heapam. The server must refuse
+the index block, the missing file and the broken attribute list by the same
+numbers.
 """
 import argparse
 import json
@@ -50,7 +64,10 @@ class Cluster:
         return r
 
     def initdb(self, checksums):
-        self.as_user(f"{self.a.bin_dir}/initdb", "-U", "postgres", *(["-k"] if checksums else []), "-D", self.data)
+        # From 18 initdb turns checksums on unless told not to.
+        off = "--no-data-checksums" in self.as_user(f"{self.a.bin_dir}/initdb", "--help").stdout
+        flags = ["-k"] if checksums else ["--no-data-checksums"] if off else []
+        self.as_user(f"{self.a.bin_dir}/initdb", "-U", "postgres", *flags, "-D", self.data)
 
     def start(self):
         self.as_user(f"{self.a.bin_dir}/pg_ctl", "-D", self.data, "-w", "-l", f"{self.data}.log", "-o",
@@ -80,6 +97,125 @@ def read(path, offset, size):
     with open(path, "rb") as f:
         f.seek(offset)
         return f.read(size)
+
+
+LOGICAL_SQL = [
+    "CREATE TABLE a (id int PRIMARY KEY, v int)",
+    "INSERT INTO a SELECT i, i FROM generate_series(1, 6000) i",
+    "CREATE TABLE w (x int, y int, z int)",
+    "INSERT INTO w SELECT i, i, i FROM generate_series(1, 10) i",
+    "CREATE TABLE gone (id int)",
+    "INSERT INTO gone SELECT generate_series(1, 100)",
+    "CREATE TABLE dropped (id int)",
+    "INSERT INTO dropped SELECT generate_series(1, 1000)",
+    "SELECT count(*) FROM a", "SELECT count(*) FROM dropped",  # hint bits
+    "CHECKPOINT",
+]
+
+
+def item(path, block, offset):
+    """A line pointer's (lp_off, flags, lp_len) and its byte position."""
+    at = block * 8192 + 24 + 4 * (offset - 1)
+    word = int.from_bytes(read(path, at, 4), "little")
+    return at, word & 0x7FFF, (word >> 15) & 3, word >> 17
+
+
+def hidden_damage(a, base):
+    c = Cluster(a, base, "logical")
+    c.initdb(checksums=False)
+    c.start()
+    try:
+        for statement in LOGICAL_SQL:
+            c.sql(statement)
+        if a.pg_checksums:
+            c.sql("CREATE EXTENSION amcheck")
+        paths = {r: c.sql(f"SELECT pg_relation_filepath('{r}')").stdout.strip() for r in ("a", "a_pkey", "gone", "dropped")}
+        w_oid = int(c.sql("SELECT 'w'::regclass::oid").stdout)
+        dropped_copy = os.path.join(base, "dropped.copy")
+        shutil.copyfile(os.path.join(c.data, paths["dropped"]), dropped_copy)
+        c.sql("DROP TABLE dropped")
+        c.sql("DELETE FROM pg_attribute WHERE attrelid = 'w'::regclass AND attnum = 2")
+        missing = c.sql("SELECT * FROM w", check=False).stderr.strip()
+        # Before 12 the server says "for relid N".
+        if not re.search(rf"catalog is missing 1 attribute\(s\) for (relid|relation OID) {w_oid}\b", missing):
+            raise Failure(f"after deleting w's attribute the server said: {missing}")
+        next_xid = int(c.sql("SELECT txid_current()").stdout) + 1000
+        c.sql("CHECKPOINT")
+    finally:
+        c.stop()
+    code, doc = c.check()
+    if code != 1 or doc["damaged"] or doc["tuple_problems"] or doc["structural"] or len(doc["catalog_problems"]) != 1:
+        raise Failure(f"before the damage on disk: exit {code}, {doc['damaged']} {doc['tuple_problems']} "
+                      f"{doc['catalog_problems']}")
+
+    af, xf = (os.path.join(c.data, paths[r]) for r in ("a", "a_pkey"))
+    at, off, flags, length = item(af, 5, 2)
+    patch(af, at, (off + 1 | flags << 15 | length << 17).to_bytes(4, "little"))
+    _, off6, _, _ = item(af, 6, 1)
+    patch(af, 6 * 8192 + off6 + 22, bytes([32]))
+    _, off7, _, _ = item(af, 7, 3)
+    patch(af, 7 * 8192 + off7, next_xid.to_bytes(4, "little"))
+    patch(xf, 2 * 8192 + 16, (8168).to_bytes(2, "little"))
+    os.remove(os.path.join(c.data, paths["gone"]))
+    shutil.copyfile(dropped_copy, os.path.join(c.data, paths["dropped"]))
+    shutil.chown(os.path.join(c.data, paths["dropped"]), a.user)
+
+    code, doc = c.check()
+    tuples = {(t["file"], t["block"], t["offset"], t["message"]) for t in doc["tuple_problems"]}
+    expected = {(paths["a"], 5, 2, f"line pointer to page offset {off + 1} is not maximally aligned"),
+                (paths["a"], 6, 1, "tuple data should begin at byte 24, but actually begins at byte 32 "
+                                   "(2 attributes, no nulls)")}
+    future = [t for t in tuples if t[1] == 7 and t[2] == 3 and t[3].startswith(f"xmin {next_xid} equals or exceeds")]
+    damaged = {(d["file"], d["block"], d["problem"]) for d in doc["damaged"]}
+    catalog = sorted(p["message"] for p in doc["catalog_problems"])
+    want_catalog = sorted([f"pg_attribute catalog is missing 1 attribute(s) for relation OID {w_oid}",
+                           f"{paths['dropped']}: the file of postgres.public.dropped, whose pg_class row was deleted "
+                           f"(a dropped relation), still holds {os.path.getsize(dropped_copy)} bytes: an orphan",
+                           f"postgres.public.gone (table) has no file: its first segment, file "
+                           f"{paths['gone'].split('/')[-1]} in database {paths['gone'].split('/')[-2]}, is missing"])
+    if (code != 1 or tuples - set(future) != expected or len(future) != 1 or
+            damaged != {(paths["a_pkey"], 2, "btree")} or catalog != want_catalog or doc["structural"]):
+        raise Failure(f"hidden damage: exit {code}\n tuples {sorted(tuples)}\n  want {sorted(expected)} + xmin "
+                      f"{next_xid}\n damaged {damaged}\n catalog {catalog}\n  want {want_catalog}")
+    names = {t["name"] for t in doc["tuple_problems"]} | {d["name"] for d in doc["damaged"]}
+    if names != {"postgres.public.a", "postgres.public.a_pkey"}:
+        raise Failure(f"hidden damage named {names}")
+    print(f"{a.label}: hidden damage found exactly: {len(tuples)} tuples, {sorted(damaged)}, {catalog}; "
+          f"{doc['relations_named']} relations named")
+
+    r = subprocess.run([a.check, "--json", "--relation", "public.a", c.data], capture_output=True, text=True)
+    only = json.loads(r.stdout) if r.returncode == 1 else {}
+    if (r.returncode != 1 or {x["name"] for x in only["relations"]} != {"postgres.public.a", "postgres.public.a_pkey"} or
+            len(only["tuple_problems"]) != 3 or len(only["damaged"]) != 1 or only["catalog_problems"]):
+        raise Failure(f"--relation public.a: exit {r.returncode}, {r.stderr.strip()} {only.get('relations')}")
+    r = subprocess.run([a.check, "--relation", "nosuch", c.data], capture_output=True, text=True)
+    if r.returncode != 2 or 'no relation named "nosuch"' not in r.stderr or r.stdout:
+        raise Failure(f"--relation nosuch: exit {r.returncode}, {r.stderr.strip()}")
+    print(f"{a.label}: --relation public.a checks {only['files']} files, a and a_pkey; an unknown name: "
+          f"{r.stderr.strip()}")
+
+    c.start()
+    try:
+        if a.pg_checksums:
+            rows = c.sql("SELECT blkno, offnum, msg FROM verify_heapam('a')").stdout.strip().splitlines()
+            theirs = {(paths["a"], int(b), int(o), m) for b, o, m in (r.split("|", 2) for r in rows)}
+            if theirs != tuples:
+                raise Failure(f"amcheck's verify_heapam found {sorted(theirs)}; pgrescue-check {sorted(tuples)}")
+            print(f"{a.label}: tuple findings equal amcheck's verify_heapam: {sorted(theirs)}")
+        index = c.sql("SET enable_seqscan = off; SET enable_bitmapscan = off; "
+                      "SELECT count(*) FROM a WHERE id > 0", check=False).stderr
+        gone = c.sql("SELECT * FROM gone", check=False).stderr
+        broken = c.sql("SELECT * FROM w", check=False).stderr
+    finally:
+        c.stop()
+    said = {'index "a_pkey" contains corrupted page at block 2': index,
+            f'could not open file "{paths["gone"]}"': gone,
+            f"catalog is missing 1 attribute(s) for": broken}
+    for words, stderr in said.items():
+        if words not in stderr or (stderr is broken and not re.search(rf"\b{w_oid}\b", stderr)):
+            raise Failure(f"the server was expected to say '{words}', said: {stderr.strip()}")
+    lines = [next(line for line in stderr.splitlines() if words.split(" for")[0] in line) for words, stderr in said.items()]
+    print(f"{a.label}: the server refuses the same: {'; '.join(lines)}")
 
 
 def main():
@@ -193,6 +329,7 @@ def main():
         if code != 0 or doc["blocks"] == 0:
             raise Failure(f"crashed cluster: exit {code}, {doc['blocks']} blocks, {doc['damaged'][:3]}")
         print(f"{a.label}: a crashed cluster checked: {doc['blocks']} blocks, none damaged")
+        hidden_damage(a, base)
         return 0
     finally:
         shutil.rmtree(base, ignore_errors=True)
