@@ -169,7 +169,10 @@ std::string CheckReportText(const PageScanReport& report, const CheckSetup& setu
     out += fmt::format("{} block {} offset {}{}: {}\n", f.rel, t.block, t.offset, name ? " of " + name->name : "",
                        t.message);
   }
-  for (const FileFinding& f : report.structural) out += f.message + "\n";
+  for (const FileFinding& f : report.structural) {
+    const CatalogName* name = setup.names.Find(RelationOfFile(f.file));
+    out += f.message + (name ? " (" + Describe(*name) + ")" : "") + "\n";
+  }
   const auto catalog = CatalogFindings(report, setup);
   for (const CatalogFinding& c : catalog) {
     out += fmt::format("catalog: {}{}\n", c.name.empty() || c.message.find(c.name) != std::string::npos ? "" : c.name + ": ", c.message);
@@ -267,7 +270,8 @@ nlohmann::ordered_json CheckReportJson(const PageScanReport& report, const Check
   }
   auto& structural = doc["structural"] = nlohmann::ordered_json::array();
   for (const FileFinding& f : report.structural) {
-    structural.push_back({{"file", f.file}, {"problem", FileProblemName(f.problem)}, {"message", f.message}});
+    structural.push_back({{"file", f.file}, {"name", name_of(RelationOfFile(f.file))},
+                          {"problem", FileProblemName(f.problem)}, {"message", f.message}});
   }
   auto& relations = doc["relations"] = nlohmann::ordered_json::array();
   for (const RelationSummary& r : SummarizeRelations(report, setup.names)) {

@@ -271,7 +271,7 @@ Result<PageScanReport> ScanPageLsns(const PageScanOptions& options) {
   if (options.include) {
     std::erase_if(found.files, [&](const RelationFile& f) { return !options.include(f); });
     std::erase_if(found.findings, [&](const FileFinding& f) {
-      return !options.include(RelationFile{f.file, f.file.substr(0, f.file.find_first_of("_.", f.file.rfind('/'))), "main", 0, 0});
+      return !options.include(RelationFile{f.file, RelationOfFile(f.file), "main", 0, 0});
     });
   }
   const std::vector<Part> parts = CutIntoParts(found.files, options.part_blocks * bs);

@@ -29,6 +29,12 @@ enum class FileProblem : uint8_t {
   kNotAFile,        // a link or a directory where a relation file belongs
 };
 
+// A relation file's relation: "base/5/16384_fsm.2" -> "base/5/16384".
+inline std::string RelationOfFile(const std::string& rel) {
+  const size_t name = rel.rfind('/') == std::string::npos ? 0 : rel.rfind('/') + 1;
+  return rel.substr(0, rel.find_first_of("_.", name));
+}
+
 // "partial-block", "short-segment", "missing-segment", "unreadable", "not-a-file".
 const char* FileProblemName(FileProblem problem);
 
