@@ -1,6 +1,7 @@
 // Any bytes as heap and btree pages of 1 kB whose header passes the server's
 // rule: the checks read nothing outside the page, every sound tuple lies
-// inside it, and every problem names a line pointer that exists.
+// inside it, every problem names a line pointer that exists, and the fast
+// path passes only what the full check passes.
 #include <cstdlib>
 #include <span>
 #include <vector>
@@ -24,6 +25,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     });
     for (const auto& p : problems) {
       if (p.offset < 1 || p.offset > pgrescue::MaxOffset(page) || p.message.empty()) std::abort();
+    }
+    // The inline fast path and the full check agree on every sound tuple.
+    for (uint16_t offset = 1; offset <= pgrescue::MaxOffset(page); ++offset) {
+      if (!pgrescue::TupleIsSound(page, offset, limits)) continue;
+      std::vector<pgrescue::TupleProblem> none;
+      if (!pgrescue::CheckLinePointer(page, offset, pgrescue::MaxOffset(page), limits, &none) || !none.empty()) {
+        std::abort();
+      }
     }
   }
   return 0;

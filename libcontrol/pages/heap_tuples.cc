@@ -24,22 +24,6 @@ bool HeapTuple::xmax_is_multixact() const { return (infomask & kXmaxIsMulti) != 
 
 bool HeapTuple::not_deleted() const { return xmax == 0 || (infomask & (kXmaxInvalid | kXmaxLockOnly)) != 0; }
 
-std::optional<HeapTuple> TupleAt(std::span<const uint8_t> page, size_t lp) {
-  const uint32_t item = Le32(page.data() + lp);
-  const uint32_t off = item & 0x7FFF, flags = (item >> 15) & 3, len = item >> 17;
-  if (flags != kLpNormal || len < kTupleHeaderSize || off + len > page.size()) return std::nullopt;
-  const uint8_t* t = page.data() + off;
-  HeapTuple tuple;
-  tuple.xmin = Le32(t + kXminAt);
-  tuple.xmax = Le32(t + kXmaxAt);
-  tuple.infomask = Le16(t + kInfomaskAt);
-  const uint8_t hoff = t[kHoffAt];
-  if (hoff < kTupleHeaderSize || hoff > len) return std::nullopt;
-  if ((tuple.infomask & kHasOid) != 0 && hoff >= kTupleHeaderSize + 4) tuple.header_oid = Le32(t + hoff - 4);
-  tuple.data = std::span(t + hoff, len - hoff);
-  return tuple;
-}
-
 uint64_t ForEachHeapTuple(std::span<const uint8_t> bytes, uint32_t block_size,
                           const std::function<void(const HeapTuple&)>& each) {
   uint64_t skipped = 0;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "libcontrol/base/bytes.h"
 #include "libcontrol/base/result.h"
 #include "libcontrol/pages/heap_format.h"
 
@@ -36,8 +37,22 @@ struct HeapTuple {
 
 // The tuple a line pointer points at, when it is a normal one whose tuple
 // lies inside `page` (which must have passed CheckPage); `lp` is the line
-// pointer's byte offset.
-std::optional<HeapTuple> TupleAt(std::span<const uint8_t> page, size_t lp);
+// pointer's byte offset. Inline: the page scan calls it for every tuple.
+inline std::optional<HeapTuple> TupleAt(std::span<const uint8_t> page, size_t lp) {
+  const uint32_t item = Le32(page.data() + lp);
+  const uint32_t off = item & 0x7FFF, flags = (item >> 15) & 3, len = item >> 17;
+  if (flags != heap::kLpNormal || len < heap::kTupleHeaderSize || off + len > page.size()) return std::nullopt;
+  const uint8_t* t = page.data() + off;
+  HeapTuple tuple;
+  tuple.xmin = Le32(t + heap::kXminAt);
+  tuple.xmax = Le32(t + heap::kXmaxAt);
+  tuple.infomask = Le16(t + heap::kInfomaskAt);
+  const uint8_t hoff = t[heap::kHoffAt];
+  if (hoff < heap::kTupleHeaderSize || hoff > len) return std::nullopt;
+  if ((tuple.infomask & heap::kHasOid) != 0 && hoff >= heap::kTupleHeaderSize + 4) tuple.header_oid = Le32(t + hoff - 4);
+  tuple.data = std::span(t + hoff, len - hoff);
+  return tuple;
+}
 
 // Calls `each` for every such tuple on `page`. A template: the page scan
 // reads every tuple of a cluster through it.
