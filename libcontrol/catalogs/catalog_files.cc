@@ -55,7 +55,7 @@ std::vector<CatalogFinding> CheckRelationFiles(const RelationNames& names, const
 RelationFormat FormatOf(const RelationNames& names, const RelationFile& file) {
   const CatalogName* n = names.Find(file.relation);
   if (n == nullptr) return RelationFormat::kUnknown;
-  if (n->relkind == 'r' || n->relkind == 't' || n->relkind == 'm') return RelationFormat::kHeap;
+  if (HasHeapPages(*n)) return RelationFormat::kHeap;
   if (n->relkind == 'i' && n->relam == kBtreeAm) return RelationFormat::kBtree;
   return RelationFormat::kOther;
 }

@@ -93,9 +93,11 @@ Result<CheckSetup> SetUpCheck(const DataDir& dir, const ControlTrust& trust, con
   s.catalogs_current = state == static_cast<uint64_t>(DbState::kShutdowned) ||
                        state == static_cast<uint64_t>(DbState::kShutdownedInRecovery);
   if (!s.catalogs_current) {
-    s.warnings.push_back("the cluster was not shut down cleanly, so its catalogs on disk may lag its WAL: the catalogs "
-                         "are not checked against each other or the files (start the server to replay the WAL, stop "
-                         "it cleanly and check again)");
+    s.warnings.push_back(fmt::format("{}, so its catalogs on disk may lag its WAL: the catalogs are not checked against "
+                                     "each other or the files (start the server to replay the WAL, stop it cleanly "
+                                     "and check again)",
+                                     trust.trusted ? "the cluster was not shut down cleanly"
+                                                   : "pg_control cannot say whether the cluster was shut down cleanly"));
   }
   auto names = std::make_shared<const RelationNames>(s.names);
   options->format_of = [names](const RelationFile& f) { return FormatOf(*names, f); };
@@ -148,7 +150,7 @@ std::vector<RelationSummary> SummarizeRelations(const PageScanReport& report, co
   for (const DamagedBlock& d : report.damaged) {
     RelationSummary& r = out[of_file[d.file]];
     if (d.rows) r.rows_on_damaged += *d.rows;
-    else if (r.name != nullptr && r.fork == "main" && (r.name->relkind == 'r' || r.name->relkind == 't' || r.name->relkind == 'm')) ++r.rows_unknown;
+    else if (r.name != nullptr && r.fork == "main" && HasHeapPages(*r.name)) ++r.rows_unknown;
   }
   for (const TupleFinding& t : report.tuple_problems) ++out[of_file[t.file]].tuple_problems;
   return out;

@@ -35,6 +35,9 @@ struct CatalogName {
   std::optional<uint16_t> attributes;  // its pg_attribute rows with attnum > 0, when pg_attribute was read
 };
 
+// Tables, TOAST tables and materialized views keep their rows in heap pages.
+inline bool HasHeapPages(const CatalogName& n) { return n.relkind == 'r' || n.relkind == 't' || n.relkind == 'm'; }
+
 // A contradiction between catalogs, as the server would meet it.
 struct CatalogFinding {
   std::string relation;  // "global/1262", "5/16384"; "" when it has no file
