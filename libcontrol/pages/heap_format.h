@@ -20,6 +20,7 @@ constexpr uint16_t kHasOid = 0x0008;         // HEAP_HASOID_OLD: the OID before 
 constexpr uint16_t kXmaxLockOnly = 0x0080;
 constexpr uint16_t kXminCommitted = 0x0100;
 constexpr uint16_t kXminInvalid = 0x0200;    // with kXminCommitted: frozen
+constexpr uint16_t kXmaxCommitted = 0x0400;
 constexpr uint16_t kXmaxInvalid = 0x0800;
 constexpr uint16_t kXmaxIsMulti = 0x1000;
 

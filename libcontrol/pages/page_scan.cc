@@ -64,13 +64,13 @@ void ReadTuples(std::span<const uint8_t> page, uint64_t block, FileResult* r) {
     else ++e->xmin_unhinted;
     if (!t.xmin_frozen() && t.xmin >= kFirstNormalXidOnPage) {
       Newer(t.xmin, block, &e->newest_xid, &r->newest_xid_block);
-      e->AddXid(t.xmin);
+      if (!t.xmin_committed() && !t.xmin_aborted()) e->AddXid(t.xmin);
     }
     if (t.xmax == 0) return;
     if (t.xmax_is_multixact()) Newer(t.xmax, block, &e->newest_multixact, &r->newest_multixact_block);
     else if (t.xmax >= kFirstNormalXidOnPage) {
       Newer(t.xmax, block, &e->newest_xid, &r->newest_xid_block);
-      e->AddXid(t.xmax);
+      if (!(t.infomask & (heap::kXmaxCommitted | heap::kXmaxInvalid))) e->AddXid(t.xmax);
     }
   });
 }
