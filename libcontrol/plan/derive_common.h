@@ -55,8 +55,10 @@ uint64_t MissingIds(const SlruEvidence& s, uint32_t block_size, uint64_t oldest,
 
 // Whether the data pages prove that no row needs the commit status of XIDs
 // [lo, hi) of pg_xact `s`: every page was read and trusted, no tuple carries
-// an XID in the range, and none carries a MultiXactId (whose member XIDs the
-// pages do not show). A `pg_resetwal -x` jump leaves such XIDs without pages.
+// an XID in the range that is not hint-marked committed or aborted, and none
+// carries a MultiXactId (whose member XIDs the pages do not show). A
+// `pg_resetwal -x` jump leaves such XIDs without pages; so does deleting
+// pg_xact after every row was read once.
 bool NoTupleNeeds(const PlanEvidence& e, const SlruEvidence& s, uint64_t lo, uint64_t hi);
 
 // The holes of `s`'s run that NoTupleNeeds does not clear (all of them for

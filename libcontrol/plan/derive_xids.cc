@@ -21,8 +21,9 @@ void HolesNoRowNeeds(const PlanEvidence& e, PlannedValue* v) {
     if (std::find(needed.begin(), needed.end(), hole) == needed.end()) cleared.push_back(hole);
   }
   if (cleared.empty()) return;
-  v->reasoning.push_back(fmt::format("{} segment{} {} {} missing, but no tuple carries an XID in them (newest XID "
-                                     "in any tuple: {}, every data page read): nothing was lost",
+  v->reasoning.push_back(fmt::format("{} segment{} {} {} missing, but no tuple carries an XID in them whose status "
+                                     "is not hint-marked (newest XID in any tuple: {}, every data page read): "
+                                     "nothing was lost",
                                      e.xact.dir, cleared.size() == 1 ? "" : "s", SegmentRanges(e.xact, cleared),
                                      cleared.size() == 1 ? "is" : "are", *e.pages.tuples.newest_xid));
 }
@@ -130,7 +131,15 @@ std::optional<std::string> CheckSlruCoverage(const PlanEvidence& e, std::vector<
   const uint64_t span = (next - oldest) & 0xFFFFFFFFu;
   std::vector<std::string> names;
   if (e.xact.layout && span != 0 && span < 0x80000000u) {
-    if (const uint64_t missing = MissingIds(e.xact, e.block_size(), oldest, next, &names, &e)) {
+    std::vector<std::string> all;
+    const uint64_t lacking = MissingIds(e.xact, e.block_size(), oldest, next, &all);
+    if (lacking != 0 && MissingIds(e.xact, e.block_size(), oldest, next, &names, &e) == 0) {
+      Inform(hazards, "xact-missing-unneeded",
+             fmt::format("{} lacks the status of {} of the {} XIDs from oldestXID {} to NextXID {} (missing: {}), "
+                         "but no tuple needs it: every XID there that a tuple carries is hint-marked committed or "
+                         "aborted ({} tuples, every data page read). Nothing was lost",
+                         e.xact.dir, lacking, span, oldest, next, NameList(all), e.pages.tuples.tuples));
+    } else if (const uint64_t missing = MissingIds(e.xact, e.block_size(), oldest, next, &names, &e)) {
       xact_missing = fmt::format(
           "{} no longer covers the transactions in use: {} of the {} XIDs from oldestXID {} to NextXID {} have "
           "no commit status (missing: {}). Every row they wrote or deleted that is not frozen or hint-marked "

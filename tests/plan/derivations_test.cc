@@ -186,6 +186,21 @@ TEST_F(DerivationsTest, CoverageFindsAnEmptyXactSegment) {
   // oldestXID 716 to NextXID 3727: 3011 XIDs.
   EXPECT_NE(missing->find("3011 of the 3011 XIDs"), std::string::npos);
   EXPECT_TRUE(Has(hazards_, "xact-missing"));
+
+  // Every tuple read and no XID on them unhinted (xid_spans empty): the
+  // status is gone but no row needs it.
+  hazards_.clear();
+  e_.pages.files = 3;
+  e_.pages.tuples.tuples = 100;
+  EXPECT_FALSE(CheckSlruCoverage(e_, &hazards_));
+  ASSERT_EQ(hazards_.size(), 1u);
+  EXPECT_EQ(hazards_[0].code, "xact-missing-unneeded");
+  EXPECT_FALSE(hazards_[0].needs_decision);
+  EXPECT_NE(hazards_[0].message.find("lacks the status of 3011 of the 3011 XIDs"), std::string::npos);
+  e_.pages.tuples.AddXid(3000);  // one unhinted: its status is needed
+  hazards_.clear();
+  EXPECT_TRUE(CheckSlruCoverage(e_, &hazards_));
+  EXPECT_TRUE(Has(hazards_, "xact-missing"));
 }
 
 // After `pg_resetwal -x 134217728` (pg_xact/0080) and some work, pg_xact is
@@ -211,8 +226,8 @@ TEST_F(DerivationsTest, XactHolesNoTupleNeedsAreNotAHazard) {
   EXPECT_EQ(hazards(), "");
   auto r = DeriveNextXid(e_, &hazards_);
   EXPECT_EQ(r.value.reasoning[1],
-            "pg_xact segments 0001–007F are missing, but no tuple carries an XID in them (newest XID in any tuple: "
-            "134217800, every data page read): nothing was lost");
+            "pg_xact segments 0001–007F are missing, but no tuple carries an XID in them whose status is not "
+            "hint-marked (newest XID in any tuple: 134217800, every data page read): nothing was lost");
   std::vector<std::string> names;
   // pg_xact/0000 and 0080 hold one page each: the rest, and 0001-007F, have no
   // status, but no tuple needs any of it.
