@@ -10,7 +10,8 @@ is recorded; the plan's -x must lie past every XID in a tuple and past the
 server's last one; the plan's reset remedy is run exactly as printed and the
 server must start. Twice:
   hinted   every relation, catalogs and TOAST included, was read too, so no
-           tuple needs pg_xact: every table must hold the rows (count and
+           tuple needs pg_xact: the plan must say so (xact-missing-unneeded,
+           not xact-missing), and every table must hold the rows (count and
            hash sum) it held before, with no "could not access status".
   as-is    only the user tables were read: the catalog rows CREATE TABLE
            wrote are not hint-marked (the backend served them from its
@@ -171,6 +172,9 @@ def loss(a, srv, hinted):
             raise Failure(f"{head}; the plan did not warn: {reset['loses']}")
         print(f"{head}; a connection fails as the plan warned: {r.stderr.strip().splitlines()[0]}")
         return
+    if "xact-missing" in hazards or "xact-missing-unneeded" not in hazards:
+        srv.stop()
+        raise Failure(f"{head}; every row is hint-marked, yet the plan does not say no tuple needs pg_xact")
     try:
         after = srv.counts()
         srv.sql("CHECKPOINT")
