@@ -68,10 +68,14 @@ void ReadTuples(const PageScanOptions& o, std::span<const uint8_t> page, uint64_
     else ++e->xmin_unhinted;
     if (!t.xmin_frozen() && t.xmin >= kFirstNormalXidOnPage) {
       Newer(t.xmin, block, &e->newest_xid, &r->newest_xid_block);
+      if (!t.xmin_committed() && !t.xmin_aborted()) e->AddXid(t.xmin);
     }
     if (t.xmax == 0) return;
     if (t.xmax_is_multixact()) Newer(t.xmax, block, &e->newest_multixact, &r->newest_multixact_block);
-    else if (t.xmax >= kFirstNormalXidOnPage) Newer(t.xmax, block, &e->newest_xid, &r->newest_xid_block);
+    else if (t.xmax >= kFirstNormalXidOnPage) {
+      Newer(t.xmax, block, &e->newest_xid, &r->newest_xid_block);
+      if (!(t.infomask & (heap::kXmaxCommitted | heap::kXmaxInvalid))) e->AddXid(t.xmax);
+    }
   });
   for (TupleProblem& p : r->page_problems) r->tuple_problems.push_back({0, block, p.offset, std::move(p.message)});
 }
@@ -213,6 +217,10 @@ void MergeTuples(const FileResult& r, const std::string& file, TupleEvidence* al
   all->xmin_aborted += part.xmin_aborted;
   all->xmin_frozen += part.xmin_frozen;
   all->xmin_unhinted += part.xmin_unhinted;
+  for (const auto& [key, span] : part.xid_spans) {
+    all->AddXid(span.first);
+    all->AddXid(span.second);
+  }
   if (part.newest_xid) {
     Newer(*part.newest_xid, fmt::format("{} block {}", file, r.newest_xid_block), &all->newest_xid,
           &all->newest_xid_where);
@@ -224,6 +232,13 @@ void MergeTuples(const FileResult& r, const std::string& file, TupleEvidence* al
 }
 
 }  // namespace
+
+void TupleEvidence::AddXid(uint32_t xid) {
+  auto [it, added] = xid_spans.try_emplace(xid >> 20, xid, xid);
+  if (added) return;
+  it->second.first = std::min(it->second.first, xid);
+  it->second.second = std::max(it->second.second, xid);
+}
 
 std::vector<std::string> PageScanReport::DamagedExamples(size_t limit) const {
   std::vector<std::string> out;

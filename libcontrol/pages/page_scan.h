@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -98,6 +99,12 @@ struct TupleEvidence {
   uint64_t xmin_committed = 0, xmin_aborted = 0, xmin_frozen = 0, xmin_unhinted = 0;
   std::optional<uint32_t> newest_xid;        // a normal XID (>= 3) in xmin (not frozen) or xmax
   std::string newest_xid_where;              // "base/5/16384 block 3"
+  // Per 2^20 XIDs (key XID >> 20), the lowest and highest such XID whose
+  // commit status a reader of the tuple must look up in pg_xact: those not
+  // hint-marked committed or aborted (the server trusts its hint bits). So
+  // whether a row needs a missing pg_xact page can be judged.
+  std::map<uint32_t, std::pair<uint32_t, uint32_t>> xid_spans;
+  void AddXid(uint32_t xid);
   std::optional<uint32_t> newest_multixact;  // an xmax marked as a MultiXactId
   std::string newest_multixact_where;
 };

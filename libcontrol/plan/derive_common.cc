@@ -116,8 +116,42 @@ uint64_t ReadableStart(const SlruEvidence& s, uint64_t next, PlannedValue* v) {
   return boundary;
 }
 
+bool NoTupleNeeds(const PlanEvidence& e, const SlruEvidence& s, uint64_t lo, uint64_t hi) {
+  const TupleEvidence& t = e.pages.tuples;
+  if (!s.layout || s.layout->kind() != SlruKind::kXact || !e.pages_complete || e.pages.files == 0 ||
+      t.tuples == 0 || t.newest_multixact) {
+    return false;
+  }
+  for (const auto& [key, span] : t.xid_spans) {
+    if (span.first < hi && span.second >= lo) return false;  // some XID may lie in [lo, hi)
+  }
+  return true;
+}
+
+std::vector<uint64_t> NeededHoles(const PlanEvidence& e, const SlruEvidence& s) {
+  std::vector<uint64_t> out;
+  if (!s.run) return out;
+  for (uint64_t hole : s.run->holes) {
+    const uint64_t first = s.layout->FirstIdOf(hole);
+    if (!NoTupleNeeds(e, s, first, first + s.layout->entries_per_segment())) out.push_back(hole);
+  }
+  return out;
+}
+
+std::string SegmentRanges(const SlruEvidence& s, const std::vector<uint64_t>& segments) {
+  std::string out;
+  for (size_t i = 0; i < segments.size();) {
+    size_t j = i;
+    while (j + 1 < segments.size() && segments[j + 1] == segments[j] + 1) ++j;
+    out += (out.empty() ? "" : ", ") + s.layout->FileName(segments[i]);
+    if (j > i) out += "–" + s.layout->FileName(segments[j]);
+    i = j + 1;
+  }
+  return out;
+}
+
 uint64_t MissingIds(const SlruEvidence& s, uint32_t block_size, uint64_t oldest, uint64_t next,
-                    std::vector<std::string>* names) {
+                    std::vector<std::string>* names, const PlanEvidence* e) {
   const auto& l = *s.layout;
   const uint64_t last = (next - 1) & 0xFFFFFFFFu;
   const uint64_t first_seg = l.SegmentOf(oldest), last_seg = l.SegmentOf(last);
@@ -128,7 +162,7 @@ uint64_t MissingIds(const SlruEvidence& s, uint32_t block_size, uint64_t oldest,
     const uint64_t hi = seg == last_seg ? last + 1 : l.FirstIdOf(seg) + l.entries_per_segment();
     const uint64_t pages = s.Bytes(seg) / block_size;
     const uint64_t present_end = l.FirstIdOf(seg) + pages * l.entries_per_page();
-    if (present_end < hi) {
+    if (present_end < hi && !(e != nullptr && NoTupleNeeds(*e, s, std::max(lo, present_end), hi))) {
       missing += hi - std::max(lo, present_end);
       names->push_back(l.FileName(seg) + (pages == 0 ? "" : fmt::format(" (only {} page(s))", pages)));
     }

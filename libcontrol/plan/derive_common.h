@@ -48,9 +48,25 @@ uint64_t AtLeastPages(std::optional<uint32_t> newest, const std::string& where, 
 uint64_t ReadableStart(const SlruEvidence& s, uint64_t next, PlannedValue* v);
 
 // Missing IDs of `s` in [oldest, next): pages the server needs that no
-// segment file holds. `names` gets the segments at fault.
+// segment file holds. `names` gets the segments at fault. Segments `e`
+// proves unneeded (NoTupleNeeds) are skipped when `e` is given.
 uint64_t MissingIds(const SlruEvidence& s, uint32_t block_size, uint64_t oldest, uint64_t next,
-                    std::vector<std::string>* names);
+                    std::vector<std::string>* names, const PlanEvidence* e = nullptr);
+
+// Whether the data pages prove that no row needs the commit status of XIDs
+// [lo, hi) of pg_xact `s`: every page was read and trusted, no tuple carries
+// an XID in the range that is not hint-marked committed or aborted, and none
+// carries a MultiXactId (whose member XIDs the pages do not show). A
+// `pg_resetwal -x` jump leaves such XIDs without pages; so does deleting
+// pg_xact after every row was read once.
+bool NoTupleNeeds(const PlanEvidence& e, const SlruEvidence& s, uint64_t lo, uint64_t hi);
+
+// The holes of `s`'s run that NoTupleNeeds does not clear (all of them for
+// SLRUs other than pg_xact).
+std::vector<uint64_t> NeededHoles(const PlanEvidence& e, const SlruEvidence& s);
+
+// "0001–007F, 0090" for sorted segment numbers.
+std::string SegmentRanges(const SlruEvidence& s, const std::vector<uint64_t>& segments);
 
 std::string NameList(const std::vector<std::string>& names);
 

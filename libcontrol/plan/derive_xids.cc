@@ -10,6 +10,25 @@
 #include "libcontrol/plan/hazards.h"
 
 namespace pgrescue {
+namespace {
+
+// Says which missing pg_xact segments the data pages prove unneeded, so
+// the slru-holes hazard is left out for them (hazards.cc).
+void HolesNoRowNeeds(const PlanEvidence& e, PlannedValue* v) {
+  std::vector<uint64_t> cleared;
+  const auto needed = NeededHoles(e, e.xact);
+  for (uint64_t hole : e.xact.run->holes) {
+    if (std::find(needed.begin(), needed.end(), hole) == needed.end()) cleared.push_back(hole);
+  }
+  if (cleared.empty()) return;
+  v->reasoning.push_back(fmt::format("{} segment{} {} {} missing, but no tuple carries an XID in them whose status "
+                                     "is not hint-marked (newest XID in any tuple: {}, every data page read): "
+                                     "nothing was lost",
+                                     e.xact.dir, cleared.size() == 1 ? "" : "s", SegmentRanges(e.xact, cleared),
+                                     cleared.size() == 1 ? "is" : "are", *e.pages.tuples.newest_xid));
+}
+
+}  // namespace
 
 NextXidResult DeriveNextXid(const PlanEvidence& e, std::vector<Hazard>* hazards) {
   NextXidResult r;
@@ -35,6 +54,7 @@ NextXidResult DeriveNextXid(const PlanEvidence& e, std::vector<Hazard>* hazards)
   }
   const auto& l = *xact.layout;
   v.reasoning.push_back(RunText(xact));
+  HolesNoRowNeeds(e, &v);
   uint64_t derived = NextBoundary(xact);
   const uint64_t newest_end = l.FirstIdOf(xact.run->last) + l.entries_per_segment() - 1;
   v.reasoning.push_back(fmt::format("the newest, {}, may hold XIDs up to {} (0x{:X}): next = {} × {} = {}",
@@ -111,7 +131,15 @@ std::optional<std::string> CheckSlruCoverage(const PlanEvidence& e, std::vector<
   const uint64_t span = (next - oldest) & 0xFFFFFFFFu;
   std::vector<std::string> names;
   if (e.xact.layout && span != 0 && span < 0x80000000u) {
-    if (const uint64_t missing = MissingIds(e.xact, e.block_size(), oldest, next, &names)) {
+    std::vector<std::string> all;
+    const uint64_t lacking = MissingIds(e.xact, e.block_size(), oldest, next, &all);
+    if (lacking != 0 && MissingIds(e.xact, e.block_size(), oldest, next, &names, &e) == 0) {
+      Inform(hazards, "xact-missing-unneeded",
+             fmt::format("{} lacks the status of {} of the {} XIDs from oldestXID {} to NextXID {} (missing: {}), "
+                         "but no tuple needs it: every XID there that a tuple carries is hint-marked committed or "
+                         "aborted ({} tuples, every data page read). Nothing was lost",
+                         e.xact.dir, lacking, span, oldest, next, NameList(all), e.pages.tuples.tuples));
+    } else if (const uint64_t missing = MissingIds(e.xact, e.block_size(), oldest, next, &names, &e)) {
       xact_missing = fmt::format(
           "{} no longer covers the transactions in use: {} of the {} XIDs from oldestXID {} to NextXID {} have "
           "no commit status (missing: {}). Every row they wrote or deleted that is not frozen or hint-marked "

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "libcontrol/control/control_text.h"
+#include "libcontrol/plan/derive_common.h"
 #include "libcontrol/plan/remedies.h"
 
 namespace pgrescue {
@@ -150,7 +151,7 @@ void PageHazards(const PlanEvidence& e, std::vector<Hazard>* h) {
   }
 }
 
-void SlruHazards(const SlruEvidence& s, SlruKind kind, std::vector<Hazard>* h) {
+void SlruHazards(const PlanEvidence& e, const SlruEvidence& s, SlruKind kind, std::vector<Hazard>* h) {
   if (!s.unknown.empty()) {
     std::string names;
     for (size_t i = 0; i < s.unknown.size() && i < 10; ++i) names += (i ? ", " : "") + s.unknown[i];
@@ -158,16 +159,14 @@ void SlruHazards(const SlruEvidence& s, SlruKind kind, std::vector<Hazard>* h) {
     Inform(h, "unknown-files",
            fmt::format("{} holds files that are not {} segments, ignored: {}", s.dir, SlruKindName(kind), names));
   }
-  if (s.run && !s.run->holes.empty()) {
-    std::string names;
-    for (size_t i = 0; i < s.run->holes.size() && i < 10; ++i) {
-      names += (i ? ", " : "") + s.layout->FileName(s.run->holes[i]);
-    }
+  // Holes no tuple needs (a pg_resetwal -x jump) are said in -x's reasoning.
+  const std::vector<uint64_t> holes = NeededHoles(e, s);
+  if (!holes.empty()) {
     Decide(h, "slru-holes",
            fmt::format("{} is missing {} segment(s) inside its run {}–{}: {}. The {} they held are lost; "
                        "rows that need them will fail with \"could not access status\" errors",
-                       s.dir, s.run->holes.size(), s.layout->FileName(s.run->first), s.layout->FileName(s.run->last),
-                       names, SlruKindName(kind)));
+                       s.dir, holes.size(), s.layout->FileName(s.run->first), s.layout->FileName(s.run->last),
+                       SegmentRanges(s, holes), SlruKindName(kind)));
   }
 }
 
@@ -187,10 +186,10 @@ void EvidenceHazards(const PlanEvidence& e, Plan* plan) {
   }
   WalHazards(e, h);
   PageHazards(e, h);
-  SlruHazards(e.xact, SlruKind::kXact, h);
-  SlruHazards(e.offsets, SlruKind::kMultiXactOffsets, h);
-  SlruHazards(e.members, SlruKind::kMultiXactMembers, h);
-  if (e.commit_ts.layout) SlruHazards(e.commit_ts, SlruKind::kCommitTs, h);
+  SlruHazards(e, e.xact, SlruKind::kXact, h);
+  SlruHazards(e, e.offsets, SlruKind::kMultiXactOffsets, h);
+  SlruHazards(e, e.members, SlruKind::kMultiXactMembers, h);
+  if (e.commit_ts.layout) SlruHazards(e, e.commit_ts, SlruKind::kCommitTs, h);
 }
 
 void LivenessCaveats(const PlanEvidence& e, std::vector<Hazard>* hazards) {

@@ -83,6 +83,11 @@ TEST(TupleEvidence, NewestIdsAndHintStates) {
   EXPECT_EQ(t.newest_xid_where, "base/5/16384 block 1");
   ASSERT_TRUE(t.newest_multixact);
   EXPECT_EQ(*t.newest_multixact, 7u);
+  // Per 2^20 XIDs, the lowest and highest XID whose status must be looked
+  // up: only the unhinted xmins 600 and 4000000000 (not the hinted 500 and
+  // 100, the frozen 2, the MultiXactId 7 or the index's 90000).
+  using Spans = std::map<uint32_t, std::pair<uint32_t, uint32_t>>;
+  EXPECT_EQ(t.xid_spans, (Spans{{0, {600, 600}}, {3814, {4000000000u, 4000000000u}}}));
 }
 
 }  // namespace

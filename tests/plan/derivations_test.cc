@@ -14,7 +14,9 @@
 
 #include "libcontrol/control/control_file.h"
 #include "libcontrol/plan/derivations.h"
+#include "libcontrol/plan/derive_common.h"
 #include "libcontrol/plan/evidence.h"
+#include "libcontrol/plan/hazards.h"
 #include "tests/fixtures.h"
 
 namespace pgrescue {
@@ -184,6 +186,72 @@ TEST_F(DerivationsTest, CoverageFindsAnEmptyXactSegment) {
   // oldestXID 716 to NextXID 3727: 3011 XIDs.
   EXPECT_NE(missing->find("3011 of the 3011 XIDs"), std::string::npos);
   EXPECT_TRUE(Has(hazards_, "xact-missing"));
+
+  // Every tuple read and no XID on them unhinted (xid_spans empty): the
+  // status is gone but no row needs it.
+  hazards_.clear();
+  e_.pages.files = 3;
+  e_.pages.tuples.tuples = 100;
+  EXPECT_FALSE(CheckSlruCoverage(e_, &hazards_));
+  ASSERT_EQ(hazards_.size(), 1u);
+  EXPECT_EQ(hazards_[0].code, "xact-missing-unneeded");
+  EXPECT_FALSE(hazards_[0].needs_decision);
+  EXPECT_NE(hazards_[0].message.find("lacks the status of 3011 of the 3011 XIDs"), std::string::npos);
+  e_.pages.tuples.AddXid(3000);  // one unhinted: its status is needed
+  hazards_.clear();
+  EXPECT_TRUE(CheckSlruCoverage(e_, &hazards_));
+  EXPECT_TRUE(Has(hazards_, "xact-missing"));
+}
+
+// After `pg_resetwal -x 134217728` (pg_xact/0080) and some work, pg_xact is
+// 0000 and 0080 with 0001-007F never created. The pages show no tuple XID in
+// the gap, so nothing was lost there: a reasoning line, not a hazard.
+TEST_F(DerivationsTest, XactHolesNoTupleNeedsAreNotAHazard) {
+  Use("pg15");
+  SetXact({{"0000", 8192}, {"0080", 8192}});
+  e_.pages.files = 3;
+  e_.pages.tuples.tuples = 100;
+  e_.pages.tuples.newest_xid = 134217800;
+  e_.pages.tuples.AddXid(716);  // before the jump, all on pg_xact/0000's first page
+  e_.pages.tuples.AddXid(3726);
+  e_.pages.tuples.AddXid(134217800);  // after it
+  auto hazards = [&] {
+    Plan plan;
+    EvidenceHazards(e_, &plan);
+    for (const auto& h : plan.hazards) {
+      if (h.code == "slru-holes") return h.message;
+    }
+    return std::string();
+  };
+  EXPECT_EQ(hazards(), "");
+  auto r = DeriveNextXid(e_, &hazards_);
+  EXPECT_EQ(r.value.reasoning[1],
+            "pg_xact segments 0001–007F are missing, but no tuple carries an XID in them whose status is not "
+            "hint-marked (newest XID in any tuple: 134217800, every data page read): nothing was lost");
+  std::vector<std::string> names;
+  // pg_xact/0000 and 0080 hold one page each: the rest, and 0001-007F, have no
+  // status, but no tuple needs any of it.
+  EXPECT_EQ(MissingIds(e_.xact, 8192, 716, 134217801, &names, &e_), 0u);
+  EXPECT_EQ(MissingIds(e_.xact, 8192, 716, 134217801, &names), 128u * 1048576 - 32768);
+  e_.pages.tuples.AddXid(40000);  // on 0000's second page, which is gone
+  EXPECT_EQ(MissingIds(e_.xact, 8192, 716, 134217801, &names, &e_), 1048576u - 32768);
+  e_.pages.tuples.xid_spans.erase(0);
+  e_.pages.tuples.AddXid(716);
+
+  // A tuple with an XID in pg_xact/0005 needs it: that one is a hazard.
+  e_.pages.tuples.AddXid(5 * 1048576 + 9);
+  EXPECT_NE(hazards().find("missing 1 segment(s) inside its run 0000–0080: 0005."), std::string::npos) << hazards();
+  r = DeriveNextXid(e_, &hazards_);
+  EXPECT_EQ(r.value.reasoning[1].find("pg_xact segments 0001–0004, 0006–007F are missing, but"), 0u);
+
+  // Pages not all read, or a MultiXactId (members unseen): every hole stays.
+  e_.pages.tuples.xid_spans.erase(5);
+  e_.pages_complete = false;
+  EXPECT_NE(hazards().find("missing 127 segment(s) inside its run 0000–0080: 0001–007F."), std::string::npos);
+  EXPECT_EQ(DeriveNextXid(e_, &hazards_).value.reasoning[1].find("no tuple carries"), std::string::npos);
+  e_.pages_complete = true;
+  e_.pages.tuples.newest_multixact = 5;
+  EXPECT_NE(hazards().find("missing 127 segment(s)"), std::string::npos);
 }
 
 TEST_F(DerivationsTest, MultiXactsFromTheOffsetsRun) {
