@@ -64,6 +64,8 @@ TEST_F(CheckCli, CleanClusterExitsZero) {
             "Zero blocks:          1\n"
             "Damaged blocks:       0\n"
             "Structural problems:  0\n"
+            "Tuple problems:       0\n"
+            "Catalog problems:     0\n"
             "Heap tuples:          0 (inserts committed 0, aborted 0, frozen 0, not hinted 0)\n"
             "Block size:           8192\n"
             "Data checksums:       not verified (pg_control says data checksum version 0)\n");
@@ -82,7 +84,7 @@ TEST_F(CheckCli, DamageIsNamedByFileAndBlockInTextAndJson) {
       "base/5/16390 block 2: pd_upper 0 (never initialized) but not all zeros\n"
       "base/5/16390: 24676 bytes is not a multiple of the block size 8192; the last 100 bytes are not a page\n"
       "\n"
-      "Relations with damaged blocks:\n"
+      "Relations with damage:\n"
       "  base/5/16390 (main fork): 2 of 3 blocks damaged\n"),
             std::string::npos)
       << run.out;
@@ -104,6 +106,9 @@ TEST_F(CheckCli, DamageIsNamedByFileAndBlockInTextAndJson) {
   EXPECT_EQ(doc["relations"].size(), 3u);
   EXPECT_TRUE(doc["damaged"][0]["name"].is_null());
   EXPECT_EQ(doc["naming_problems"].size(), 2u);
+  EXPECT_TRUE(doc["damaged"][0]["rows"].is_null());  // the catalogs do not say it is a heap
+  EXPECT_TRUE(doc["tuple_problems"].empty());
+  EXPECT_TRUE(doc["catalog_problems"].empty());
 }
 
 TEST_F(CheckCli, BadUsageExitsTwoAndSaysWhy) {
