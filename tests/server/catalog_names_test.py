@@ -15,10 +15,9 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 
-from pgtest import Failure
+from pgtest import Failure, run
 
 TRUTH_SQL = """
 SELECT pg_relation_filepath(c.oid),
@@ -124,8 +123,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except Failure as e:
-        print(f"FAIL: {e}")
-        sys.exit(1)
+    run(main)

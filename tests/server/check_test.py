@@ -37,10 +37,9 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 
-from pgtest import Failure
+from pgtest import Cluster, Failure, run
 
 SETUP_SQL = [
     "CREATE TABLE t (id int PRIMARY KEY, pad text)",
@@ -49,42 +48,6 @@ SETUP_SQL = [
     "INSERT INTO u SELECT generate_series(1, 2000)",
     "CHECKPOINT",
 ]
-
-
-class Cluster:
-    def __init__(self, a, base, name):
-        self.a, self.base = a, base
-        self.data = os.path.join(base, name)
-
-    def as_user(self, *argv, check=True):
-        r = subprocess.run(["runuser", "-u", self.a.user, "--", "env", "LANG=C", "LC_ALL=C", *argv],
-                           capture_output=True, text=True, timeout=300)
-        if check and r.returncode != 0:
-            raise Failure(f"{argv[0]} failed: {r.stderr.strip()}")
-        return r
-
-    def initdb(self, checksums):
-        # From 18 initdb turns checksums on unless told not to.
-        off = "--no-data-checksums" in self.as_user(f"{self.a.bin_dir}/initdb", "--help").stdout
-        flags = ["-k"] if checksums else ["--no-data-checksums"] if off else []
-        self.as_user(f"{self.a.bin_dir}/initdb", "-U", "postgres", *flags, "-D", self.data)
-
-    def start(self):
-        self.as_user(f"{self.a.bin_dir}/pg_ctl", "-D", self.data, "-w", "-l", f"{self.data}.log", "-o",
-                     f"-p {self.a.port} -k {self.base} -c listen_addresses=''", "start")
-
-    def stop(self, mode="fast"):
-        self.as_user(f"{self.a.bin_dir}/pg_ctl", "-D", self.data, "-w", "-m", mode, "stop", check=False)
-
-    def sql(self, text, check=True):
-        return self.as_user(self.a.psql, "-h", self.base, "-p", str(self.a.port), "-U", "postgres", "-d",
-                            "postgres", "-At", "-v", "ON_ERROR_STOP=1", "-c", text, check=check)
-
-    def check(self):
-        r = subprocess.run([self.a.check, "--json", "--jobs", "2", self.data], capture_output=True, text=True)
-        if r.returncode not in (0, 1):
-            raise Failure(f"pgrescue-check exit {r.returncode}: {r.stderr}")
-        return r.returncode, json.loads(r.stdout)
 
 
 def patch(path, offset, data):
@@ -336,8 +299,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except Failure as e:
-        print(f"FAIL: {e}")
-        sys.exit(1)
+    run(main)

@@ -1,7 +1,11 @@
-"""What the real-server test scripts share: their failure type, LSN text as a
-number, and a data directory's files by SHA-256."""
+"""What the real-server test scripts share: their failure type and entry, a
+cluster run as the test user, LSN text as a number, and a data directory's
+files by SHA-256."""
 import hashlib
+import json
 import os
+import subprocess
+import sys
 
 
 class Failure(Exception):
@@ -26,3 +30,53 @@ def tree_hashes(root):
                     h.update(chunk)
             out[os.path.relpath(path, root)] = h.hexdigest()
     return out
+
+
+def run(main):
+    """The scripts' entry: main's exit status; a Failure printed as FAIL and exit 1."""
+    try:
+        sys.exit(main())
+    except Failure as e:
+        print(f"FAIL: {e}")
+        sys.exit(1)
+
+
+class Cluster:
+    """A data directory under `base` run by args.bin_dir's server as args.user (servers refuse root),
+    on args.port with its socket in `base`; `settings` are extra -c options for the server."""
+
+    def __init__(self, a, base, name, settings=()):
+        self.a, self.base = a, base
+        self.data = os.path.join(base, name)
+        self.settings = "".join(f" -c {s}" for s in settings)
+
+    def as_user(self, *argv, check=True, stdin=None, timeout=300):
+        r = subprocess.run(["runuser", "-u", self.a.user, "--", "env", "LANG=C", "LC_ALL=C", *argv],
+                           capture_output=True, text=True, timeout=timeout, input=stdin)
+        if check and r.returncode != 0:
+            raise Failure(f"{' '.join(argv[:3])} failed: {r.stderr.strip()[-1500:]}")
+        return r
+
+    def initdb(self, checksums):
+        # From 18 initdb turns checksums on unless told not to.
+        off = "--no-data-checksums" in self.as_user(f"{self.a.bin_dir}/initdb", "--help").stdout
+        flags = ["-k"] if checksums else ["--no-data-checksums"] if off else []
+        self.as_user(f"{self.a.bin_dir}/initdb", "-U", "postgres", *flags, "-D", self.data)
+
+    def start(self):
+        self.as_user(f"{self.a.bin_dir}/pg_ctl", "-D", self.data, "-w", "-l", f"{self.data}.log", "-o",
+                     f"-p {self.a.port} -k {self.base} -c listen_addresses=''{self.settings}", "start")
+
+    def stop(self, mode="fast"):
+        self.as_user(f"{self.a.bin_dir}/pg_ctl", "-D", self.data, "-w", "-m", mode, "stop", check=False)
+
+    def sql(self, text, check=True):
+        return self.as_user(self.a.psql, "-h", self.base, "-p", str(self.a.port), "-U", "postgres", "-d",
+                            "postgres", "-At", "-v", "ON_ERROR_STOP=1", "-c", text, check=check)
+
+    def check(self, *extra):
+        """pgrescue-check --json on the directory: (exit status 0 or 1, the report)."""
+        r = subprocess.run([self.a.check, "--json", "--jobs", "2", *extra, self.data], capture_output=True, text=True)
+        if r.returncode not in (0, 1):
+            raise Failure(f"pgrescue-check exit {r.returncode}: {r.stderr}")
+        return r.returncode, json.loads(r.stdout)

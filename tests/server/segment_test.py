@@ -31,14 +31,11 @@ server's scans, and the
 autovacuum launcher is off so no vacuum initialises the empty pages.
 """
 import argparse
-import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 
-from pgtest import Failure
+from pgtest import Cluster, Failure, run
 
 PAGE = 8192
 SEGMENT_BLOCKS = 131072
@@ -52,41 +49,12 @@ SETUP_SQL = [
 ]
 
 
-class Cluster:
+class SegmentCluster(Cluster):
+    """No checksums (the copied blocks would fail theirs at other block numbers) and no autovacuum (it
+    would fill the sparse holes)."""
+
     def __init__(self, a, base, name):
-        self.a, self.base = a, base
-        self.data = os.path.join(base, name)
-
-    def as_user(self, *argv, check=True):
-        r = subprocess.run(["runuser", "-u", self.a.user, "--", "env", "LANG=C", "LC_ALL=C", *argv],
-                           capture_output=True, text=True, timeout=300)
-        if check and r.returncode != 0:
-            raise Failure(f"{argv[0]} failed: {r.stderr.strip()}")
-        return r
-
-    def initdb(self):
-        # No checksums: the copied blocks would fail theirs at other block
-        # numbers. From 18 initdb turns them on unless told not to.
-        helps = self.as_user(f"{self.a.bin_dir}/initdb", "--help").stdout
-        off = ["--no-data-checksums"] if "--no-data-checksums" in helps else []
-        self.as_user(f"{self.a.bin_dir}/initdb", "-U", "postgres", *off, "-D", self.data)
-
-    def start(self):
-        self.as_user(f"{self.a.bin_dir}/pg_ctl", "-D", self.data, "-w", "-l", f"{self.data}.log", "-o",
-                     f"-p {self.a.port} -k {self.base} -c listen_addresses='' -c autovacuum=off", "start")
-
-    def stop(self, mode="fast"):
-        self.as_user(f"{self.a.bin_dir}/pg_ctl", "-D", self.data, "-w", "-m", mode, "stop", check=False)
-
-    def sql(self, text, check=True):
-        return self.as_user(self.a.psql, "-h", self.base, "-p", str(self.a.port), "-U", "postgres", "-d",
-                            "postgres", "-At", "-v", "ON_ERROR_STOP=1", "-c", text, check=check)
-
-    def check(self):
-        r = subprocess.run([self.a.check, "--json", "--jobs", "2", self.data], capture_output=True, text=True)
-        if r.returncode not in (0, 1):
-            raise Failure(f"pgrescue-check exit {r.returncode}: {r.stderr}")
-        return r.returncode, json.loads(r.stdout)
+        super().__init__(a, base, name, settings=("autovacuum=off",))
 
     def count(self):
         """What the server says to count(*): (rows, the relation's blocks as the server reads them, its
@@ -138,8 +106,8 @@ def main():
     base = tempfile.mkdtemp(prefix=f"pgrescue-segment-{a.label}-")
     shutil.chown(base, a.user)
     try:
-        c = Cluster(a, base, "data")
-        c.initdb()
+        c = SegmentCluster(a, base, "data")
+        c.initdb(checksums=False)
         c.start()
         try:
             for statement in SETUP_SQL:
@@ -231,8 +199,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except Failure as e:
-        print(f"FAIL: {e}")
-        sys.exit(1)
+    run(main)

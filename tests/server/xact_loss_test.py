@@ -34,10 +34,9 @@ import os
 import shlex
 import shutil
 import subprocess
-import sys
 import tempfile
 
-from pgtest import Failure
+from pgtest import Failure, run
 
 SEGMENT_XIDS = 32 * 32768  # pg_xact segment: 32 pages of 32768 XIDs (8 kB blocks)
 TABLES = ("accounts", "events", "notes")
@@ -256,8 +255,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except Failure as e:
-        print(f"FAIL: {e}")
-        sys.exit(1)
+    run(main)
