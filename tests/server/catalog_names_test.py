@@ -19,9 +19,15 @@ import tempfile
 
 from pgtest import Failure, run
 
-TRUTH_SQL = """
-SELECT pg_relation_filepath(c.oid),
-       CASE WHEN c.relisshared THEN '' ELSE current_database() || '.' END || n.nspname || '.' || c.relname
+# Every relation file's path, its name, and the table an index or TOAST
+# table belongs to ('' for none).
+QUALIFIED = "CASE WHEN {c}.relisshared THEN '' ELSE current_database() || '.' END || {n}.nspname || '.' || {c}.relname"
+TRUTH_SQL = f"""
+SELECT pg_relation_filepath(c.oid), {QUALIFIED.format(c='c', n='n')},
+       coalesce((SELECT {QUALIFIED.format(c='t', n='tn')} FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid
+                 JOIN pg_namespace tn ON tn.oid = t.relnamespace WHERE i.indexrelid = c.oid),
+                (SELECT {QUALIFIED.format(c='t', n='tn')} FROM pg_class t
+                 JOIN pg_namespace tn ON tn.oid = t.relnamespace WHERE t.reltoastrelid = c.oid), '')
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE pg_relation_filepath(c.oid) IS NOT NULL
 """
@@ -71,15 +77,19 @@ def main():
         try:
             sql("postgres", f"CREATE TABLESPACE elsewhere LOCATION '{space}'")
             sql("postgres", "CREATE DATABASE second")
-            truth = {}
+            # A database whose default tablespace is another: no base/ directory.
+            sql("postgres", "CREATE DATABASE third TABLESPACE elsewhere")
+            truth, parents = {}, {}
             oids = {line for line in sql("postgres", "SELECT oid FROM pg_database WHERE datname IN "
-                                                     "('postgres', 'second')").split()}
-            for db in ("postgres", "second"):
+                                                     "('postgres', 'second', 'third')").split()}
+            for db in ("postgres", "second", "third"):
                 for statement in SETUP_SQL.strip().split(";\n"):
+                    if db == "third" and "TABLESPACE" in statement:
+                        statement = statement.replace(" TABLESPACE elsewhere", "")
                     sql(db, statement)
                 for line in sql(db, TRUTH_SQL).splitlines():
-                    path, name = line.split("|")
-                    truth[path] = name
+                    path, name, parent = line.split("|")
+                    truth[path], parents[path] = name, parent
             last_insert = int(sql("postgres", "SELECT xmin FROM t ORDER BY id DESC LIMIT 1").strip())
             # An XID assigned after every tuple was written: the pages' newest lies below it.
             after = int(sql("postgres", "SELECT txid_current() % 4294967296").strip())
@@ -94,11 +104,11 @@ def main():
             raise Failure(f"naming problems: {doc['naming_problems']}")
         # Files of the two databases and the shared ones (template databases
         # are not asked about).
-        ours = {}
+        ours, our_parents = {}, {}
         for rel in doc["relations"]:
             path = rel["relation"]
             if path.startswith("global/") or path.split("/")[-2] in oids:
-                ours[path] = rel["name"]
+                ours[path], our_parents[path] = rel["name"], rel["parent"] or ""
         missing = sorted(p for p in truth if p not in ours)
         wrong = sorted((p, truth[p], ours[p]) for p in truth if p in ours and ours[p] != truth[p])
         unnamed = sorted(p for p, n in ours.items() if n is None)
@@ -106,16 +116,23 @@ def main():
         if missing or wrong or unnamed or extra:
             raise Failure(f"names differ: missing {missing[:10]}, wrong {wrong[:10]}, unnamed {unnamed[:10]}, "
                           f"files the server does not list {extra[:10]}")
+        # Shared catalogs' indexes are named once, from whichever database
+        # comes first; their tables are shared too, so the name is the same.
+        wrong_parents = sorted((p, parents[p], our_parents[p]) for p in truth if our_parents[p] != parents[p])
+        if wrong_parents:
+            raise Failure(f"parents differ (file, server, ours): {wrong_parents[:10]}")
         newest = doc["tuples"]["newest_xid"]
         if newest is None or not last_insert <= newest < after:
             raise Failure(f"the pages' newest XID {newest} is not between the last insert's {last_insert} and the "
                           f"XID assigned after every write, {after}")
         for must in ("postgres.public.t", "second.public.t", "postgres.public.rewritten", "second.pg_catalog.pg_class",
-                     "pg_catalog.pg_database", "postgres.public.spaced"):
+                     "pg_catalog.pg_database", "postgres.public.spaced", "third.public.t"):
             if must not in truth.values():
                 raise Failure(f"the truth lacks {must}")
         print(f"{a.label}: {len(truth)} relation files named as the server names them "
-              f"(pg_class rewritten, a user table rewritten, a tablespace, two databases); newest XID in a tuple "
+              f"(pg_class rewritten, a user table rewritten, a tablespace, three databases, one of them in that "
+              f"tablespace), {sum(1 for p in parents.values() if p)} indexes and TOAST tables with their table; "
+              f"newest XID in a tuple "
               f"{newest}: last insert {last_insert}, next assigned {after}")
         return 0
     finally:
