@@ -147,6 +147,19 @@ class LivenessLive : public ::testing::Test {
     fs::remove_all(top_, ec);
   }
   void WritePidFile(const std::string& text) { std::ofstream(data_ / "postmaster.pid") << text; }
+  // Every liveness check attaches to each segment for a moment to read its
+  // header, so a check in a test running beside this one can make a count
+  // one too high, or keep a removed segment alive an instant longer. Asks
+  // again (for up to 2 s) until `settled` holds, and returns the last answer.
+  LiveCheck CheckUntil(const std::function<bool(const LiveCheck&)>& settled) {
+    LiveCheck c = CheckDirectoryUse(data_);
+    for (int i = 0; i < 200 && !settled(c); ++i) {
+      usleep(10000);
+      c = CheckDirectoryUse(data_);
+    }
+    return c;
+  }
+  static bool AttachedOnce(const LiveCheck& c) { return c.shared_memory && c.shared_memory->attached == 1; }
 
   // A segment laid out as the server's: PGShmemHeader's magic at 0, the
   // data directory's device at 40 and inode at 48 (LP64).
@@ -280,7 +293,7 @@ TEST_F(LivenessLive, BackendAttachedToSharedMemoryAfterPostmasterDied) {
   WritePidFile(std::to_string(DeadPid()) + "\n" + data_.string() + "\n1700000000\n5432\n/tmp\n\n" +
                Pad(key_) + " " + Pad(segment_) + "\nready   \n");
 
-  auto c = CheckDirectoryUse(data_);
+  auto c = CheckUntil(AttachedOnce);
   EXPECT_FALSE(c.postmaster_alive);
   ASSERT_TRUE(c.shared_memory);
   EXPECT_TRUE(c.shared_memory->exists);
@@ -297,13 +310,13 @@ TEST_F(LivenessLive, BackendAttachedToSharedMemoryAfterPostmasterDied) {
 
   // Removed but still attached: the segment lives on, and so does its user.
   ASSERT_EQ(shmctl(segment_, IPC_RMID, nullptr), 0);
-  c = CheckDirectoryUse(data_);
+  c = CheckUntil(AttachedOnce);
   ASSERT_TRUE(c.shared_memory);
   EXPECT_EQ(c.shared_memory->attached, 1u);
   EXPECT_TRUE(c.in_use());
 
   backend.Stop();
-  c = CheckDirectoryUse(data_);
+  c = CheckUntil([](const LiveCheck& l) { return l.shared_memory && !l.shared_memory->exists; });
   ASSERT_TRUE(c.shared_memory);
   EXPECT_FALSE(c.shared_memory->exists);
   EXPECT_FALSE(c.in_use());
@@ -319,7 +332,7 @@ TEST_F(LivenessLive, SegmentOfAnotherDirectoryIsNotOurs) {
   shmdt(mapped);
   ASSERT_TRUE(other_backend.ok());
   WritePidFile(std::to_string(DeadPid()) + "\n" + "\n\n\n\n\n" + Pad(key_) + " " + Pad(segment_) + "\n");
-  const auto c = CheckDirectoryUse(data_);
+  const auto c = CheckUntil(AttachedOnce);
   ASSERT_TRUE(c.shared_memory);
   EXPECT_EQ(c.shared_memory->attached, 1u);
   EXPECT_EQ(c.shared_memory->this_directory, false);
