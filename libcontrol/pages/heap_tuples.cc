@@ -1,12 +1,9 @@
 #include "libcontrol/pages/heap_tuples.h"
 
-#include <filesystem>
-#include <fstream>
-#include <iterator>
-
 #include <fmt/format.h>
 
 #include "libcontrol/base/bytes.h"
+#include "libcontrol/base/file_bytes.h"
 #include "libcontrol/pages/heap_format.h"
 #include "libcontrol/pages/page_check.h"
 
@@ -40,12 +37,10 @@ Result<std::vector<uint8_t>> ReadRelation(const std::string& path) {
   std::vector<uint8_t> out;
   for (int segment = 0;; ++segment) {
     const std::string file = segment == 0 ? path : fmt::format("{}.{}", path, segment);
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
+    if (!AppendFileBytes(file, &out)) {
       if (segment == 0) return MakeError(ErrorCode::kIo, "cannot open", file);
       return out;
     }
-    out.insert(out.end(), std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
 }
 

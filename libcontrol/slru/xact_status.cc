@@ -1,8 +1,6 @@
 #include "libcontrol/slru/xact_status.h"
 
-#include <fstream>
-#include <iterator>
-
+#include "libcontrol/base/file_bytes.h"
 #include "libcontrol/control/control_layout.h"
 
 namespace pgrescue {
@@ -14,9 +12,8 @@ std::optional<XactStatus> XactStatusReader::Status(uint32_t xid) {
   const uint64_t segment = slru_.SegmentOf(xid);
   auto it = segments_.find(segment);
   if (it == segments_.end()) {
-    std::ifstream in(dir_ + "/" + slru_.FileName(segment), std::ios::binary);
     std::vector<uint8_t> bytes;
-    if (in) bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    (void)AppendFileBytes(dir_ + "/" + slru_.FileName(segment), &bytes);  // absent: no answers from it
     it = segments_.emplace(segment, std::move(bytes)).first;
   }
   const uint64_t at = (xid - slru_.FirstIdOf(segment)) / 4;
