@@ -1,6 +1,8 @@
 // pgrescue-reset: pg_resetwal for every supported version, keeping every file
 // it replaces in a rescue folder so --undo can put the cluster back.
+#include <algorithm>
 #include <ctime>
+#include <thread>
 #include <iostream>
 #include <optional>
 #include <span>
@@ -21,6 +23,7 @@
 #include "libcontrol/reset/refusals.h"
 #include "libcontrol/reset/rescue.h"
 #include "libcontrol/reset/reset.h"
+#include "libcontrol/reset/xact_rebuild.h"
 #include "tools/cli.h"
 
 namespace {
@@ -43,6 +46,11 @@ constexpr const char* kFooter =
     "\nA reset throws away WAL: transactions whose WAL is lost are lost, and the values given must\n"
     "be safe (pgrescue-plan derives them; --auto takes them). Try -n first: it prints what would\n"
     "change, in pg_resetwal -n's format, and writes nothing.\n"
+    "\n"
+    "When pg_xact (pg_clog) is lost in part or whole, --rebuild-xact writes the missing pages from\n"
+    "evidence: WAL commit and abort records, surviving pg_xact pages, commit timestamps, tuple hint\n"
+    "bits and all-visible pages. An XID nothing answers for is unknown; then it refuses and says, per\n"
+    "table, what --unknown committed or --unknown aborted would show.\n"
     "\n"
     "When WAL survives, --from-wal loses nothing: it points pg_control at the newest checkpoint\n"
     "record in WAL whose redo point is readable, and the server's crash recovery replays the\n"
@@ -73,7 +81,8 @@ constexpr const char* kFooter =
     "  pgrescue-reset --auto -f -D \"$PGDATA\"\n"
     "  pgrescue-reset -x 1048576 -m 65536,1 -O 52352 -D \"$PGDATA\"\n"
     "  pgrescue-reset --undo -D \"$PGDATA\"\n"
-    "  pgrescue-reset -n --rebuild --from-wal -D \"$PGDATA\"\n";
+    "  pgrescue-reset -n --rebuild --from-wal -D \"$PGDATA\"\n"
+    "  pgrescue-reset -n --rebuild-xact -D \"$PGDATA\"\n";
 
 int Fail(const std::string& message) { return pgrescue::cli::Fail(kProgname, message); }
 
@@ -92,7 +101,8 @@ std::optional<int> Check(const pg::SafetyCheck& check) {
 
 struct Options {
   bool force = false, dry_run = false, auto_values = false, trust_control = false, rebuild = false;
-  bool from_wal = false;
+  bool from_wal = false, rebuild_xact = false, json = false;
+  std::optional<std::string> unknown;
   std::string checkpoint, rescue_dir;
   std::optional<uint32_t> catalog_version;
   pg::ResetOptionText values;
@@ -128,6 +138,11 @@ CLI::Option* AddOptions(CLI::App& app, Options& opt) {
   app.add_flag("--from-wal", opt.from_wal,
                "point pg_control at the newest usable checkpoint in WAL; crash recovery replays the rest");
   app.add_option("--checkpoint", opt.checkpoint, "with --from-wal: start from the checkpoint at this LSN instead");
+  app.add_flag("--rebuild-xact", opt.rebuild_xact,
+               "write lost pg_xact pages from WAL, commit timestamps, hint bits and all-visible pages");
+  app.add_option("--unknown", opt.unknown, "with --rebuild-xact: XIDs no evidence decides count as committed or aborted")
+      ->check(CLI::IsMember({"committed", "aborted"}));
+  app.add_flag("--json", opt.json, "with --rebuild-xact: the report as one JSON object");
   app.add_flag("--trust-pg-control", opt.trust_control, "reset with pg_control's version when PG_VERSION disagrees");
   return app.add_option("--undo", opt.undo, "put back what a reset replaced (default: its newest rescue folder)")
       ->expected(0, 1);
@@ -255,6 +270,60 @@ pg::Result<pg::Rebuilt> Rebuild(const pg::DataDir& dir, const Options& opt, int6
   return built;
 }
 
+// --rebuild-xact: lost pg_xact pages written from evidence; unknown XIDs
+// only by the DBA's explicit choice.
+int RebuildXact(const std::string& data_dir, const pg::DataDir& dir, const pg::ControlTrust& trust,
+                const Options& opt) {
+  if (!trust.ok()) {
+    return Fail("--rebuild-xact needs pg_control's oldest and next XID, and pg_control cannot be trusted; "
+                "rebuild it first (pgrescue-reset --rebuild, -n to try)");
+  }
+  const pg::ControlFile& control = trust.read->control;
+  const unsigned jobs = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+  auto rebuild = pg::PlanXactRebuild(dir, control, jobs);
+  if (!rebuild) return Fail(rebuild.error().ToString());
+  auto json = pg::XactRebuildJson(*rebuild);
+  json["unknown_policy"] = opt.unknown ? nlohmann::ordered_json(*opt.unknown) : nlohmann::ordered_json();
+  json["written"] = false;
+  auto report = [&] {
+    if (opt.json) std::cout << json.dump(2) << "\n";
+  };
+  if (!opt.json) std::cout << pg::DescribeXactRebuild(*rebuild) << "\n";
+  if (rebuild->segments.empty()) {
+    report();
+    std::cerr << fmt::format("{}: pg_xact holds every page from the oldest XID {} to the next XID {}: nothing to "
+                             "rebuild\n", kProgname, rebuild->evidence.oldest_xid, rebuild->evidence.next_xid);
+    return kExitDone;
+  }
+  if (!rebuild->unknown.empty() && !opt.unknown) {
+    report();
+    std::cerr << fmt::format("{0}: error: {1} XID(s) that rows depend on have no evidence either way\n{0}: hint: "
+                             "the relations above show the rows each choice gives; choose with --unknown committed "
+                             "(rolled-back rows come back, deleted rows vanish) or --unknown aborted (their inserts "
+                             "vanish, their deletes are undone)\n",
+                             kProgname, rebuild->unknown.size());
+    return kExitRefused;
+  }
+  if (opt.dry_run) {
+    report();
+    if (!opt.json) std::cout << "Dry run: nothing written.\n";
+    return kExitDone;
+  }
+  pg::Applied a;
+  const bool committed = opt.unknown && *opt.unknown == "committed";
+  if (int code = Apply(data_dir, opt, pg::WritesForXactRebuild(dir, control, *rebuild, committed), &a)) return code;
+  json["written"] = true;
+  json["rescue_dir"] = a.rescue_dir;
+  report();
+  if (!opt.json) {
+    std::cout << fmt::format("Wrote {} pg_xact segment(s). Kept {} replaced file(s) in {}\nTo put them back: {} "
+                             "--undo {} -D {}\n",
+                             rebuild->segments.size(), a.kept, a.rescue_dir, kProgname, pg::ShellQuote(a.rescue_dir),
+                             pg::ShellQuote(data_dir));
+  }
+  return kExitDone;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -275,6 +344,13 @@ int main(int argc, char** argv) {
   if (!dir) return Fail(dir.error().ToString());
   if (auto refused = Check(pg::CheckNotInUse(*dir))) return *refused;
   const auto trust = pg::JudgeControl(*dir, nullptr);
+  if (opt.rebuild_xact) {
+    if (opt.rebuild || opt.from_wal || opt.auto_values || opt.values.any_value()) {
+      return Fail("--rebuild-xact goes alone: run it, then any reset, as separate steps");
+    }
+    return RebuildXact(*data_dir, *dir, trust, opt);
+  }
+  if (opt.unknown || opt.json) return Fail("--unknown and --json go with --rebuild-xact");
   if (trust.needs_rebuild() && !opt.rebuild) return Fail(NeedsRebuild(*dir, trust));
   const auto now = static_cast<int64_t>(time(nullptr));
   std::optional<pg::Rebuilt> rebuilt;

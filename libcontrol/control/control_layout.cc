@@ -157,15 +157,16 @@ ControlTextStyle Style19() {
 }
 
 // ---- Named thresholds: the first release with each change. ----
+constexpr int kPgVersion95 = 905;    // commit and abort records carry xinfo flags
 constexpr int kPgVersion96 = 906;    // pg_resetxlog -u (back-patched), -x keeps oldestXid; wal_level replica
 constexpr int kPgVersion10 = 1000;   // pg_xlog -> pg_wal, "Write-ahead log reset"
 constexpr int kPgVersion11 = 1100;   // pg_resetwal --wal-segsize
 constexpr int kPgVersion12 = 1200;   // FullTransactionId: -x >= 3; unloggedLSN starts at 1000; catalog oid columns
 constexpr int kPgVersion14 = 1400;   // -x no longer reports OldestXID
-constexpr int kPgVersion15 = 1500;   // WAL image compression methods; -m 0 and -O -1 accepted
+constexpr int kPgVersion15 = 1500;   // WAL image compression methods; -m 0 and -O -1 accepted; dropped stats in xact records
 constexpr int kPgVersion16 = 1600;   // pg_filenode.map: 64 mappings, no pad, written by rename; pg_attribute.attstattarget after attlen
 constexpr int kPgVersion17 = 1700;   // -c minimum 3
-constexpr int kPgVersion18 = 1800;   // pg_class.relallfrozen
+constexpr int kPgVersion18 = 1800;   // pg_class.relallfrozen; 64-bit stats object IDs in xact records
 constexpr int kPgVersion19 = 1900;   // 64-bit MultiXactOffset; -m 0 refused again
 
 int VersionNum(std::string_view major) {
@@ -189,6 +190,8 @@ VersionRules RulesFor(int v) {
       .wal_image_compressed_mask = static_cast<uint8_t>(v >= kPgVersion15 ? 0x1C : 0x02),
       .relmap_max_mappings = v >= kPgVersion16 ? 64u : 62u,
       .relmap_has_pad = v < kPgVersion16,
+      .xact_record_xinfo = v >= kPgVersion95,
+      .xact_stats_item_size = static_cast<uint8_t>(v >= kPgVersion18 ? 16 : v >= kPgVersion15 ? 12 : 0),
       .catalog_oid_column = v >= kPgVersion12,
       .pg_class_has_relallfrozen = v >= kPgVersion18,
       .pg_attribute_fixed_stattarget = v < kPgVersion16,

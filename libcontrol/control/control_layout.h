@@ -62,6 +62,8 @@ struct VersionRules {
   uint8_t wal_image_compressed_mask;  // XLogRecordBlockImageHeader bimg_info bits
   uint32_t relmap_max_mappings;       // pg_filenode.map's MAX_MAPPINGS (62, then 64)
   bool relmap_has_pad;                // an int32 after its CRC (512 bytes, then 524 without)
+  bool xact_record_xinfo;             // commit/abort records: time, then xinfo-flagged parts (9.5 on)
+  uint8_t xact_stats_item_size;       // a dropped-statistics entry in them: 0 (none), 12, then 16
   // System catalogs.
   bool catalog_oid_column;            // oid is the first column; before, it sat in the tuple header
   bool pg_class_has_relallfrozen;     // an int4 after relallvisible

@@ -19,6 +19,8 @@ constexpr size_t kXminAt = 0, kXmaxAt = 4, kInfomask2At = 18, kInfomaskAt = 20, 
 // t_infomask bits.
 constexpr uint16_t kHasNull = 0x0001;
 constexpr uint16_t kHasOid = 0x0008;         // HEAP_HASOID_OLD: the OID before t_hoff (before 12)
+constexpr uint16_t kXmaxKeyShareLock = 0x0010;
+constexpr uint16_t kXmaxExclusiveLock = 0x0040;
 constexpr uint16_t kXmaxLockOnly = 0x0080;
 constexpr uint16_t kXminCommitted = 0x0100;
 constexpr uint16_t kXminInvalid = 0x0200;    // with kXminCommitted: frozen
@@ -26,6 +28,10 @@ constexpr uint16_t kXmaxCommitted = 0x0400;
 constexpr uint16_t kXmaxInvalid = 0x0800;
 constexpr uint16_t kXmaxIsMulti = 0x1000;
 constexpr uint16_t kUpdated = 0x2000;        // HEAP_UPDATED: the new version of a row
+
+// pd_flags bits.
+constexpr size_t kPdFlagsAt = 10;
+constexpr uint16_t kPdAllVisible = 0x0004;   // every tuple visible to every transaction
 
 // t_infomask2 bits.
 constexpr uint16_t kNattsMask = 0x07FF;

@@ -19,6 +19,12 @@ bool HeapTuple::xmin_committed() const { return (infomask & kXminCommitted) != 0
 bool HeapTuple::xmin_aborted() const { return (infomask & kXminInvalid) != 0; }
 bool HeapTuple::xmax_is_multixact() const { return (infomask & kXmaxIsMulti) != 0; }
 
+bool HeapTuple::xmax_lock_only() const {
+  // Before 9.3 an exclusive lock alone, not a MultiXact, marked a locker.
+  return (infomask & kXmaxLockOnly) != 0 ||
+         (infomask & (kXmaxIsMulti | kXmaxKeyShareLock | kXmaxExclusiveLock)) == kXmaxExclusiveLock;
+}
+
 bool HeapTuple::not_deleted() const { return xmax == 0 || (infomask & (kXmaxInvalid | kXmaxLockOnly)) != 0; }
 
 uint64_t ForEachHeapTuple(std::span<const uint8_t> bytes, uint32_t block_size,

@@ -33,6 +33,9 @@ struct HeapTuple {
   bool xmin_aborted() const;
   bool xmin_frozen() const { return xmin_committed() && xmin_aborted(); }
   bool xmax_is_multixact() const;
+  // xmax only locks the row (HEAP_XMAX_IS_LOCKED_ONLY): whoever holds it
+  // never deleted or updated it.
+  bool xmax_lock_only() const;
 };
 
 // The tuple a line pointer points at, when it is a normal one whose tuple

@@ -40,6 +40,8 @@ struct FileResult {
   std::vector<TupleProblem> page_problems;  // scratch, reused page after page
   std::vector<FileFinding> findings;
   TupleEvidence tuples;  // newest_*_where unset: the blocks are below
+  XidTupleEvidence xids;
+  TupleShapes shapes;
   uint64_t newest_xid_block = 0, newest_multixact_block = 0;
 };
 
@@ -60,7 +62,9 @@ void ReadTuples(const PageScanOptions& o, std::span<const uint8_t> page, uint64_
   if (Le16(page.data() + 16) != page.size()) return;
   TupleEvidence* e = &r->tuples;
   r->page_problems.clear();
+  const bool all_visible = (Le16(page.data() + heap::kPdFlagsAt) & heap::kPdAllVisible) != 0;
   CheckHeapPage(page, o.limits, &r->page_problems, [&](const HeapTuple& t) {
+    if (o.collect_xids) r->xids.Add(t, all_visible, &r->shapes);
     ++e->tuples;
     if (t.xmin_frozen()) ++e->xmin_frozen;
     else if (t.xmin_committed()) ++e->xmin_committed;
@@ -318,6 +322,11 @@ Result<PageScanReport> ScanPageLsns(const PageScanOptions& options) {
     }
     for (auto& f : r.findings) report.structural.push_back(std::move(f));
     MergeTuples(r, scanned.file.rel, &report.tuples);
+    if (options.collect_xids) {
+      report.xids.Merge(r.xids);
+      auto& shapes = report.shapes[scanned.file.relation];
+      for (const auto& [shape, n] : r.shapes) shapes[shape] += n;
+    }
   }
   return report;
 }

@@ -29,6 +29,7 @@
 #include "libcontrol/pages/heap_check.h"
 #include "libcontrol/pages/page_check.h"
 #include "libcontrol/pages/relation_files.h"
+#include "libcontrol/pages/xid_evidence.h"
 
 namespace pgrescue {
 
@@ -59,6 +60,8 @@ struct PageScanOptions {
   std::function<bool(const RelationFile&)> include;
   // The next XID and MultiXactId tuples must precede (see heap_check.h).
   HeapLimits limits;
+  // Gather XidTupleEvidence (xid_evidence.h): for rebuilding pg_xact.
+  bool collect_xids = false;
 };
 
 struct PageLsnMax {
@@ -121,6 +124,10 @@ struct PageScanReport {
   std::vector<TupleFinding> tuple_problems;  // on valid heap pages, in walk order
   std::vector<FileFinding> structural;     // odd sizes, gaps, unreadable files, links not followed
   TupleEvidence tuples;
+  // With collect_xids: every XID's claims, and each relation's tuple shapes
+  // by its path ("base/5/16384").
+  XidTupleEvidence xids;
+  std::map<std::string, TupleShapes> shapes;
 
   // "<file> block <n>: <why>" for the first `limit` damaged blocks.
   std::vector<std::string> DamagedExamples(size_t limit) const;

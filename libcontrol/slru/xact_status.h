@@ -1,5 +1,7 @@
-// A transaction's commit status as pg_xact records it (clog.c), read without
-// a server: two bits per XID, four XIDs a byte, segments of 32 pages.
+// A transaction's commit status as pg_xact records it (clog.c), and its commit
+// time as pg_commit_ts does (commit_ts.c), read without a server: pg_xact
+// holds two bits per XID, four XIDs a byte; pg_commit_ts a 10-byte entry
+// (TimestampTz, origin) per XID, a page holding block size / 10 of them.
 // Segments are read whole on first use and kept; a missing or short segment
 // answers nullopt, never a guess.
 #pragma once
@@ -27,6 +29,21 @@ class XactStatusReader {
   std::string dir_;
   SlruLayout slru_;
   std::map<uint64_t, std::vector<uint8_t>> segments_;  // empty: absent or unreadable
+};
+
+class CommitTsReader {
+ public:
+  CommitTsReader(const std::string& data_dir, const ControlLayout& layout, uint32_t block_size);
+
+  // The commit timestamp recorded for `xid`; 0 means none was recorded (it
+  // did not commit, or tracking was off then).
+  std::optional<int64_t> Timestamp(uint32_t xid);
+
+ private:
+  std::string dir_;
+  SlruLayout slru_;
+  uint32_t block_size_;
+  std::map<uint64_t, std::vector<uint8_t>> segments_;
 };
 
 }  // namespace pgrescue

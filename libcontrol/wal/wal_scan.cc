@@ -32,6 +32,7 @@ class Scanner {
     const auto end = reader_.Scan(start, files_.timeline(), std::nullopt, [&](const WalRecord& r) {
       ++report_.records;
       report_.maxima.Observe(*o_.layout, r);
+      if (o_.each_record) o_.each_record(r);
       if (auto c = DecodeCheckpoint(*o_.layout, r, files_.timeline())) {
         found.push_back({std::move(*c), false});
         found.back().usable = found.back().record.redo() >= start.value;

@@ -44,6 +44,9 @@ struct WalScanOptions {
   WalScanMode mode = WalScanMode::kLatestCheckpoint;
   std::optional<uint32_t> timeline;          // default: the newest
   std::function<void(const WalScanProgress&)> progress;
+  // Called with every record validated, in WAL order (see WalRecord for how
+  // long its bytes live).
+  std::function<void(const WalRecord&)> each_record;
 };
 
 struct FoundCheckpoint {

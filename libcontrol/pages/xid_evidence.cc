@@ -1,0 +1,45 @@
+#include "libcontrol/pages/xid_evidence.h"
+
+namespace pgrescue {
+namespace {
+
+constexpr uint32_t kFirstNormalXid = 3;
+
+}  // namespace
+
+void XidTupleEvidence::Add(const HeapTuple& t, bool all_visible, TupleShapes* shapes) {
+  using namespace xid_claim;  // NOLINT: the claim bits
+  std::pair<uint64_t, uint64_t> shape{kSettledNo, kSettledNo};
+  // Below 3 are the bootstrap and frozen XIDs: committed, never in pg_xact.
+  if (t.xmin < kFirstNormalXid) {
+    shape.first = t.xmin == 0 ? kSettledNo : kSettledYes;
+  } else if (t.xmin_committed()) {  // frozen too
+    claims[t.xmin] |= kHintCommitted;
+    shape.first = kSettledYes;
+  } else if (t.xmin_aborted()) {
+    claims[t.xmin] |= kHintAborted;
+  } else {
+    claims[t.xmin] |= kNeeded | (all_visible ? kAllVisibleCommitted : 0);
+    shape.first = t.xmin;
+  }
+  if (t.xmax >= kFirstNormalXid && !t.xmax_is_multixact()) {
+    const bool locker = t.xmax_lock_only();
+    uint8_t& c = claims[t.xmax];
+    if (t.infomask & heap::kXmaxCommitted) {
+      c |= locker ? 0 : kHintCommitted;
+      if (!locker) shape.second = kSettledYes;
+    } else if (t.infomask & heap::kXmaxInvalid) {
+      c |= locker ? 0 : kHintAborted;
+    } else if (!locker) {
+      c |= kNeeded | (all_visible ? kAllVisibleAborted : 0);
+      shape.second = t.xmax;
+    }
+  }
+  ++(*shapes)[shape];
+}
+
+void XidTupleEvidence::Merge(const XidTupleEvidence& other) {
+  for (const auto& [xid, bits] : other.claims) claims[xid] |= bits;
+}
+
+}  // namespace pgrescue

@@ -1,0 +1,273 @@
+#include "libcontrol/reset/xact_rebuild.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "libcontrol/base/file_bytes.h"
+#include "libcontrol/base/id_order.h"
+#include "libcontrol/slru/slru.h"
+
+namespace pgrescue {
+namespace {
+
+constexpr uint8_t kStatusCommitted = 1, kStatusAborted = 2;
+
+std::string XactDir(const ControlFile& control) { return std::string(control.layout().xact_dir()); }
+
+// The segment's state, or nullopt when it holds every page the cluster needs.
+std::optional<XactSegmentRebuild> JudgeSegment(const std::string& path, uint64_t segment, const SlruLayout& slru,
+                                               uint64_t needed_pages, uint32_t block_size) {
+  XactSegmentRebuild s;
+  s.segment = segment;
+  s.name = slru.FileName(segment);
+  s.pages_written = needed_pages;
+  struct stat st {};
+  if (lstat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) {
+      s.state = "unreadable";
+      s.detail = std::strerror(errno);
+      return s;
+    }
+    s.state = "missing";
+    return s;
+  }
+  s.exists = true;
+  if (!S_ISREG(st.st_mode)) {
+    s.state = "unreadable";
+    s.detail = "not a regular file";
+    return s;
+  }
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    s.state = "unreadable";
+    s.detail = std::strerror(errno);
+    return s;
+  }
+  close(fd);
+  const uint64_t pages = static_cast<uint64_t>(st.st_size) / block_size;
+  if (pages >= needed_pages) return std::nullopt;
+  s.state = st.st_size == 0 ? "empty" : "truncated";
+  if (st.st_size != 0) s.detail = fmt::format("{} of {} page(s)", pages, needed_pages);
+  s.pages_kept = pages;
+  s.pages_written = needed_pages - pages;
+  return s;
+}
+
+bool Committed(const XactRebuild& r, uint32_t xid, bool unknown_committed) {
+  const auto it = r.evidence.decisions.find(xid);
+  if (it == r.evidence.decisions.end()) return false;
+  if (it->second.verdict == XactVerdict::kUnknown) return unknown_committed;
+  return it->second.verdict == XactVerdict::kCommitted;
+}
+
+void CountRelations(const DataDir& dir, const ControlFile& control, XactRebuild* r) {
+  const RelationNames names = NameRelations(dir.root, control.layout(), r->block_size);
+  auto unknown = [&](uint64_t side) {
+    if (side >= kSettledYes) return false;
+    const auto it = r->evidence.decisions.find(static_cast<uint32_t>(side));
+    return it != r->evidence.decisions.end() && it->second.verdict == XactVerdict::kUnknown;
+  };
+  for (const auto& [path, shapes] : r->evidence.shapes) {
+    RelationOutcome o;
+    o.path = path;
+    if (const CatalogName* n = names.Find(path)) o.name = n->name;
+    o.rows_if_committed = VisibleTuples(shapes, [&](uint32_t x) { return Committed(*r, x, true); });
+    o.rows_if_aborted = VisibleTuples(shapes, [&](uint32_t x) { return Committed(*r, x, false); });
+    for (const auto& [shape, n] : shapes) {
+      if (unknown(shape.first)) o.inserted_by_unknown += n;
+      if (unknown(shape.second)) o.deleted_by_unknown += n;
+    }
+    r->relations.push_back(std::move(o));
+  }
+}
+
+std::string SourceList(uint8_t bits) {
+  std::string out;
+  for (uint8_t s : xact_source::kAll) {
+    if (bits & s) out += (out.empty() ? "" : ", ") + std::string(XactSourceName(s));
+  }
+  return out;
+}
+
+}  // namespace
+
+bool XactRebuild::Rebuilt(uint32_t xid) const {
+  const uint64_t per_segment = xids_per_page * pages_per_segment;
+  for (const auto& s : segments) {
+    const uint64_t first = s.segment * per_segment;
+    if (xid >= first && xid < first + per_segment && (xid - first) / xids_per_page >= s.pages_kept) return true;
+  }
+  return false;
+}
+
+Result<XactRebuild> PlanXactRebuild(const DataDir& dir, const ControlFile& control, unsigned jobs) {
+  auto evidence = GatherXactEvidence(dir, control, jobs);
+  if (!evidence) return evidence.error();
+  XactRebuild r;
+  r.evidence = std::move(*evidence);
+  r.block_size = static_cast<uint32_t>(control.value(Field::kBlockSize));
+  const SlruLayout slru(SlruKind::kXact, control.layout(), r.block_size);
+  r.xids_per_page = slru.entries_per_page();
+  r.pages_per_segment = slru.pages_per_segment();
+  const uint32_t oldest = r.evidence.oldest_xid, last = r.evidence.next_xid - 1;
+  const uint64_t first_seg = slru.SegmentOf(oldest), last_seg = slru.SegmentOf(last);
+  const uint64_t count = slru.segment_count().value_or(UINT64_MAX);
+  const std::string xact_dir = dir.root + "/" + XactDir(control);
+  for (uint64_t seg = first_seg;; seg = (seg + 1) % count) {
+    const uint64_t pages = seg == last_seg ? (last - slru.FirstIdOf(seg)) / slru.entries_per_page() + 1
+                                           : slru.pages_per_segment();
+    if (auto s = JudgeSegment(xact_dir + "/" + slru.FileName(seg), seg, slru, pages, r.block_size)) {
+      r.segments.push_back(std::move(*s));
+    }
+    if (seg == last_seg) break;
+  }
+  for (const auto& [xid, d] : r.evidence.decisions) {
+    if (!r.Rebuilt(xid)) continue;
+    if (d.contradiction()) r.contradictions.push_back(xid);
+    if (d.verdict == XactVerdict::kUnknown && d.needed) r.unknown.push_back(xid);
+  }
+  CountRelations(dir, control, &r);
+  return r;
+}
+
+Result<ResetWrites> WritesForXactRebuild(const DataDir& dir, const ControlFile& control, const XactRebuild& r,
+                                         bool unknown_committed) {
+  ResetWrites w;
+  w.purpose = "pg_xact rebuilt from evidence";
+  const uint64_t per_page = r.xids_per_page, per_segment = per_page * r.pages_per_segment;
+  for (const auto& s : r.segments) {
+    const std::string rel = XactDir(control) + "/" + s.name;
+    std::vector<uint8_t> bytes;
+    if (s.pages_kept > 0) {
+      if (!AppendFileBytes(dir.root + "/" + rel, &bytes) || bytes.size() < s.pages_kept * r.block_size) {
+        return MakeError(ErrorCode::kIo, "cannot read its surviving pages", dir.root + "/" + rel);
+      }
+      bytes.resize(s.pages_kept * r.block_size);
+    }
+    bytes.resize((s.pages_kept + s.pages_written) * r.block_size, 0);
+    const uint64_t first = s.segment * per_segment;
+    for (uint64_t i = s.pages_kept * per_page; i < bytes.size() * 4; ++i) {
+      const auto xid = static_cast<uint32_t>(first + i);
+      const auto it = r.evidence.decisions.find(xid);
+      if (it == r.evidence.decisions.end()) continue;
+      const XidDecision& d = it->second;
+      uint8_t status = 0;
+      if (d.verdict == XactVerdict::kCommitted) status = kStatusCommitted;
+      if (d.verdict == XactVerdict::kAborted) status = kStatusAborted;
+      if (d.verdict == XactVerdict::kUnknown && d.needed) status = unknown_committed ? kStatusCommitted : kStatusAborted;
+      bytes[i / 4] |= static_cast<uint8_t>(status << (i % 4 * 2));
+    }
+    if (s.exists) w.keep.push_back(rel);
+    w.write.push_back({rel, std::move(bytes), 0});
+  }
+  return w;
+}
+
+std::string DescribeXactRebuild(const XactRebuild& r) {
+  std::string out;
+  for (const auto& line : r.evidence.read) out += "Read: " + line + "\n";
+  out += "\npg_xact segments to rebuild:\n";
+  for (const auto& s : r.segments) {
+    out += fmt::format("  {}  {}{}: {} page(s) kept, {} written\n", s.name, s.state,
+                       s.detail.empty() ? "" : " (" + s.detail + ")", s.pages_kept, s.pages_written);
+  }
+  uint64_t referenced = 0, needed = 0, decided = 0;
+  std::map<uint8_t, uint64_t> by;
+  for (const auto& [xid, d] : r.evidence.decisions) {
+    if (!r.Rebuilt(xid)) continue;
+    referenced += d.referenced ? 1 : 0;
+    needed += d.needed ? 1 : 0;
+    if (d.verdict == XactVerdict::kUnknown) continue;
+    ++decided;
+    for (uint8_t s : xact_source::kAll) by[s] += ((d.committed_by | d.aborted_by) & s) ? 1 : 0;
+  }
+  out += fmt::format("\nXIDs in the rebuilt pages: {} referenced by tuples ({} needed by a reader), {} decided, "
+                     "{} unknown\n",
+                     referenced, needed, decided, r.unknown.size());
+  out += "Decided by:";
+  for (uint8_t s : xact_source::kAll) out += fmt::format(" {} {};", XactSourceName(s), by[s]);
+  out.back() = '\n';
+  if (!r.contradictions.empty()) {
+    out += fmt::format("Contradictions ({}): these XIDs count as unknown\n", r.contradictions.size());
+    for (uint32_t xid : r.contradictions) {
+      const auto& d = r.evidence.decisions.at(xid);
+      out += fmt::format("  XID {}: committed by {}; not committed by {}\n", xid, SourceList(d.committed_by),
+                         SourceList(d.aborted_by));
+    }
+  }
+  if (!r.unknown.empty()) {
+    std::string list;
+    for (size_t i = 0; i < r.unknown.size() && i < 20; ++i) list += fmt::format("{}{}", i ? ", " : "", r.unknown[i]);
+    if (r.unknown.size() > 20) list += fmt::format(" and {} more", r.unknown.size() - 20);
+    out += fmt::format("Unknown XIDs ({}): {}\nRelations whose rows depend on them:\n", r.unknown.size(), list);
+    for (const auto& rel : r.relations) {
+      if (rel.inserted_by_unknown == 0 && rel.deleted_by_unknown == 0) continue;
+      out += fmt::format("  {} ({}): {} row(s) if they committed, {} if they aborted; {} tuple(s) inserted and {} "
+                         "deleted by them\n",
+                         rel.name.empty() ? "(not named)" : rel.name, rel.path, rel.rows_if_committed,
+                         rel.rows_if_aborted, rel.inserted_by_unknown, rel.deleted_by_unknown);
+    }
+  }
+  for (const auto& w : r.evidence.warnings) out += "Warning: " + w + "\n";
+  return out;
+}
+
+nlohmann::ordered_json XactRebuildJson(const XactRebuild& r) {
+  nlohmann::ordered_json j;
+  j["segments"] = nlohmann::ordered_json::array();
+  for (const auto& s : r.segments) {
+    j["segments"].push_back({{"name", s.name}, {"state", s.state}, {"detail", s.detail},
+                             {"pages_kept", s.pages_kept}, {"pages_written", s.pages_written}});
+  }
+  uint64_t referenced = 0;
+  nlohmann::ordered_json by = nlohmann::ordered_json::object();
+  for (uint8_t s : xact_source::kAll) by[std::string(XactSourceName(s))] = 0;
+  auto decisions = nlohmann::ordered_json::array();
+  for (const auto& [xid, d] : r.evidence.decisions) {
+    if (!r.Rebuilt(xid)) continue;
+    referenced += d.referenced ? 1 : 0;
+    auto sources = nlohmann::ordered_json::array();
+    for (uint8_t s : xact_source::kAll) {
+      if (!((d.committed_by | d.aborted_by) & s)) continue;
+      sources.push_back(XactSourceName(s));
+      if (d.verdict != XactVerdict::kUnknown) by[std::string(XactSourceName(s))] = by[std::string(XactSourceName(s))].get<uint64_t>() + 1;
+    }
+    decisions.push_back({{"xid", xid}, {"status", XactVerdictName(d.verdict)}, {"by", sources},
+                         {"referenced", d.referenced}, {"needed", d.needed}, {"prepared", d.prepared}});
+  }
+  j["referenced_xids"] = referenced;
+  j["decided_by"] = by;
+  j["unknown_xids"] = r.unknown;
+  j["contradictions"] = nlohmann::ordered_json::array();
+  for (uint32_t xid : r.contradictions) {
+    const auto& d = r.evidence.decisions.at(xid);
+    auto list = [](uint8_t bits) {
+      auto a = nlohmann::ordered_json::array();
+      for (uint8_t s : xact_source::kAll) {
+        if (bits & s) a.push_back(XactSourceName(s));
+      }
+      return a;
+    };
+    j["contradictions"].push_back({{"xid", xid}, {"committed_by", list(d.committed_by)},
+                                   {"aborted_by", list(d.aborted_by)}});
+  }
+  j["decisions"] = decisions;
+  j["relations"] = nlohmann::ordered_json::array();
+  for (const auto& rel : r.relations) {
+    j["relations"].push_back({{"name", rel.name}, {"file", rel.path}, {"rows_if_unknown_committed", rel.rows_if_committed},
+                              {"rows_if_unknown_aborted", rel.rows_if_aborted},
+                              {"inserted_by_unknown", rel.inserted_by_unknown},
+                              {"deleted_by_unknown", rel.deleted_by_unknown}});
+  }
+  j["read"] = r.evidence.read;
+  j["warnings"] = r.evidence.warnings;
+  return j;
+}
+
+}  // namespace pgrescue

@@ -1,0 +1,82 @@
+#include "libcontrol/wal/xact_outcome.h"
+
+#include "libcontrol/base/bytes.h"
+#include "libcontrol/wal/wal_decode.h"
+
+namespace pgrescue {
+namespace {
+
+constexpr uint8_t kRmXact = 1;
+constexpr uint8_t kOpMask = 0x70, kHasInfo = 0x80;
+constexpr uint8_t kCommit = 0x00, kPrepare = 0x10, kAbort = 0x20, kCommitPrepared = 0x30, kAbortPrepared = 0x40;
+
+// xinfo flags: which optional parts follow, in this order.
+constexpr uint32_t kHasDbInfo = 1u << 0, kHasSubxacts = 1u << 1, kHasRelFiles = 1u << 2, kHasInvals = 1u << 3,
+                   kHasTwoPhase = 1u << 4, kHasDroppedStats = 1u << 8;
+
+// Reads the packed parts of a commit or abort body in turn; any read past the
+// end makes the whole record unreadable.
+class Cursor {
+ public:
+  explicit Cursor(std::span<const uint8_t> data) : data_(data) {}
+  bool ok() const { return ok_; }
+  uint32_t U32() {
+    if (!Need(4)) return 0;
+    const auto v = static_cast<uint32_t>(LoadLittleEndian(data_.data() + pos_, 4));
+    pos_ += 4;
+    return v;
+  }
+  void Skip(uint64_t n) {
+    if (Need(n)) pos_ += n;
+  }
+  // A count-prefixed array of `size`-byte entries.
+  void SkipArray(uint64_t size) { Skip(uint64_t{U32()} * size); }
+
+ private:
+  bool Need(uint64_t n) {
+    ok_ = ok_ && n <= data_.size() - pos_;
+    return ok_;
+  }
+  std::span<const uint8_t> data_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+}  // namespace
+
+std::optional<XactOutcome> DecodeXactOutcome(const ControlLayout& layout, const WalRecord& record) {
+  if (record.rmid != kRmXact || !layout.rules().xact_record_xinfo) return std::nullopt;
+  const uint8_t op = record.info & kOpMask;
+  XactOutcome out;
+  if (op == kPrepare) {
+    if (record.xid == 0) return std::nullopt;
+    out.kind = XactOutcomeKind::kPrepare;
+    out.xids.push_back(record.xid);
+    return out;
+  }
+  const bool commit = op == kCommit || op == kCommitPrepared;
+  if (!commit && op != kAbort && op != kAbortPrepared) return std::nullopt;
+  out.kind = commit ? XactOutcomeKind::kCommit : XactOutcomeKind::kAbort;
+  Cursor c(RecordMainData(layout, record));
+  c.Skip(8);  // xact_time
+  const uint32_t xinfo = (record.info & kHasInfo) ? c.U32() : 0;
+  if (xinfo & kHasDbInfo) c.Skip(8);
+  std::vector<uint32_t> subxacts;
+  if (xinfo & kHasSubxacts) {
+    const uint32_t n = c.U32();
+    for (uint32_t i = 0; i < n && c.ok(); ++i) subxacts.push_back(c.U32());
+  }
+  if (xinfo & kHasRelFiles) c.SkipArray(12);
+  if (xinfo & kHasDroppedStats) c.SkipArray(layout.rules().xact_stats_item_size);
+  if (commit && (xinfo & kHasInvals)) c.SkipArray(16);
+  const uint32_t prepared = (xinfo & kHasTwoPhase) ? c.U32() : 0;
+  if (!c.ok()) return std::nullopt;
+  const bool two_phase = op == kCommitPrepared || op == kAbortPrepared;
+  const uint32_t top = two_phase ? prepared : record.xid;
+  if (top == 0) return std::nullopt;
+  out.xids.push_back(top);
+  out.xids.insert(out.xids.end(), subxacts.begin(), subxacts.end());
+  return out;
+}
+
+}  // namespace pgrescue

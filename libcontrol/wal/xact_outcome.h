@@ -1,0 +1,30 @@
+// What a Transaction resource manager record says about transactions'
+// outcomes: a commit or an abort for a top-level XID and the
+// subtransactions it lists, or a transaction prepared for two-phase commit.
+// This is the exact evidence pg_xact is rebuilt from.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "libcontrol/control/control_layout.h"
+#include "libcontrol/wal/wal_reader.h"
+
+namespace pgrescue {
+
+enum class XactOutcomeKind : uint8_t { kCommit, kAbort, kPrepare };
+
+struct XactOutcome {
+  XactOutcomeKind kind = XactOutcomeKind::kCommit;
+  // The transaction first (for COMMIT/ABORT PREPARED the prepared one, not
+  // the backend that ran the command), then its subtransactions.
+  std::vector<uint32_t> xids;
+};
+
+// The outcome `record` records, or nullopt for any other record and for a
+// record too short for what its flags announce. 9.4's record formats are not
+// read (nullopt): pg_xact rebuilt for 9.4 rests on the pages alone.
+std::optional<XactOutcome> DecodeXactOutcome(const ControlLayout& layout, const WalRecord& record);
+
+}  // namespace pgrescue
