@@ -160,7 +160,7 @@ ControlTextStyle Style19() {
 constexpr int kPgVersion95 = 905;    // commit and abort records carry xinfo flags
 constexpr int kPgVersion96 = 906;    // pg_resetxlog -u (back-patched), -x keeps oldestXid; wal_level replica
 constexpr int kPgVersion10 = 1000;   // pg_xlog -> pg_wal, "Write-ahead log reset"
-constexpr int kPgVersion11 = 1100;   // pg_resetwal --wal-segsize
+constexpr int kPgVersion11 = 1100;   // pg_resetwal --wal-segsize; two-phase headers: gidlen, origin
 constexpr int kPgVersion12 = 1200;   // FullTransactionId: -x >= 3; unloggedLSN starts at 1000; catalog oid columns
 constexpr int kPgVersion14 = 1400;   // -x no longer reports OldestXID
 constexpr int kPgVersion15 = 1500;   // WAL image compression methods; -m 0 and -O -1 accepted; dropped stats in xact records
@@ -192,6 +192,8 @@ VersionRules RulesFor(int v) {
       .relmap_has_pad = v < kPgVersion16,
       .xact_record_xinfo = v >= kPgVersion95,
       .xact_stats_item_size = static_cast<uint8_t>(v >= kPgVersion18 ? 16 : v >= kPgVersion15 ? 12 : 0),
+      .twophase_header_size = static_cast<uint8_t>(v >= kPgVersion15 ? 72 : v >= kPgVersion11 ? 64 : 248),
+      .twophase_gid_length_at = static_cast<uint8_t>(v >= kPgVersion15 ? 54 : v >= kPgVersion11 ? 46 : 0),
       .catalog_oid_column = v >= kPgVersion12,
       .pg_class_has_relallfrozen = v >= kPgVersion18,
       .pg_attribute_fixed_stattarget = v < kPgVersion16,

@@ -64,6 +64,8 @@ struct VersionRules {
   bool relmap_has_pad;                // an int32 after its CRC (512 bytes, then 524 without)
   bool xact_record_xinfo;             // commit/abort records: time, then xinfo-flagged parts (9.5 on)
   uint8_t xact_stats_item_size;       // a dropped-statistics entry in them: 0 (none), 12, then 16
+  uint8_t twophase_header_size;       // a PREPARE record's TwoPhaseFileHeader, MAXALIGNed
+  uint8_t twophase_gid_length_at;     // its uint16 gidlen; 0: the GID is a char[200] inside it (before 11)
   // System catalogs.
   bool catalog_oid_column;            // oid is the first column; before, it sat in the tuple header
   bool pg_class_has_relallfrozen;     // an int4 after relallvisible

@@ -20,6 +20,7 @@ constexpr uint32_t kFirstNormalXid = 3;
 struct WalOutcomes {
   std::map<uint32_t, XactOutcomeKind> said;  // the last outcome recorded
   std::optional<uint32_t> complete_from;
+  bool prepared_subxacts_unknown = false;  // then silence proves nothing
 };
 
 void ReadWal(const DataDir& dir, const ControlFile& control, const PageScanReport& pages, WalOutcomes* out,
@@ -40,6 +41,7 @@ void ReadWal(const DataDir& dir, const ControlFile& control, const PageScanRepor
   o.each_record = [&](const WalRecord& r) {
     auto outcome = DecodeXactOutcome(layout, r);
     if (!outcome) return;
+    out->prepared_subxacts_unknown |= outcome->subxacts_unknown;
     for (uint32_t xid : outcome->xids) out->said[xid] = outcome->kind;
   };
   auto report = ScanWal(o);
@@ -55,7 +57,8 @@ void ReadWal(const DataDir& dir, const ControlFile& control, const PageScanRepor
   }
   // Silence proves "not committed" only over WAL read without a break from a
   // checkpoint's redo point, with no page newer than its end.
-  const bool unbroken = report->breaks.empty() && !(pages.max && pages.max->lsn > report->end.at);
+  const bool unbroken = report->breaks.empty() && !(pages.max && pages.max->lsn > report->end.at) &&
+                        !out->prepared_subxacts_unknown;
   for (const auto& c : report->checkpoints) {
     if (!unbroken || Lsn{c.record.redo()} < report->validated_from) continue;
     ControlFile body(layout);
@@ -68,7 +71,8 @@ void ReadWal(const DataDir& dir, const ControlFile& control, const PageScanRepor
   }
   if (!out->complete_from) {
     e->read.push_back(unbroken ? "WAL holds no checkpoint whose redo point was read: its silence proves nothing"
-                               : "WAL has breaks, or pages newer than its end: its silence proves nothing");
+                               : "WAL has breaks, pages newer than its end, or a prepared transaction whose "
+                                          "subtransactions could not be read: its silence proves nothing");
   }
 }
 

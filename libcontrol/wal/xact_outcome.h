@@ -20,6 +20,10 @@ struct XactOutcome {
   // The transaction first (for COMMIT/ABORT PREPARED the prepared one, not
   // the backend that ran the command), then its subtransactions.
   std::vector<uint32_t> xids;
+  // A PREPARE whose two-phase state could not be read (its XID is not the
+  // record's, or its subtransactions run past the end): `xids` holds the
+  // transaction alone, and the caller must trust no silence about the rest.
+  bool subxacts_unknown = false;
 };
 
 // The outcome `record` records, or nullopt for any other record and for a
