@@ -46,7 +46,6 @@ import argparse
 import glob
 import json
 import os
-import re
 import shutil
 import struct
 import subprocess
@@ -599,6 +598,11 @@ def scenario_b(a, setup, results):
     ranges = rebuilt_ranges(doc)
     decided = check_decisions(ck, doc, setup.truth, ranges)
     check_all_visible(ck, srv.data, doc, setup.filepaths, ranges)
+    # p4 is still prepared: its state file is in pg_twophase (written by the shutdown checkpoint).
+    p4 = next((d for d in doc["decisions"] if d["xid"] == setup.prepared), None)
+    twophase = sorted(os.listdir(os.path.join(srv.data, "pg_twophase")))
+    ck.expect(p4 is not None and p4["status"] == "in progress",
+              f"the still-prepared transaction {setup.prepared} (pg_twophase holds {twophase}) is decided {p4}")
     unknown_set = set(unknown)
     ck.expect(all(d["status"] == "unknown" for d in doc["decisions"] if d["xid"] in unknown_set)
               and all(d["xid"] in unknown_set for d in doc["decisions"] if d["status"] == "unknown"),
@@ -624,6 +628,7 @@ def scenario_b(a, setup, results):
     code, _, out = tool(a, "--auto", "-f", "-D", srv.data, want_json=False)
     if not ck.expect(code == 0, f"pgrescue-reset --auto -f exited {code}: {out[-3000:]}"):
         raise Failure(f"b: {ck.problems}")
+    log_from = os.path.getsize(f"{srv.data}.log") if os.path.exists(f"{srv.data}.log") else 0
     ok, said = srv.try_start()
     if not ck.expect(ok, f"the server does not start after the rebuild and the reset: {said[-6:]}"):
         raise Failure(f"b: {ck.problems}")
@@ -638,6 +643,10 @@ def scenario_b(a, setup, results):
                 xmin, xmax, rid, v = line.split("|", 3)
                 rows.append((int(xmin), int(xmax), int(rid), v))
             after[t] = (rows, int(srv.query(f"SELECT count(*) FROM {t}").strip()))
+        prepared = srv.query("SELECT gid || ' ' || transaction::text FROM pg_prepared_xacts").split()
+        ck.expect(prepared == ["p4", str(setup.prepared)],
+                  f"prepared transactions after the rebuild and reset: {prepared}; the server said "
+                  f"{srv.log_lines('two-phase', log_from)[:2]}")
         srv.sql("CHECKPOINT", check=False)
     finally:
         srv.stop()
