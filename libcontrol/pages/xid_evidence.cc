@@ -14,10 +14,10 @@ void XidTupleEvidence::Add(const HeapTuple& t, bool all_visible, TupleShapes* sh
   if (t.xmin < kFirstNormalXid) {
     shape.first = t.xmin == 0 ? kSettledNo : kSettledYes;
   } else if (t.xmin_committed()) {  // frozen too
-    claims[t.xmin] |= kHintCommitted;
+    claims[t.xmin] |= kHintCommitted | (all_visible ? kAllVisibleCommitted : 0);
     shape.first = kSettledYes;
   } else if (t.xmin_aborted()) {
-    claims[t.xmin] |= kHintAborted;
+    claims[t.xmin] |= kHintAborted | (all_visible ? kAllVisibleCommitted : 0);
   } else {
     claims[t.xmin] |= kNeeded | (all_visible ? kAllVisibleCommitted : 0);
     shape.first = t.xmin;
@@ -25,12 +25,14 @@ void XidTupleEvidence::Add(const HeapTuple& t, bool all_visible, TupleShapes* sh
   if (t.xmax >= kFirstNormalXid && !t.xmax_is_multixact()) {
     const bool locker = t.xmax_lock_only();
     uint8_t& c = claims[t.xmax];
-    if (t.infomask & heap::kXmaxCommitted) {
-      c |= locker ? 0 : kHintCommitted;
-      if (!locker) shape.second = kSettledYes;
+    if (locker) {
+      // Neither hint nor page says how a locker ended.
+    } else if (t.infomask & heap::kXmaxCommitted) {
+      c |= kHintCommitted | (all_visible ? kAllVisibleAborted : 0);
+      shape.second = kSettledYes;
     } else if (t.infomask & heap::kXmaxInvalid) {
-      c |= locker ? 0 : kHintAborted;
-    } else if (!locker) {
+      c |= kHintAborted | (all_visible ? kAllVisibleAborted : 0);
+    } else {
       c |= kNeeded | (all_visible ? kAllVisibleAborted : 0);
       shape.second = t.xmax;
     }

@@ -139,7 +139,7 @@ std::optional<std::string> CheckSlruCoverage(const PlanEvidence& e, std::vector<
                          "but no tuple needs it: every XID there that a tuple carries is hint-marked committed or "
                          "aborted ({} tuples, every data page read). Nothing was lost",
                          e.xact.dir, lacking, span, oldest, next, NameList(all), e.pages.tuples.tuples));
-    } else if (const uint64_t missing = MissingIds(e.xact, e.block_size(), oldest, next, &names, &e)) {
+    } else if (const uint64_t missing = (names.clear(), MissingIds(e.xact, e.block_size(), oldest, next, &names, &e))) {
       xact_missing = fmt::format(
           "{} no longer covers the transactions in use: {} of the {} XIDs from oldestXID {} to NextXID {} have "
           "no commit status (missing: {}). Every row they wrote or deleted that is not frozen or hint-marked "
@@ -147,8 +147,8 @@ std::optional<std::string> CheckSlruCoverage(const PlanEvidence& e, std::vector<
           e.xact.dir, missing, span, oldest, next, NameList(names));
       Decide(hazards, "xact-missing",
              *xact_missing + ". A reset does not bring the status back; restore these files "
-                             "from a backup if one holds them. pgrescue cannot yet rebuild "
-                             "pg_xact from evidence");
+                             "from a backup if one holds them, or rebuild them from evidence "
+                             "(pgrescue-reset --rebuild-xact)");
     }
   }
   const uint64_t oldest_multi = e.Pc(Field::kOldestMulti), next_multi = e.Pc(Field::kNextMulti);

@@ -1,10 +1,14 @@
 #include "libcontrol/plan/plan_steps.h"
 
+#include <map>
+#include <set>
+
 #include <fmt/format.h>
 
 #include "libcontrol/base/wal_names.h"
 #include "libcontrol/control/control_text.h"
 #include "libcontrol/plan/remedies.h"
+#include "libcontrol/plan/xact_evidence.h"
 
 namespace pgrescue {
 
@@ -19,6 +23,44 @@ void BuildCommands(const PlanEvidence& e, Plan* plan) {
   plan->pgrescue_command =
       std::string("pgrescue-reset") + (ControlNeedsRebuild(*e.dir) ? " --rebuild" : "") + options;
 }
+
+namespace {
+
+// What --rebuild-xact would decide, counted over the XIDs whose pg_xact
+// page is gone.
+RemedyFacts::XactRebuildFacts XactRebuildFactsFor(const PlanEvidence& e) {
+  RemedyFacts::XactRebuildFacts x;
+  auto evidence = GatherXactEvidence(*e.dir, *e.control, 2);
+  if (!evidence) return x;
+  std::map<uint8_t, uint64_t> by;
+  std::set<uint32_t> unknown;
+  for (const auto& [xid, d] : evidence->decisions) {
+    if (d.from_pg_xact || !d.needed) continue;
+    ++x.needed;
+    if (d.verdict == XactVerdict::kUnknown) {
+      ++x.unknown;
+      unknown.insert(xid);
+      x.contradictions += d.contradiction() ? 1 : 0;
+      continue;
+    }
+    for (uint8_t s : xact_source::kAll) by[s] += (d.sources() & s) ? 1 : 0;
+  }
+  for (uint8_t s : xact_source::kAll) {
+    if (by[s] != 0) x.by_source += fmt::format("{}{} {}", x.by_source.empty() ? "" : ", ", XactSourceName(s), by[s]);
+  }
+  for (const auto& [path, shapes] : evidence->shapes) {
+    for (const auto& [shape, n] : shapes) {
+      if ((shape.first < kSettledYes && unknown.count(static_cast<uint32_t>(shape.first))) ||
+          (shape.second < kSettledYes && unknown.count(static_cast<uint32_t>(shape.second)))) {
+        ++x.relations;
+        break;
+      }
+    }
+  }
+  return x;
+}
+
+}  // namespace
 
 void RankPlanRemedies(const PlanEvidence& e, const std::optional<std::string>& xact_missing, Plan* plan) {
   const DataDir& dir = *e.dir;
@@ -56,6 +98,7 @@ void RankPlanRemedies(const PlanEvidence& e, const std::optional<std::string>& x
   }
   f.invalid_pages = e.pages.invalid_pages;
   f.xact_missing = xact_missing;
+  if (xact_missing && e.control) f.xact_rebuild = XactRebuildFactsFor(e);
   f.reset_command = plan->pgrescue_command;
   if (e.control) {
     f.reset_loses.push_back(fmt::format("every change after pg_control's checkpoint (redo {}) whose WAL is not "

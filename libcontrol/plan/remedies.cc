@@ -36,6 +36,11 @@ Remedy StartServer(const RemedyFacts& f) {
                                     "to the end of valid WAL at {} ({}) is readable: crash recovery replays them",
                                     FormatLsn(*f.control_checkpoint), FormatLsn(*f.wal_end), f.wal_end_reason));
   }
+  if (f.xact_missing) {
+    r.reasons.push_back("only once pg_xact covers the XIDs in use again (a remedy above): before that, every read "
+                        "of a row that needs the lost status fails, and the server writes new pg_xact pages into "
+                        "the gap");
+  }
   if (f.stale_pid_file) {
     r.reasons.push_back("postmaster.pid names no running process and nothing else uses the directory: the "
                         "server replaces such a stale lock file itself");
@@ -118,7 +123,30 @@ Remedy RestoreXact(const RemedyFacts& f) {
                 "Restore the missing pg_xact segments from a backup of this cluster before anything else",
                 "nothing, if a backup holds them; a reset does not bring commit status back",
                 {},
-                {*f.xact_missing, "pgrescue cannot yet rebuild commit status from evidence"}};
+                {*f.xact_missing}};
+}
+
+// Before the server starts: a started server writes new pg_xact pages of its
+// own into the gap, and any reader fails on the rows that need the rest.
+Remedy RebuildXact(const RemedyFacts& f) {
+  const auto& x = *f.xact_rebuild;
+  Remedy r{"rebuild-xact", "Rebuild the missing pg_xact pages from the evidence the cluster holds, before anything else",
+           "", {}, {*f.xact_missing}};
+  const std::string decided = fmt::format("{} of the {} XID(s) rows depend on are decided ({})", x.needed - x.unknown,
+                                          x.needed, x.by_source.empty() ? "no evidence" : x.by_source);
+  if (x.unknown == 0) {
+    r.loses = "nothing: " + decided;
+    r.commands.push_back("pgrescue-reset --rebuild-xact -D " + ShellQuote(f.data_dir));
+  } else {
+    r.loses = fmt::format("the true outcome of {} XID(s) no evidence decides{}, in {} relation(s): their rows follow "
+                          "the --unknown choice (committed or aborted); the dry run shows per table the rows each "
+                          "choice gives. {}",
+                          x.unknown, x.contradictions ? fmt::format(" ({} with contradicting evidence)", x.contradictions)
+                                                      : "",
+                          x.relations, decided);
+    r.commands.push_back("pgrescue-reset --rebuild-xact -n -D " + ShellQuote(f.data_dir));
+  }
+  return r;
 }
 
 Remedy Reset(const RemedyFacts& f) {
@@ -144,6 +172,13 @@ std::string ShellQuote(const std::string& text) {
 std::vector<Remedy> RankRemedies(const RemedyFacts& f) {
   std::vector<Remedy> out;
   if (!f.users.empty()) out.push_back(Wait(f));
+  // Commit status comes back first: nothing may start while rows need it.
+  if (f.xact_missing) {
+    const bool rebuild_is_lossless = f.xact_rebuild && f.xact_rebuild->unknown == 0;
+    if (rebuild_is_lossless) out.push_back(RebuildXact(f));
+    out.push_back(RestoreXact(f));
+    if (f.xact_rebuild && !rebuild_is_lossless) out.push_back(RebuildXact(f));
+  }
   const bool pages_past_wal = PagesPastWal(f);
   bool recovery_offered = false;
   if (f.backup_recovering && f.backup_start) {
@@ -157,7 +192,6 @@ std::vector<Remedy> RankRemedies(const RemedyFacts& f) {
     out.push_back(FromWal(f));
     recovery_offered = true;
   }
-  if (f.xact_missing) out.push_back(RestoreXact(f));
   if (!recovery_offered && !f.reset_command.empty()) out.push_back(Reset(f));
   return out;
 }

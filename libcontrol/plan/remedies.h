@@ -14,7 +14,7 @@
 namespace pgrescue {
 
 struct Remedy {
-  std::string code;      // wait, start-server, recover-backup, from-wal, restore-xact, reset
+  std::string code;      // wait, rebuild-xact, restore-xact, start-server, recover-backup, from-wal, reset
   std::string summary;   // one sentence: what to do
   std::string loses;     // what it loses, measured from the evidence
   std::vector<std::string> commands;  // to run in order; empty when it takes a human
@@ -49,6 +49,15 @@ struct RemedyFacts {
   uint64_t invalid_pages = 0;
   // pg_xact (pg_clog) no longer covering the XIDs in use.
   std::optional<std::string> xact_missing;
+  // What --rebuild-xact would decide (xact_evidence.h), when pg_control is trusted.
+  struct XactRebuildFacts {
+    uint64_t needed = 0;          // XIDs rows depend on whose pg_xact page is gone
+    uint64_t unknown = 0;         // ... that no evidence decides
+    uint64_t contradictions = 0;  // ... whose evidence disagrees (counted in unknown)
+    uint64_t relations = 0;       // relations holding rows that depend on unknown XIDs
+    std::string by_source;        // "wal 120, hint_bits 80"
+  };
+  std::optional<XactRebuildFacts> xact_rebuild;
   // The reset, when one is needed.
   std::string reset_command;  // pgrescue-reset … -D '…'
   std::vector<std::string> reset_loses;

@@ -1,9 +1,13 @@
 #include "libcontrol/plan/xact_evidence.h"
 
+#include <dirent.h>
 #include <sys/stat.h>
+
+#include <set>
 
 #include <fmt/format.h>
 
+#include "libcontrol/base/file_bytes.h"
 #include "libcontrol/base/id_order.h"
 #include "libcontrol/pages/page_scan.h"
 #include "libcontrol/slru/xact_status.h"
@@ -103,8 +107,39 @@ class XactFileSizes {
   std::map<uint64_t, uint64_t> sizes_;
 };
 
-XidDecision Decide(XidDecision d, bool prepared) {
-  using namespace xact_source;  // NOLINT: the source bits
+// Transactions still prepared, with their subtransactions, from pg_twophase's
+// state files (named by XID: 8 hex digits, or 16 with the epoch from 17). A
+// file that does not read leaves its subtransactions unknown: then no
+// silence of WAL is trusted.
+std::set<uint32_t> ReadTwoPhase(const DataDir& dir, const ControlLayout& layout, WalOutcomes* wal, XactEvidence* e) {
+  std::set<uint32_t> prepared;
+  const std::string path = dir.root + "/pg_twophase";
+  DIR* d = opendir(path.c_str());
+  if (d == nullptr) return prepared;
+  while (const dirent* entry = readdir(d)) {
+    const std::string name = entry->d_name;
+    if ((name.size() != 8 && name.size() != 16) || name.find_first_not_of("0123456789ABCDEF") != std::string::npos) {
+      continue;
+    }
+    const auto xid = static_cast<uint32_t>(std::stoull(name.substr(name.size() - 8), nullptr, 16));
+    std::vector<uint8_t> bytes;
+    std::optional<std::vector<uint32_t>> xids;
+    if (AppendFileBytes(path + "/" + name, &bytes)) xids = TwoPhaseStateXids(layout, bytes, xid);
+    if (!xids) {
+      wal->prepared_subxacts_unknown = true;
+      e->warnings.push_back(fmt::format("pg_twophase/{}: not a readable two-phase state file; its "
+                                        "subtransactions are unknown",
+                                        name));
+      xids = std::vector<uint32_t>{xid};
+    }
+    prepared.insert(xids->begin(), xids->end());
+  }
+  closedir(d);
+  if (!prepared.empty()) e->read.push_back(fmt::format("pg_twophase: {} prepared XID(s)", prepared.size()));
+  return prepared;
+}
+
+XidDecision Decide(XidDecision d) {
   if (d.contradiction()) {
     d.verdict = XactVerdict::kUnknown;
   } else if (d.committed_by != 0) {
@@ -112,8 +147,8 @@ XidDecision Decide(XidDecision d, bool prepared) {
   } else if (d.aborted_by != 0) {
     d.verdict = XactVerdict::kAborted;
   } else {
-    d.prepared = prepared;
-    d.verdict = prepared ? XactVerdict::kInProgress : XactVerdict::kUnknown;
+    d.prepared = d.prepared_by != 0;
+    d.verdict = d.prepared ? XactVerdict::kInProgress : XactVerdict::kUnknown;
   }
   return d;
 }
@@ -128,6 +163,7 @@ std::string_view XactSourceName(uint8_t source) {
     case xact_source::kCommitTs: return "commit_ts";
     case xact_source::kHintBits: return "hint_bits";
     case xact_source::kAllVisible: return "all_visible";
+    case xact_source::kTwoPhase: return "pg_twophase";
     default: return "?";
   }
 }
@@ -162,6 +198,7 @@ Result<XactEvidence> GatherXactEvidence(const DataDir& dir, const ControlFile& c
   if (auto newest = pages->tuples.newest_xid; newest && Follows32(*newest + 1, e.next_xid)) e.next_xid = *newest + 1;
 
   WalOutcomes wal;
+  const std::set<uint32_t> twophase = ReadTwoPhase(dir, layout, &wal, &e);
   ReadWal(dir, control, *pages, &wal, &e);
 
   const auto block_size = static_cast<uint32_t>(control.value(Field::kBlockSize));
@@ -176,6 +213,7 @@ Result<XactEvidence> GatherXactEvidence(const DataDir& dir, const ControlFile& c
   std::map<uint32_t, std::optional<uint8_t>> seen;
   for (const auto& [xid, bits] : pages->xids.claims) seen[xid] = bits;
   for (const auto& [xid, kind] : wal.said) seen.try_emplace(xid, std::nullopt);
+  for (uint32_t xid : twophase) seen.try_emplace(xid, std::nullopt);
   for (const auto& [xid, tuple_claims] : seen) {
     if (xid < kFirstNormalXid) continue;
     const uint8_t claims = tuple_claims.value_or(0);
@@ -196,18 +234,21 @@ Result<XactEvidence> GatherXactEvidence(const DataDir& dir, const ControlFile& c
     if (claims & xid_claim::kAllVisibleCommitted) d.committed_by |= xact_source::kAllVisible;
     if (claims & xid_claim::kHintAborted) d.aborted_by |= xact_source::kHintBits;
     if (claims & xid_claim::kAllVisibleAborted) d.aborted_by |= xact_source::kAllVisible;
-    bool prepared = false;
     if (auto it = wal.said.find(xid); it != wal.said.end()) {
       if (it->second == XactOutcomeKind::kCommit) d.committed_by |= xact_source::kWal;
       if (it->second == XactOutcomeKind::kAbort) d.aborted_by |= xact_source::kWal;
-      prepared = it->second == XactOutcomeKind::kPrepare;
-    } else if (wal.complete_from && !Precedes32(xid, *wal.complete_from) && Precedes32(xid, e.next_xid)) {
+      if (it->second == XactOutcomeKind::kPrepare) d.prepared_by |= xact_source::kWal;
+    }
+    if (twophase.count(xid) && !(d.committed_by & xact_source::kWal) && !(d.aborted_by & xact_source::kWal)) {
+      d.prepared_by |= xact_source::kTwoPhase;
+    } else if (wal.said.count(xid) == 0 && wal.complete_from && !Precedes32(xid, *wal.complete_from) &&
+               Precedes32(xid, e.next_xid)) {
       d.aborted_by |= xact_source::kWalAbsent;
     }
     if (has_commit_ts && !Precedes32(xid, ts_oldest) && !Follows32(xid, ts_newest)) {
       if (auto ts = commit_ts.Timestamp(xid); ts && *ts != 0) d.committed_by |= xact_source::kCommitTs;
     }
-    e.decisions.emplace(xid, Decide(d, prepared));
+    e.decisions.emplace(xid, Decide(d));
   }
   e.shapes = std::move(pages->shapes);
   return e;

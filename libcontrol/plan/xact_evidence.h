@@ -7,6 +7,7 @@
 //   1. Read every data page, collecting each XID's claims from the tuples
 //      and each relation's tuples by the XIDs their visibility depends on.
 //   2. Read all WAL from the oldest segment on; note each outcome record.
+//      Transactions still prepared at shutdown are in pg_twophase too.
 //      When WAL runs unbroken from a checkpoint's redo point to its end and no
 //      page is newer than that end, an XID at or past that checkpoint's next
 //      XID with no commit record did not commit: its commit would be there.
@@ -38,10 +39,11 @@ constexpr uint8_t kPgXact = 4;       // a surviving pg_xact page
 constexpr uint8_t kCommitTs = 8;     // a recorded commit timestamp
 constexpr uint8_t kHintBits = 16;
 constexpr uint8_t kAllVisible = 32;
-constexpr uint8_t kAll[] = {kWal, kWalAbsent, kPgXact, kCommitTs, kHintBits, kAllVisible};
+constexpr uint8_t kTwoPhase = 64;    // a pg_twophase state file: still prepared
+constexpr uint8_t kAll[] = {kWal, kWalAbsent, kPgXact, kCommitTs, kHintBits, kAllVisible, kTwoPhase};
 }  // namespace xact_source
 
-// "wal", "wal_absent", "pg_xact", "commit_ts", "hint_bits", "all_visible".
+// "wal", "wal_absent", "pg_xact", "commit_ts", "hint_bits", "all_visible", "pg_twophase".
 std::string_view XactSourceName(uint8_t source);
 
 enum class XactVerdict : uint8_t { kCommitted, kAborted, kInProgress, kUnknown };
@@ -51,11 +53,14 @@ struct XidDecision {
   XactVerdict verdict = XactVerdict::kUnknown;
   uint8_t committed_by = 0;  // xact_source bits
   uint8_t aborted_by = 0;
-  bool prepared = false;     // prepared for two-phase commit, neither committed nor rolled back in WAL
+  uint8_t prepared_by = 0;   // prepared for two-phase commit (WAL, pg_twophase), neither committed nor rolled back
+  bool prepared = false;     // that, and nothing says it ended
   bool referenced = false;   // a tuple holds it as xmin or xmax
   bool needed = false;       // a tuple's visibility depends on it
   bool from_pg_xact = false; // its pg_xact page survives
   bool contradiction() const { return committed_by != 0 && aborted_by != 0; }
+  // Every kind of evidence that answered.
+  uint8_t sources() const { return committed_by | aborted_by | prepared_by; }
 };
 
 struct XactEvidence {

@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -57,6 +59,12 @@ std::optional<XactSegmentRebuild> JudgeSegment(const std::string& path, uint64_t
   s.pages_kept = pages;
   s.pages_written = needed_pages - pages;
   return s;
+}
+
+// An unknown XID takes the caller's policy when rows depend on it or its
+// evidence contradicts itself; any other stays 0.
+bool UnknownToWrite(const XidDecision& d) {
+  return d.verdict == XactVerdict::kUnknown && (d.needed || d.contradiction());
 }
 
 bool Committed(const XactRebuild& r, uint32_t xid, bool unknown_committed) {
@@ -115,22 +123,35 @@ Result<XactRebuild> PlanXactRebuild(const DataDir& dir, const ControlFile& contr
   const SlruLayout slru(SlruKind::kXact, control.layout(), r.block_size);
   r.xids_per_page = slru.entries_per_page();
   r.pages_per_segment = slru.pages_per_segment();
+  // A page is needed when it holds an XID some tuple or record names, or
+  // the next XID (the server reads that page at startup to clear its rest);
+  // the pages a `pg_resetwal -x` jump skipped were never written and need not be.
   const uint32_t oldest = r.evidence.oldest_xid, last = r.evidence.next_xid - 1;
   const uint64_t first_seg = slru.SegmentOf(oldest), last_seg = slru.SegmentOf(last);
   const uint64_t count = slru.segment_count().value_or(UINT64_MAX);
+  std::map<uint64_t, uint64_t> pages_needed;  // segment -> pages from its start
+  auto need = [&](uint32_t xid) {
+    const uint64_t seg = slru.SegmentOf(xid);
+    const uint64_t pages = (xid - slru.FirstIdOf(seg)) / slru.entries_per_page() + 1;
+    pages_needed[seg] = std::max(pages_needed[seg], pages);
+  };
+  for (const auto& [xid, d] : r.evidence.decisions) {
+    if (!Precedes32(xid, oldest) && !Follows32(xid, last)) need(xid);
+  }
+  need(last);
   const std::string xact_dir = dir.root + "/" + XactDir(control);
   for (uint64_t seg = first_seg;; seg = (seg + 1) % count) {
-    const uint64_t pages = seg == last_seg ? (last - slru.FirstIdOf(seg)) / slru.entries_per_page() + 1
-                                           : slru.pages_per_segment();
-    if (auto s = JudgeSegment(xact_dir + "/" + slru.FileName(seg), seg, slru, pages, r.block_size)) {
-      r.segments.push_back(std::move(*s));
+    if (const auto it = pages_needed.find(seg); it != pages_needed.end()) {
+      if (auto s = JudgeSegment(xact_dir + "/" + slru.FileName(seg), seg, slru, it->second, r.block_size)) {
+        r.segments.push_back(std::move(*s));
+      }
     }
     if (seg == last_seg) break;
   }
   for (const auto& [xid, d] : r.evidence.decisions) {
     if (!r.Rebuilt(xid)) continue;
     if (d.contradiction()) r.contradictions.push_back(xid);
-    if (d.verdict == XactVerdict::kUnknown && d.needed) r.unknown.push_back(xid);
+    if (UnknownToWrite(d)) r.unknown.push_back(xid);
   }
   CountRelations(dir, control, &r);
   return r;
@@ -160,7 +181,7 @@ Result<ResetWrites> WritesForXactRebuild(const DataDir& dir, const ControlFile& 
       uint8_t status = 0;
       if (d.verdict == XactVerdict::kCommitted) status = kStatusCommitted;
       if (d.verdict == XactVerdict::kAborted) status = kStatusAborted;
-      if (d.verdict == XactVerdict::kUnknown && d.needed) status = unknown_committed ? kStatusCommitted : kStatusAborted;
+      if (UnknownToWrite(d)) status = unknown_committed ? kStatusCommitted : kStatusAborted;
       bytes[i / 4] |= static_cast<uint8_t>(status << (i % 4 * 2));
     }
     if (s.exists) w.keep.push_back(rel);
@@ -185,7 +206,7 @@ std::string DescribeXactRebuild(const XactRebuild& r) {
     needed += d.needed ? 1 : 0;
     if (d.verdict == XactVerdict::kUnknown) continue;
     ++decided;
-    for (uint8_t s : xact_source::kAll) by[s] += ((d.committed_by | d.aborted_by) & s) ? 1 : 0;
+    for (uint8_t s : xact_source::kAll) by[s] += (d.sources() & s) ? 1 : 0;
   }
   out += fmt::format("\nXIDs in the rebuilt pages: {} referenced by tuples ({} needed by a reader), {} decided, "
                      "{} unknown\n",
@@ -234,7 +255,7 @@ nlohmann::ordered_json XactRebuildJson(const XactRebuild& r) {
     referenced += d.referenced ? 1 : 0;
     auto sources = nlohmann::ordered_json::array();
     for (uint8_t s : xact_source::kAll) {
-      if (!((d.committed_by | d.aborted_by) & s)) continue;
+      if (!(d.sources() & s)) continue;
       sources.push_back(XactSourceName(s));
       if (d.verdict != XactVerdict::kUnknown) by[std::string(XactSourceName(s))] = by[std::string(XactSourceName(s))].get<uint64_t>() + 1;
     }

@@ -1,6 +1,7 @@
-// pg_xact rebuilt from evidence (xact_evidence.h): every segment the cluster
-// needs (from pg_control's oldest XID to past the newest XID anywhere) that
-// is missing, empty, cut short or unreadable is written anew. Whole pages
+// pg_xact rebuilt from evidence (xact_evidence.h): every segment between
+// pg_control's oldest XID and the newest XID anywhere that lacks a page
+// holding an XID a tuple or record names (or the next XID) -- missing, empty,
+// cut short or unreadable -- is written anew. Whole pages
 // that survive are copied as they are; every other XID gets its decided
 // status, an unknown one the caller's policy, and one no tuple needs and no
 // record mentions 0 (in progress, which every reader treats as aborted).

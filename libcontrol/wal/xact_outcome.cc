@@ -44,30 +44,38 @@ class Cursor {
   bool ok_ = true;
 };
 
-// A PREPARE record's body is the two-phase state file: TwoPhaseFileHeader
-// (the XID at byte 8, nsubxacts at 28), the GID, then the subtransactions,
-// each part padded to 8 bytes.
+// A PREPARE record's body is the two-phase state file.
 std::optional<XactOutcome> DecodePrepare(const ControlLayout& layout, const WalRecord& record) {
-  constexpr size_t kXidAt = 8, kSubxactCountAt = 28;
-  const VersionRules& rules = layout.rules();
-  const auto data = RecordMainData(layout, record);
-  auto align = [](uint64_t n) { return (n + 7) & ~uint64_t{7}; };
   if (record.xid == 0) return std::nullopt;
   XactOutcome out;
   out.kind = XactOutcomeKind::kPrepare;
-  out.xids.push_back(record.xid);
-  out.subxacts_unknown = true;
-  if (data.size() < rules.twophase_header_size || LoadLittleEndian(data.data() + kXidAt, 4) != record.xid) return out;
-  const uint64_t count = LoadLittleEndian(data.data() + kSubxactCountAt, 4);
-  uint64_t at = rules.twophase_header_size;
-  if (rules.twophase_gid_length_at != 0) at += align(LoadLittleEndian(data.data() + rules.twophase_gid_length_at, 2));
-  if (count > (data.size() - std::min<uint64_t>(at, data.size())) / 4) return out;
-  out.subxacts_unknown = false;
-  for (uint64_t i = 0; i < count; ++i) out.xids.push_back(static_cast<uint32_t>(LoadLittleEndian(data.data() + at + 4 * i, 4)));
+  if (auto xids = TwoPhaseStateXids(layout, RecordMainData(layout, record), record.xid)) {
+    out.xids = std::move(*xids);
+  } else {
+    out.xids.push_back(record.xid);
+    out.subxacts_unknown = true;
+  }
   return out;
 }
 
 }  // namespace
+
+std::optional<std::vector<uint32_t>> TwoPhaseStateXids(const ControlLayout& layout, std::span<const uint8_t> state,
+                                                      uint32_t xid) {
+  constexpr size_t kXidAt = 8, kSubxactCountAt = 28;
+  const VersionRules& rules = layout.rules();
+  auto align = [](uint64_t n) { return (n + 7) & ~uint64_t{7}; };
+  if (state.size() < rules.twophase_header_size || LoadLittleEndian(state.data() + kXidAt, 4) != xid) {
+    return std::nullopt;
+  }
+  const uint64_t count = LoadLittleEndian(state.data() + kSubxactCountAt, 4);
+  uint64_t at = rules.twophase_header_size;
+  if (rules.twophase_gid_length_at != 0) at += align(LoadLittleEndian(state.data() + rules.twophase_gid_length_at, 2));
+  if (at > state.size() || count > (state.size() - at) / 4) return std::nullopt;
+  std::vector<uint32_t> xids{xid};
+  for (uint64_t i = 0; i < count; ++i) xids.push_back(static_cast<uint32_t>(LoadLittleEndian(state.data() + at + 4 * i, 4)));
+  return xids;
+}
 
 std::optional<XactOutcome> DecodeXactOutcome(const ControlLayout& layout, const WalRecord& record) {
   if (record.rmid != kRmXact || !layout.rules().xact_record_xinfo) return std::nullopt;

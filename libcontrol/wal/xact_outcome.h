@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "libcontrol/control/control_layout.h"
@@ -30,5 +31,12 @@ struct XactOutcome {
 // record too short for what its flags announce. 9.4's record formats are not
 // read (nullopt): pg_xact rebuilt for 9.4 rests on the pages alone.
 std::optional<XactOutcome> DecodeXactOutcome(const ControlLayout& layout, const WalRecord& record);
+
+// A two-phase state (a PREPARE record's body, or a pg_twophase file):
+// TwoPhaseFileHeader, whose XID at byte 8 must be `xid` and whose nsubxacts
+// is at byte 28, the GID, then the subtransactions, each part padded to 8
+// bytes. `xid` then its subtransactions, or nullopt when it does not read so.
+std::optional<std::vector<uint32_t>> TwoPhaseStateXids(const ControlLayout& layout, std::span<const uint8_t> state,
+                                                      uint32_t xid);
 
 }  // namespace pgrescue

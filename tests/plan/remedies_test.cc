@@ -82,10 +82,24 @@ TEST(Remedies, LostXactComesBeforeTheReset) {
   f.xact_missing = "pg_xact no longer covers the transactions in use";
   f.control_rebuild_needed = true;
   f.from_wal_checkpoint = Lsn{0x2000060};
-  EXPECT_EQ(Codes(RankRemedies(f)), (std::vector<std::string>{"from-wal", "restore-xact"}));
-  EXPECT_EQ(RankRemedies(f)[0].commands.front(), "pgrescue-reset --rebuild --from-wal -D '/pg/it'\\''s'");
+  // Commit status first: nothing may start while rows need it.
+  EXPECT_EQ(Codes(RankRemedies(f)), (std::vector<std::string>{"restore-xact", "from-wal"}));
+  EXPECT_EQ(RankRemedies(f)[1].commands.front(), "pgrescue-reset --rebuild --from-wal -D '/pg/it'\\''s'");
   f.from_wal_checkpoint.reset();
   EXPECT_EQ(Codes(RankRemedies(f)), (std::vector<std::string>{"restore-xact", "reset"}));
+  // A rebuild that decides every XID loses nothing and leads; one with
+  // unknowns follows the backup and offers its dry run.
+  f.xact_rebuild = RemedyFacts::XactRebuildFacts{12, 0, 0, 0, "wal 10, hint_bits 2"};
+  auto r = RankRemedies(f);
+  EXPECT_EQ(Codes(r), (std::vector<std::string>{"rebuild-xact", "restore-xact", "reset"}));
+  EXPECT_EQ(r[0].loses, "nothing: 12 of the 12 XID(s) rows depend on are decided (wal 10, hint_bits 2)");
+  EXPECT_EQ(r[0].commands, std::vector<std::string>{"pgrescue-reset --rebuild-xact -D '/pg/it'\\''s'"});
+  f.xact_rebuild = RemedyFacts::XactRebuildFacts{12, 3, 1, 2, "hint_bits 9"};
+  r = RankRemedies(f);
+  EXPECT_EQ(Codes(r), (std::vector<std::string>{"restore-xact", "rebuild-xact", "reset"}));
+  EXPECT_NE(r[1].loses.find("3 XID(s) no evidence decides (1 with contradicting evidence), in 2 relation(s)"),
+            std::string::npos) << r[1].loses;
+  EXPECT_EQ(r[1].commands, std::vector<std::string>{"pgrescue-reset --rebuild-xact -n -D '/pg/it'\\''s'"});
 }
 
 // The lines the server writes into backup_label (15, non-exclusive).
