@@ -12,7 +12,8 @@ transaction with 70 subtransactions, past the 64 a backend caches), a
 prepared transaction committed and one rolled back, updates, deletes, a
 rolled-back update and delete; only the first pages of t are read (a
 sequential scan with LIMIT), so t is partly hinted; VACUUM u sets its
-all-visible bits; CHECKPOINT; more work; clean stop. The stopped cluster is
+all-visible bits; CHECKPOINT; more work, and one transaction (p4) left
+prepared; clean stop. The stopped cluster is
 copied once per scenario before anything reads it again; the original is then
 started and its tables dumped (xmin, xmax, row) as the truth of the rows, and
 its pg_xact as the truth of every XID's status.
@@ -20,16 +21,19 @@ its pg_xact as the truth of every XID's status.
   a  pg_xact's files deleted, WAL intact: the server's own refusal is
      recorded; -n writes nothing; the rebuild must decide every XID (no
      unknowns, no contradictions), each decision and the rebuilt status of
-     every XID in t's and u's tuples equal to the truth; --undo puts the
-     directory back byte for byte; rebuilt again, the server starts with every
-     row as before and count(*) as the tool predicted.
+     every XID in t's and u's tuples equal to the truth, p4 "in progress";
+     --undo puts the directory back byte for byte; rebuilt again, the server
+     starts with every row as before, count(*) as the tool predicted, and p4
+     still prepared (then committed).
   b  pg_xact and pg_wal emptied: without --unknown the tool must refuse when
      anything is unknown (exit 1, nothing written); every decision equals the
-     truth; with --unknown aborted, then pgrescue-reset --auto -f, the server
-     starts; count(*) is the tool's prediction and every row whose XIDs were
-     decided is one the server held before.
+     truth, p4 (its state file in pg_twophase) "in progress"; with --unknown
+     aborted, then pgrescue-reset --auto -f, the server starts; count(*) is
+     the tool's prediction, every row whose XIDs were decided is one the server
+     held before, and p4 is still prepared.
   c  (needs --resetwal) pg_resetwal -x to 0001, 0002, 0003's first XID with
-     work between: pg_xact 0000-0003; 0001 deleted (its XIDs' WAL went with
+     work between (table w never read: its rows keep no hint bits):
+     pg_xact 0000-0003; 0001 deleted (its XIDs' WAL went with
      the resets): only 0001 is written, the others stay byte-identical, every
      decision equals the truth, --undo restores the tree; rebuilt again, the
      server starts and every row whose XIDs were decided is as before.
@@ -46,6 +50,7 @@ import argparse
 import glob
 import json
 import os
+import shlex
 import shutil
 import struct
 import subprocess
@@ -305,6 +310,24 @@ class Checks:
         self.notes.append(message)
 
 
+def plan_remedy(a, data, code):
+    """pgrescue-plan --json on data: (its remedies' codes, the one named `code` or None)."""
+    r = subprocess.run([a.plan, "--json", data], capture_output=True, text=True, timeout=300)
+    if r.returncode not in (0, 1):
+        raise Failure(f"pgrescue-plan exited {r.returncode}: {r.stderr.strip()[-1500:]}")
+    remedies = json.loads(r.stdout)["remedies"]
+    return [x["code"] for x in remedies], next((x for x in remedies if x["code"] == code), None)
+
+
+def run_printed(a, command):
+    """A command pgrescue-plan printed, run as printed (pgrescue-reset being the binary under test)."""
+    argv = shlex.split(command)
+    if argv[0] != "pgrescue-reset":
+        raise Failure(f"the plan printed {command!r}, not a pgrescue-reset command")
+    r = subprocess.run([a.reset, *argv[1:]], capture_output=True, text=True, timeout=300)
+    return r.returncode, (r.stdout + r.stderr).strip()
+
+
 def rebuilt_ranges(doc):
     """XID ranges [lo, hi) of the segments the report says it rebuilt."""
     out = []
@@ -545,9 +568,17 @@ def scenario_a(a, setup, results):
     diff = state_diff(before, tree_state(srv.data))
     ck.expect(not diff, f"--undo left differences: {diff[:10]}")
 
-    code, doc2, out = tool(a, "--rebuild-xact", "--json", "-D", srv.data)
-    if not ck.expect(code == 0, f"the second --rebuild-xact exited {code}: {out[-1500:]}"):
+    # The plan's advice, followed as printed: the rebuild loses nothing and
+    # comes before starting the server.
+    codes, remedy = plan_remedy(a, srv.data, "rebuild-xact")
+    ck.expect(codes[:1] == ["rebuild-xact"] and remedy["loses"].startswith("nothing"),
+              f"the plan's remedies are {codes}; rebuild-xact: {remedy}")
+    ck.expect(remedy is not None and remedy["commands"] == [f"pgrescue-reset --rebuild-xact -D '{srv.data}'"],
+              f"the plan's rebuild-xact commands: {remedy and remedy['commands']}")
+    code, out = run_printed(a, remedy["commands"][0])
+    if not ck.expect(code == 0, f"the plan's {remedy['commands'][0]} exited {code}: {out[-1500:]}"):
         raise Failure(f"a: {ck.problems}")
+    doc2 = doc  # the first rebuild's predictions: the same decisions
     log_from = os.path.getsize(f"{srv.data}.log")
     ok, said = srv.try_start()
     if not ck.expect(ok, f"the server does not start after the rebuild: {said[-6:]}"):
@@ -586,6 +617,14 @@ def scenario_b(a, setup, results):
     code, doc, out = tool(a, "--rebuild-xact", "--json", "-D", srv.data)
     results["b"] = doc
     unknown = doc.get("unknown_xids", [])
+    # The plan offers the rebuild after a backup, as its dry run, when XIDs stay unknown.
+    codes, remedy = plan_remedy(a, srv.data, "rebuild-xact")
+    if unknown and ck.expect(remedy is not None and codes.index("rebuild-xact") > codes.index("restore-xact"),
+                             f"the plan's remedies are {codes}"):
+        ck.expect(f"{len(unknown)} XID(s) no evidence decides" in remedy["loses"], f"rebuild-xact loses {remedy['loses']}")
+        code_n, out_n = run_printed(a, remedy["commands"][0])
+        ck.expect(code_n == 1 and "--unknown committed" in out_n, f"the plan's {remedy['commands']} exited {code_n}: "
+                                                                  f"{out_n[-800:]}")
     if unknown:
         ck.expect(code == 1, f"with {len(unknown)} unknown XIDs and no --unknown the rebuild exited {code}")
         ck.expect(not state_diff(before, tree_state(srv.data)),
@@ -806,7 +845,7 @@ def scenario_c(a, base, settings, results):
 
 def main():
     ap = argparse.ArgumentParser()
-    for name in ("--bin-dir", "--psql", "--reset", "--user", "--label"):
+    for name in ("--bin-dir", "--psql", "--reset", "--plan", "--user", "--label"):
         ap.add_argument(name, required=True)
     ap.add_argument("--check", help="pgrescue-check (unused; accepted like the other server tests)")
     ap.add_argument("--port", type=int, required=True)
