@@ -274,6 +274,10 @@ pg::Result<pg::Rebuilt> Rebuild(const pg::DataDir& dir, const Options& opt, int6
 // only by the DBA's explicit choice.
 int RebuildXact(const std::string& data_dir, const pg::DataDir& dir, const pg::ControlTrust& trust,
                 const Options& opt) {
+  if (!opt.rebuild_xact) return Fail("--unknown and --json go with --rebuild-xact");
+  if (opt.rebuild || opt.from_wal || opt.auto_values || opt.values.any_value()) {
+    return Fail("--rebuild-xact goes alone: run it, then any reset, as separate steps");
+  }
   if (!trust.ok()) {
     return Fail("--rebuild-xact needs pg_control's oldest and next XID, and pg_control cannot be trusted; "
                 "rebuild it first (pgrescue-reset --rebuild, -n to try)");
@@ -285,9 +289,7 @@ int RebuildXact(const std::string& data_dir, const pg::DataDir& dir, const pg::C
   auto json = pg::XactRebuildJson(*rebuild);
   json["unknown_policy"] = opt.unknown ? nlohmann::ordered_json(*opt.unknown) : nlohmann::ordered_json();
   json["written"] = false;
-  auto report = [&] {
-    if (opt.json) std::cout << json.dump(2) << "\n";
-  };
+  auto report = [&] { std::cout << (opt.json ? json.dump(2) + "\n" : ""); };
   if (!opt.json) std::cout << pg::DescribeXactRebuild(*rebuild) << "\n";
   if (rebuild->segments.empty()) {
     report();
@@ -297,16 +299,10 @@ int RebuildXact(const std::string& data_dir, const pg::DataDir& dir, const pg::C
   }
   if (!rebuild->unknown.empty() && !opt.unknown) {
     report();
-    std::cerr << fmt::format("{0}: error: {1} XID(s) that rows depend on have no evidence either way\n{0}: hint: "
-                             "the relations above show the rows each choice gives; choose with --unknown committed "
-                             "(rolled-back rows come back, deleted rows vanish) or --unknown aborted (their inserts "
-                             "vanish, their deletes are undone)\n",
-                             kProgname, rebuild->unknown.size());
-    return kExitRefused;
+    return Refuse(pg::UnknownXidsRefusal(*rebuild));
   }
   if (opt.dry_run) {
-    report();
-    if (!opt.json) std::cout << "Dry run: nothing written.\n";
+    std::cout << (opt.json ? json.dump(2) + "\n" : "Dry run: nothing written.\n");
     return kExitDone;
   }
   pg::Applied a;
@@ -344,13 +340,7 @@ int main(int argc, char** argv) {
   if (!dir) return Fail(dir.error().ToString());
   if (auto refused = Check(pg::CheckNotInUse(*dir))) return *refused;
   const auto trust = pg::JudgeControl(*dir, nullptr);
-  if (opt.rebuild_xact) {
-    if (opt.rebuild || opt.from_wal || opt.auto_values || opt.values.any_value()) {
-      return Fail("--rebuild-xact goes alone: run it, then any reset, as separate steps");
-    }
-    return RebuildXact(*data_dir, *dir, trust, opt);
-  }
-  if (opt.unknown || opt.json) return Fail("--unknown and --json go with --rebuild-xact");
+  if (opt.rebuild_xact || opt.unknown || opt.json) return RebuildXact(*data_dir, *dir, trust, opt);
   if (trust.needs_rebuild() && !opt.rebuild) return Fail(NeedsRebuild(*dir, trust));
   const auto now = static_cast<int64_t>(time(nullptr));
   std::optional<pg::Rebuilt> rebuilt;

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "libcontrol/catalogs/catalog_files.h"
+#include "libcontrol/slru/xact_status.h"
 
 namespace pgrescue {
 namespace {
@@ -99,6 +100,13 @@ Result<CheckSetup> SetUpCheck(const DataDir& dir, const ControlTrust& trust, con
                                      trust.trusted ? "the cluster was not shut down cleanly"
                                                    : "pg_control cannot say whether the cluster was shut down cleanly"));
   }
+  if (trust.trusted != nullptr &&
+      XactPagesLacking(dir.root, trust.trusted->layout(), options->block_size,
+                       static_cast<uint32_t>(trust.trusted->value(Field::kOldestXid)),
+                       static_cast<uint32_t>(trust.trusted->value(Field::kNextXid)))) {
+    s.xact_lacking = &trust.trusted->layout();
+    options->collect_xids = true;
+  }
   auto names = std::make_shared<const RelationNames>(s.names);
   options->format_of = [names](const RelationFile& f) { return FormatOf(*names, f); };
   if (!relations.empty()) {
@@ -119,9 +127,29 @@ std::vector<CatalogFinding> CatalogFindings(const PageScanReport& report, const 
   return out;
 }
 
+XactUnanswered FindXactUnanswered(const PageScanReport& report, const CheckSetup& setup) {
+  XactUnanswered out;
+  if (setup.xact_lacking == nullptr) return out;
+  XactStatusReader xact(setup.data_dir, *setup.xact_lacking, setup.block_size);
+  std::set<uint32_t> lost;
+  for (const auto& [xid, claims] : report.xids.claims) {
+    if ((claims & xid_claim::kNeeded) && !xact.Status(xid)) lost.insert(xid);
+  }
+  out.xids = lost.size();
+  auto is_lost = [&](uint64_t side) { return side < kSettledYes && lost.count(static_cast<uint32_t>(side)); };
+  for (const auto& [relation, shapes] : report.shapes) {
+    XactUnanswered::Relation r{relation, "", 0};
+    for (const auto& [shape, n] : shapes) r.tuples += is_lost(shape.first) || is_lost(shape.second) ? n : 0;
+    if (r.tuples == 0) continue;
+    if (const CatalogName* name = setup.names.Find(relation)) r.name = name->name;
+    out.relations.push_back(std::move(r));
+  }
+  return out;
+}
+
 bool FoundDamage(const PageScanReport& r, const CheckSetup& setup) {
   return !r.damaged.empty() || !r.structural.empty() || !r.tuple_problems.empty() ||
-         !CatalogFindings(r, setup).empty();
+         !CatalogFindings(r, setup).empty() || FindXactUnanswered(r, setup).xids != 0;
 }
 
 namespace {
@@ -204,6 +232,15 @@ std::string CheckReportText(const PageScanReport& report, const CheckSetup& setu
                      !setup.relations.empty()     ? " (not checked: --relation reads only some files)"
                      : !setup.catalogs_current ? " (not checked: not shut down cleanly)"
                                                : "");
+  if (setup.xact_lacking != nullptr) {
+    const XactUnanswered lost = FindXactUnanswered(report, setup);
+    out += fmt::format("Lost commit status:   {} XID(s) that rows need, in {} relation(s){}\n", lost.xids,
+                       lost.relations.size(), lost.xids ? " (pgrescue-reset --rebuild-xact -n shows what a rebuild "
+                                                          "decides)" : "");
+    for (const auto& r : lost.relations) {
+      out += fmt::format("  {} ({}): {} tuple(s)\n", r.name.empty() ? "(not named)" : r.name, r.relation, r.tuples);
+    }
+  }
   const TupleEvidence& t = report.tuples;
   out += fmt::format("Heap tuples:          {} (inserts committed {}, aborted {}, frozen {}, not hinted {})\n",
                      t.tuples, t.xmin_committed, t.xmin_aborted, t.xmin_frozen, t.xmin_unhinted);
@@ -247,6 +284,18 @@ nlohmann::ordered_json CheckReportJson(const PageScanReport& report, const Check
        t.newest_multixact ? nlohmann::ordered_json(*t.newest_multixact) : nlohmann::ordered_json(nullptr)},
       {"newest_multixact_where", t.newest_multixact_where}};
   doc["naming_problems"] = setup.names.problems;
+  if (setup.xact_lacking != nullptr) {
+    const XactUnanswered lost = FindXactUnanswered(report, setup);
+    auto relations = nlohmann::ordered_json::array();
+    for (const auto& r : lost.relations) {
+      relations.push_back({{"relation", r.relation}, {"name", r.name.empty() ? nlohmann::ordered_json(nullptr)
+                                                                              : nlohmann::ordered_json(r.name)},
+                           {"tuples", r.tuples}});
+    }
+    doc["xact_unanswered"] = {{"xids", lost.xids}, {"relations", relations}};
+  } else {
+    doc["xact_unanswered"] = nullptr;
+  }
   auto& damaged = doc["damaged"] = nlohmann::ordered_json::array();
   for (const DamagedBlock& d : report.damaged) {
     const RelationFile& f = report.scanned[d.file].file;

@@ -28,7 +28,23 @@ struct CheckSetup {
   // Shut down cleanly, so the catalogs on disk are as current as the files;
   // after a crash they may lag the WAL and the catalog checks would cry wolf.
   bool catalogs_current = false;
+  // pg_xact lacks pages between the oldest and next XID (pg_control
+  // trusted), so the scan gathered each XID's claims: a version table entry,
+  // which lives as long as the program; nullptr otherwise.
+  const ControlLayout* xact_lacking = nullptr;
 };
+
+// Tuples whose visibility needs a commit status pg_xact has lost.
+struct XactUnanswered {
+  struct Relation {
+    std::string relation;  // base/5/16384
+    std::string name;      // from the catalogs, or empty
+    uint64_t tuples = 0;
+  };
+  uint64_t xids = 0;
+  std::vector<Relation> relations;
+};
+XactUnanswered FindXactUnanswered(const PageScanReport& report, const CheckSetup& setup);
 
 // The scan options for `dir` (PageScanOptionsFor) and what the report says
 // of them: where the block size and the checksum setting came from, a

@@ -30,6 +30,12 @@ namespace {
 // page is gone.
 RemedyFacts::XactRebuildFacts XactRebuildFactsFor(const PlanEvidence& e) {
   RemedyFacts::XactRebuildFacts x;
+  if (e.pages.files == 0) {
+    x.pages_unread = "no relation file was read";
+  } else if (!e.pages_complete) {
+    x.pages_unread = fmt::format("{} damaged page(s) and {} problem(s) with relation files kept rows from being read",
+                                 e.pages.invalid_pages, e.pages.structural.size());
+  }
   auto evidence = GatherXactEvidence(*e.dir, *e.control, 2);
   if (!evidence) return x;
   std::map<uint8_t, uint64_t> by;

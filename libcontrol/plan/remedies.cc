@@ -134,7 +134,11 @@ Remedy RebuildXact(const RemedyFacts& f) {
            "", {}, {*f.xact_missing}};
   const std::string decided = fmt::format("{} of the {} XID(s) rows depend on are decided ({})", x.needed - x.unknown,
                                           x.needed, x.by_source.empty() ? "no evidence" : x.by_source);
-  if (x.unknown == 0) {
+  if (!x.pages_unread.empty()) {
+    r.loses = fmt::format("unknown: {}, so rows that need a lost status may not all have been seen; {}",
+                          x.pages_unread, decided);
+    r.commands.push_back("pgrescue-reset --rebuild-xact -n -D " + ShellQuote(f.data_dir));
+  } else if (x.unknown == 0) {
     r.loses = "nothing: " + decided;
     r.commands.push_back("pgrescue-reset --rebuild-xact -D " + ShellQuote(f.data_dir));
   } else {
@@ -174,7 +178,8 @@ std::vector<Remedy> RankRemedies(const RemedyFacts& f) {
   if (!f.users.empty()) out.push_back(Wait(f));
   // Commit status comes back first: nothing may start while rows need it.
   if (f.xact_missing) {
-    const bool rebuild_is_lossless = f.xact_rebuild && f.xact_rebuild->unknown == 0;
+    const bool rebuild_is_lossless =
+        f.xact_rebuild && f.xact_rebuild->unknown == 0 && f.xact_rebuild->pages_unread.empty();
     if (rebuild_is_lossless) out.push_back(RebuildXact(f));
     out.push_back(RestoreXact(f));
     if (f.xact_rebuild && !rebuild_is_lossless) out.push_back(RebuildXact(f));

@@ -56,6 +56,7 @@ struct RemedyFacts {
     uint64_t contradictions = 0;  // ... whose evidence disagrees (counted in unknown)
     uint64_t relations = 0;       // relations holding rows that depend on unknown XIDs
     std::string by_source;        // "wal 120, hint_bits 80"
+    std::string pages_unread;     // why not every data page was read ("" when all were)
   };
   std::optional<XactRebuildFacts> xact_rebuild;
   // The reset, when one is needed.

@@ -1,7 +1,6 @@
 #include "libcontrol/plan/xact_evidence.h"
 
 #include <dirent.h>
-#include <sys/stat.h>
 
 #include <set>
 
@@ -79,33 +78,6 @@ void ReadWal(const DataDir& dir, const ControlFile& control, const PageScanRepor
                                           "subtransactions could not be read: its silence proves nothing");
   }
 }
-
-// Bytes of each pg_xact segment file, 0 when absent or unreadable.
-class XactFileSizes {
- public:
-  XactFileSizes(const DataDir& dir, const ControlLayout& layout, uint32_t block_size)
-      : dir_(dir.root + "/" + std::string(layout.xact_dir())), slru_(SlruKind::kXact, layout, block_size),
-        block_size_(block_size) {}
-  // The whole page holding `xid` is in its segment file.
-  bool PagePresent(uint32_t xid) {
-    const uint64_t segment = slru_.SegmentOf(xid);
-    auto it = sizes_.find(segment);
-    if (it == sizes_.end()) {
-      struct stat st {};
-      const std::string path = dir_ + "/" + slru_.FileName(segment);
-      const bool ok = stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-      it = sizes_.emplace(segment, ok ? static_cast<uint64_t>(st.st_size) : 0).first;
-    }
-    const uint64_t page = (xid - slru_.FirstIdOf(segment)) / slru_.entries_per_page();
-    return (page + 1) * block_size_ <= it->second;
-  }
-
- private:
-  std::string dir_;
-  SlruLayout slru_;
-  uint32_t block_size_;
-  std::map<uint64_t, uint64_t> sizes_;
-};
 
 // Transactions still prepared, with their subtransactions, from pg_twophase's
 // state files (named by XID: 8 hex digits, or 16 with the epoch from 17). A
@@ -202,7 +174,6 @@ Result<XactEvidence> GatherXactEvidence(const DataDir& dir, const ControlFile& c
   ReadWal(dir, control, *pages, &wal, &e);
 
   const auto block_size = static_cast<uint32_t>(control.value(Field::kBlockSize));
-  XactFileSizes sizes(dir, layout, block_size);
   XactStatusReader xact(dir.root, layout, block_size);
   CommitTsReader commit_ts(dir.root, layout, block_size);
   const bool has_commit_ts = control.has(Field::kOldestCommitTsXid) && control.value(Field::kOldestCommitTsXid) != 0;
@@ -220,7 +191,7 @@ Result<XactEvidence> GatherXactEvidence(const DataDir& dir, const ControlFile& c
     XidDecision d;
     d.referenced = tuple_claims.has_value();
     d.needed = (claims & xid_claim::kNeeded) != 0;
-    const auto status = sizes.PagePresent(xid) ? xact.Status(xid) : std::nullopt;
+    const auto status = xact.Status(xid);
     if (status) {
       d.from_pg_xact = true;
       d.verdict = status == XactStatus::kCommitted ? XactVerdict::kCommitted

@@ -190,6 +190,14 @@ Result<ResetWrites> WritesForXactRebuild(const DataDir& dir, const ControlFile& 
   return w;
 }
 
+Refusal UnknownXidsRefusal(const XactRebuild& r) {
+  return Refusal{fmt::format("{} XID(s) that rows depend on have no evidence either way", r.unknown.size()),
+                 "the report shows, per relation, the rows each choice gives; choose with --unknown committed "
+                 "(their inserts stay, their deletes happen) or --unknown aborted (their inserts vanish, their "
+                 "deletes are undone)",
+                 {}};
+}
+
 std::string DescribeXactRebuild(const XactRebuild& r) {
   std::string out;
   for (const auto& line : r.evidence.read) out += "Read: " + line + "\n";

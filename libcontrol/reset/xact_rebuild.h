@@ -18,6 +18,7 @@
 #include "libcontrol/catalogs/relation_names.h"
 #include "libcontrol/plan/xact_evidence.h"
 #include "libcontrol/reset/apply.h"
+#include "libcontrol/reset/refusals.h"
 
 namespace pgrescue {
 
@@ -59,6 +60,9 @@ Result<XactRebuild> PlanXactRebuild(const DataDir& dir, const ControlFile& contr
 // each replaced file is kept in the rescue folder first.
 Result<ResetWrites> WritesForXactRebuild(const DataDir& dir, const ControlFile& control, const XactRebuild& rebuild,
                                          bool unknown_committed);
+
+// Why a rebuild with unknown XIDs waits for the DBA's --unknown choice.
+Refusal UnknownXidsRefusal(const XactRebuild& rebuild);
 
 // The report: segments, XIDs decided by each kind of evidence, unknowns,
 // contradictions, and relations whose rows depend on the unknowns.

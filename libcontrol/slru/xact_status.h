@@ -2,8 +2,8 @@
 // time as pg_commit_ts does (commit_ts.c), read without a server: pg_xact
 // holds two bits per XID, four XIDs a byte; pg_commit_ts a 10-byte entry
 // (TimestampTz, origin) per XID, a page holding block size / 10 of them.
-// Segments are read whole on first use and kept; a missing or short segment
-// answers nullopt, never a guess.
+// Segments are read whole on first use and kept; an XID whose whole page is
+// not in its segment file answers nullopt, never a guess.
 #pragma once
 
 #include <cstdint>
@@ -28,8 +28,14 @@ class XactStatusReader {
  private:
   std::string dir_;
   SlruLayout slru_;
+  uint32_t block_size_;
   std::map<uint64_t, std::vector<uint8_t>> segments_;  // empty: absent or unreadable
 };
+
+// Whether a page of pg_xact holding an XID in [oldest, next) is missing from
+// its segment file, judged by file sizes alone (no segment is read).
+bool XactPagesLacking(const std::string& data_dir, const ControlLayout& layout, uint32_t block_size, uint32_t oldest,
+                      uint32_t next);
 
 class CommitTsReader {
  public:

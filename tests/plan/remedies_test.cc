@@ -89,12 +89,12 @@ TEST(Remedies, LostXactComesBeforeTheReset) {
   EXPECT_EQ(Codes(RankRemedies(f)), (std::vector<std::string>{"restore-xact", "reset"}));
   // A rebuild that decides every XID loses nothing and leads; one with
   // unknowns follows the backup and offers its dry run.
-  f.xact_rebuild = RemedyFacts::XactRebuildFacts{12, 0, 0, 0, "wal 10, hint_bits 2"};
+  f.xact_rebuild = RemedyFacts::XactRebuildFacts{12, 0, 0, 0, "wal 10, hint_bits 2", ""};
   auto r = RankRemedies(f);
   EXPECT_EQ(Codes(r), (std::vector<std::string>{"rebuild-xact", "restore-xact", "reset"}));
   EXPECT_EQ(r[0].loses, "nothing: 12 of the 12 XID(s) rows depend on are decided (wal 10, hint_bits 2)");
   EXPECT_EQ(r[0].commands, std::vector<std::string>{"pgrescue-reset --rebuild-xact -D '/pg/it'\\''s'"});
-  f.xact_rebuild = RemedyFacts::XactRebuildFacts{12, 3, 1, 2, "hint_bits 9"};
+  f.xact_rebuild = RemedyFacts::XactRebuildFacts{12, 3, 1, 2, "hint_bits 9", ""};
   r = RankRemedies(f);
   EXPECT_EQ(Codes(r), (std::vector<std::string>{"restore-xact", "rebuild-xact", "reset"}));
   EXPECT_NE(r[1].loses.find("3 XID(s) no evidence decides (1 with contradicting evidence), in 2 relation(s)"),

@@ -27,7 +27,11 @@ TEST(XactStatus, TwoBitsPerXidAcrossSegments) {
   seg0[2] = 0x03 << 2;  // XID 9 subcommitted
   Write(d.path() / "pg_xact/0000", seg0);
   // Segment 0001 starts at XID 32 pages * 32768 = 1048576.
-  Write(d.path() / "pg_xact/0001", {0x01});
+  std::vector<uint8_t> seg1(8192, 0);
+  seg1[0] = 0x01;
+  Write(d.path() / "pg_xact/0001", seg1);
+  // A segment cut inside its first page answers nothing: half a page is no page.
+  Write(d.path() / "pg_xact/0002", {0x01});
   XactStatusReader xact(d.path().string(), *FindLayoutByMajor("15"), 8192);
   EXPECT_EQ(xact.Status(3), XactStatus::kCommitted);
   EXPECT_EQ(xact.Status(4), XactStatus::kAborted);
@@ -35,7 +39,8 @@ TEST(XactStatus, TwoBitsPerXidAcrossSegments) {
   EXPECT_EQ(xact.Status(9), XactStatus::kSubCommitted);
   EXPECT_EQ(xact.Status(1048576), XactStatus::kCommitted);
   EXPECT_EQ(xact.Status(8192 * 4), std::nullopt);     // past the short first page
-  EXPECT_EQ(xact.Status(1048576 + 4), std::nullopt);  // past the 1-byte segment
+  EXPECT_EQ(xact.Status(1048576 + 8192 * 4), std::nullopt);  // past the one-page segment
+  EXPECT_EQ(xact.Status(2 * 1048576), std::nullopt);         // in the 1-byte segment
   EXPECT_EQ(xact.Status(3 * 1048576), std::nullopt);  // no such segment
   // Before 10 the directory is pg_clog.
   EXPECT_EQ(XactStatusReader(d.path().string(), *FindLayoutByMajor("9.6"), 8192).Status(3), std::nullopt);
