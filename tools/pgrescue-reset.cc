@@ -283,12 +283,10 @@ int RebuildXact(const std::string& data_dir, const pg::DataDir& dir, const pg::C
                 "rebuild it first (pgrescue-reset --rebuild, -n to try)");
   }
   const pg::ControlFile& control = trust.read->control;
-  const unsigned jobs = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
-  auto rebuild = pg::PlanXactRebuild(dir, control, jobs);
+  auto rebuild = pg::PlanXactRebuild(dir, control, std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
   if (!rebuild) return Fail(rebuild.error().ToString());
   auto json = pg::XactRebuildJson(*rebuild);
   json["unknown_policy"] = opt.unknown ? nlohmann::ordered_json(*opt.unknown) : nlohmann::ordered_json();
-  json["written"] = false;
   auto report = [&] { std::cout << (opt.json ? json.dump(2) + "\n" : ""); };
   if (!opt.json) std::cout << pg::DescribeXactRebuild(*rebuild) << "\n";
   if (rebuild->segments.empty()) {
@@ -297,13 +295,15 @@ int RebuildXact(const std::string& data_dir, const pg::DataDir& dir, const pg::C
                              "rebuild\n", kProgname, rebuild->evidence.oldest_xid, rebuild->evidence.next_xid);
     return kExitDone;
   }
-  if (!rebuild->unknown.empty() && !opt.unknown) {
+  const bool undecided = !rebuild->unknown.empty() && !opt.unknown;
+  if (opt.dry_run) {  // a dry run reports; only the write waits for the choice
+    std::cout << (opt.json ? json.dump(2) + "\n" : "Dry run: nothing written.\n");
+    if (undecided) std::cerr << kProgname << ": warning: without -n, " << pg::UnknownXidsRefusal(*rebuild).hint << "\n";
+    return kExitDone;
+  }
+  if (undecided) {
     report();
     return Refuse(pg::UnknownXidsRefusal(*rebuild));
-  }
-  if (opt.dry_run) {
-    std::cout << (opt.json ? json.dump(2) + "\n" : "Dry run: nothing written.\n");
-    return kExitDone;
   }
   pg::Applied a;
   const bool committed = opt.unknown && *opt.unknown == "committed";

@@ -295,6 +295,7 @@ nlohmann::ordered_json XactRebuildJson(const XactRebuild& r) {
                               {"deleted_by_unknown", rel.deleted_by_unknown}});
   }
   j["read"] = r.evidence.read;
+  j["written"] = false;
   j["warnings"] = r.evidence.warnings;
   return j;
 }

@@ -88,7 +88,7 @@ from pgtest import Failure, lsn, tree_hashes
 
 
 XACT_SEGMENT_XIDS = 1048576  # 8K pages: 32 pages of 32768 XIDs
-REMEDY_CODES = {"start-server", "wait", "recover-backup", "from-wal", "reset", "restore-xact"}
+REMEDY_CODES = {"start-server", "wait", "recover-backup", "from-wal", "reset", "restore-xact", "rebuild-xact"}
 SERVER_LOG_LEVELS = ("FATAL", "PANIC", "ERROR", "HINT", "DETAIL", "WARNING")
 
 
@@ -1014,10 +1014,11 @@ def s4_xact(ctx, port):
         return chk.done(steps)
     codes = [c["code"] for c in doc["remedies"]]
     chk.attempt(follow, ctx, srv, r)
-    # Until pg_xact can be rebuilt from evidence, no reset makes the old rows
-    # readable: the system catalogs hold rows of the lost transactions too, so
-    # connections fail. The plan must say so before the DBA follows it, and
-    # the server must at least start (no "could not access status" at start).
+    # A reset alone (without --rebuild-xact, tested in xact_rebuild_test.py)
+    # makes no old row readable: the system catalogs hold rows of the lost
+    # transactions too, so connections fail. The plan must say so before the
+    # DBA follows it, and the server must at least start (no "could not access
+    # status" at start).
     chk.expect("could not access status of transaction" in r["loses"] and "connections" in r["loses"],
                f"the reset remedy does not warn that rows of the lost transactions, catalogs included, fail: "
                f"{r['loses']}")
