@@ -275,12 +275,6 @@ TEST(ResetCli, FromWalPointsAtTheNewestCheckpointAndUndoes) {
   fs::remove_all(root.string() + ".pgrescue");
 }
 
-}  // namespace
-}  // namespace pgrescue
-
-namespace pgrescue {
-namespace {
-
 // --rebuild-xact on the sample cluster with pg_xact/0000 deleted: WAL from
 // initdb's first checkpoint on is all there, so every transaction in it is
 // decided by its record (3,724 XIDs: the distinct transactions and
