@@ -42,7 +42,11 @@ its pg_xact as the truth of every XID's status.
      insert), then pg_xact deleted: -n must list both XIDs as contradictions
      with both sides and decide them "unknown".
 
---scenario all is a, b, d; a comma-separated list picks any (c needs
+  e  a transaction cut short by a crash (-m immediate) after its rows reached
+     the pages: with pg_xact deleted it is decided aborted by WAL's silence,
+     nothing is unknown, and crash recovery then shows only committed rows.
+
+--scenario all is a, b, d, e; a comma-separated list picks any (c needs
 --resetwal). One SUMMARY line per run gives what each kind of evidence decided
 in a and b and how many XIDs stayed unknown.
 """
@@ -787,6 +791,72 @@ def scenario_d(a, setup, results):
     return ck
 
 
+def scenario_e(a, base, settings, results):
+    """A transaction cut short by a crash: its rows reach the pages (a CHECKPOINT while it runs), it never
+    commits, the server stops with -m immediate. pg_xact deleted: WAL runs unbroken from initdb's first
+    checkpoint to its end, so the rebuild must decide the cut transaction "aborted" from WAL's silence
+    (wal_absent) and leave nothing unknown; crash recovery then starts and count(*) is the committed rows."""
+    ck = Checks("e")
+    srv = Server(a, base, "e", settings)
+    srv.initdb(False)
+    srv.start()
+    cut = None
+    try:
+        srv.script("CREATE TABLE e (id int PRIMARY KEY, v text);"
+                   "INSERT INTO e SELECT g, 'committed' FROM generate_series(1, 100) g;")
+        relpath = srv.query("SELECT pg_relation_filepath('e')").strip()
+        # The open transaction: psql as the test user, kept alive by pg_sleep, in the background.
+        cut = subprocess.Popen(["runuser", "-u", a.user, "--", a.psql, "-h", base, "-p", str(a.port), "-U", "postgres",
+                                "-d", "postgres", "-At", "-c",
+                                "BEGIN; INSERT INTO e SELECT g, 'cut short' FROM generate_series(101, 150) g; "
+                                "SELECT txid_current(); SELECT pg_sleep(60);"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        xid = None
+        for _ in range(100):
+            r = srv.sql("SELECT backend_xid::text FROM pg_stat_activity WHERE backend_xid IS NOT NULL", check=False)
+            if r.stdout.strip():
+                xid = int(r.stdout.split()[0])
+                if srv.query("SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid'").strip() != "0":
+                    break
+            time.sleep(0.1)
+        if xid is None:
+            raise Failure("e: the open transaction never got an XID")
+        time.sleep(0.5)  # its 50 rows inserted (the INSERT runs before txid_current and pg_sleep)
+        srv.script("CHECKPOINT;")  # the uncommitted rows reach the pages
+    finally:
+        srv.stop("immediate")
+        if cut is not None:
+            cut.kill()
+            cut.wait()
+    truth = os.path.join(base, "e-truth")
+    shutil.copytree(os.path.join(srv.data, "pg_xact"), truth)
+    clear_dir(os.path.join(srv.data, "pg_xact"))
+    path = os.path.join(srv.data, relpath)
+    on_page = sum(1 for t in heap_tuples(path) if t[3] == xid)
+    ck.expect(on_page == 50, f"the cut transaction's rows on the pages: {on_page}, expected 50")
+    ck.expect(xact_status(truth, xid) == 0, f"the server's pg_xact says {xact_status(truth, xid)} for the cut "
+                                            f"transaction {xid}, expected 0 (in progress)")
+    code, doc, out = tool(a, "--rebuild-xact", "--json", "-D", srv.data)
+    results["e"] = doc
+    if not ck.expect(code == 0, f"--rebuild-xact exited {code}: {out[-1500:]}"):
+        return ck
+    d = next((x for x in doc["decisions"] if x["xid"] == xid), None)
+    ck.expect(d is not None and d["status"] == "aborted" and d["by"] == ["wal_absent"],
+              f"the cut transaction {xid} is decided {d}")
+    ck.expect(doc["unknown_xids"] == [], f"unknown XIDs: {doc['unknown_xids'][:10]}")
+    check_decisions(ck, doc, truth, rebuilt_ranges(doc))
+    ok, said = srv.try_start()
+    if not ck.expect(ok, f"crash recovery did not start after the rebuild: {said[-6:]}"):
+        return ck
+    try:
+        rows = srv.query("SELECT count(*), count(*) FILTER (WHERE v = 'committed') FROM e").strip()
+        ck.expect(rows == "100|100", f"after crash recovery e holds {rows} (count, committed), expected 100|100")
+    finally:
+        srv.stop()
+    ck.note(f"the cut transaction {xid}: 50 rows on the pages, decided {d and d['status']} by {d and d['by']}")
+    return ck
+
+
 def scenario_c(a, base, settings, results):
     ck = Checks("c")
     srv = Server(a, base, "c-orig", settings)
@@ -878,12 +948,12 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--resetwal", help="pg_resetwal of the server's version (scenario c)")
     ap.add_argument("--commit-ts", action="store_true", help="track_commit_timestamp=on")
-    ap.add_argument("--scenario", default="all", help="all (a, b, d), or a comma-separated list of a, b, c, d")
+    ap.add_argument("--scenario", default="all", help="all (a, b, d, e), or a comma-separated list of a, b, c, d, e")
     a = ap.parse_args()
     wanted = []
     for s in a.scenario.split(","):
-        wanted += ["a", "b", "d"] if s == "all" else [s]
-    if set(wanted) - set("abcd"):
+        wanted += ["a", "b", "d", "e"] if s == "all" else [s]
+    if set(wanted) - set("abcde"):
         ap.error(f"unknown scenario in {a.scenario}")
     if "c" in wanted and not a.resetwal:
         ap.error("scenario c needs --resetwal")
@@ -908,7 +978,9 @@ def main():
         for name in wanted:
             t0 = time.time()
             try:
-                if name == "c":
+                if name == "e":
+                    ck = scenario_e(a, base, settings, results)
+                elif name == "c":
                     servers.append(Server(a, base, "c-orig", settings))
                     servers.append(Server(a, base, "c", settings))
                     ck = scenario_c(a, base, settings, results)
@@ -925,7 +997,7 @@ def main():
                 print(f"  {n}")
             for p in ck.problems:
                 print(f"  FAIL: {p}")
-        parts = [f"{n}: {summary_of(results[n])}" for n in ("a", "b", "c") if n in results]
+        parts = [f"{n}: {summary_of(results[n])}" for n in ("a", "b", "c", "e") if n in results]
         print(f"SUMMARY {a.label} {'; '.join(parts)} ({time.time() - started:.1f} s)")
         failed = [ck.name for ck in checks if ck.problems]
         if failed:
