@@ -143,15 +143,22 @@ struct Reader {
     });
   }
 
-  // pg_index: indexrelid, indrelid lead; no OID, no name.
-  std::map<uint32_t, uint32_t> IndexTables(std::span<const uint8_t> bytes) {
-    std::map<uint32_t, uint32_t> tables;
+  // pg_index: indexrelid, indrelid, indnatts, [indnkeyatts], indisunique,
+  // [indnullsnotdistinct], indisprimary; no OID, no name.
+  struct IndexRow {
+    uint32_t table = 0;
+    bool unique = false, primary = false;
+  };
+  std::map<uint32_t, IndexRow> IndexRows(std::span<const uint8_t> bytes) {
+    const size_t unique_at = 10 + (rules.pg_index_has_nkeyatts ? 2 : 0);
+    const size_t primary_at = unique_at + 1 + (rules.pg_index_has_nulls_not_distinct ? 1 : 0);
+    std::map<uint32_t, IndexRow> rows;
     ForEachHeapTuple(bytes, block_size, [&](const HeapTuple& t) {
-      if (t.data.size() >= 8 && visibility.Inserted(t) != Known::kNo && visibility.Deleted(t) != Known::kYes) {
-        tables[Le32(t.data.data())] = Le32(t.data.data() + 4);
+      if (t.data.size() > primary_at && visibility.Inserted(t) != Known::kNo && visibility.Deleted(t) != Known::kYes) {
+        rows[Le32(t.data.data())] = {Le32(t.data.data() + 4), t.data[unique_at] != 0, t.data[primary_at] != 0};
       }
     });
-    return tables;
+    return rows;
   }
 
   // pg_attribute: attrelid, attname, atttypid, [attstattarget], attlen,
@@ -238,7 +245,9 @@ void Reader::Database(const std::string& oid_text, const std::string& datname,
     namespaces = Rows(*bytes, 0, nullptr);
   }
   std::map<uint32_t, uint32_t> parent;  // TOAST table or index -> table
-  if (const auto bytes = Catalog(dir, classes, *map, kPgIndexOid, "pg_index")) parent = IndexTables(*bytes);
+  std::map<uint32_t, IndexRow> indexes;
+  if (const auto bytes = Catalog(dir, classes, *map, kPgIndexOid, "pg_index")) indexes = IndexRows(*bytes);
+  for (const auto& [index, row] : indexes) parent[index] = row.table;
   std::optional<std::map<uint32_t, uint16_t>> attributes;
   if (const auto bytes = Catalog(dir, classes, *map, kPgAttributeOid, "pg_attribute")) {
     attributes = AttributeCounts(*bytes);
@@ -258,7 +267,11 @@ void Reader::Database(const std::string& oid_text, const std::string& datname,
     const std::string key =
         r.relisshared ? fmt::format("global/{}", filenode) : fmt::format("{}/{}", oid_text, filenode);
     CatalogName name{qualified(r), KindName(r.relkind), {}, oid, r.relkind, r.relpersistence, r.relam,
-                     r.relnatts, r.live, r.certain, std::nullopt};
+                     r.relnatts, r.live, r.certain, std::nullopt, false, false};
+    if (const auto i = indexes.find(oid); i != indexes.end()) {
+      name.unique_index = i->second.unique;
+      name.primary_key = i->second.primary;
+    }
     if (const auto p = parent.find(oid); p != parent.end()) {
       if (classes.contains(p->second)) {
         name.parent = qualified(classes.at(p->second));

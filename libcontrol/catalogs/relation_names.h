@@ -33,6 +33,8 @@ struct CatalogName {
   bool live = true;        // the pg_class row is not known gone (by hint bits and pg_xact)
   bool certain = true;     // ... and known current: its insert committed, no delete committed
   std::optional<uint16_t> attributes;  // its pg_attribute rows with attnum > 0, when pg_attribute was read
+  bool unique_index = false;   // an index whose pg_index row says indisunique
+  bool primary_key = false;    // ... and indisprimary
 };
 
 // Tables, TOAST tables and materialized views keep their rows in heap pages.

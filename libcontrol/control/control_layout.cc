@@ -160,10 +160,10 @@ ControlTextStyle Style19() {
 constexpr int kPgVersion95 = 905;    // commit and abort records carry xinfo flags
 constexpr int kPgVersion96 = 906;    // pg_resetxlog -u (back-patched), -x keeps oldestXid; wal_level replica
 constexpr int kPgVersion10 = 1000;   // pg_xlog -> pg_wal, "Write-ahead log reset"
-constexpr int kPgVersion11 = 1100;   // pg_resetwal --wal-segsize; two-phase headers: gidlen, origin
+constexpr int kPgVersion11 = 1100;   // pg_resetwal --wal-segsize; two-phase headers: gidlen, origin; pg_index.indnkeyatts
 constexpr int kPgVersion12 = 1200;   // FullTransactionId: -x >= 3; unloggedLSN starts at 1000; catalog oid columns
 constexpr int kPgVersion14 = 1400;   // -x no longer reports OldestXID
-constexpr int kPgVersion15 = 1500;   // WAL image compression methods; -m 0 and -O -1 accepted; dropped stats in xact records
+constexpr int kPgVersion15 = 1500;   // WAL image compression methods; -m 0 and -O -1 accepted; dropped stats in xact records; pg_index.indnullsnotdistinct
 constexpr int kPgVersion16 = 1600;   // pg_filenode.map: 64 mappings, no pad, written by rename; pg_attribute.attstattarget after attlen
 constexpr int kPgVersion17 = 1700;   // -c minimum 3
 constexpr int kPgVersion18 = 1800;   // pg_class.relallfrozen; 64-bit stats object IDs in xact records
@@ -197,6 +197,8 @@ VersionRules RulesFor(int v) {
       .catalog_oid_column = v >= kPgVersion12,
       .pg_class_has_relallfrozen = v >= kPgVersion18,
       .pg_attribute_fixed_stattarget = v < kPgVersion16,
+      .pg_index_has_nkeyatts = v >= kPgVersion11,
+      .pg_index_has_nulls_not_distinct = v >= kPgVersion15,
       .initial_unlogged_lsn = v >= kPgVersion12 ? 1000u : 1u,
       .default_wal_level = v >= kPgVersion96 ? "replica" : "minimal",
   };

@@ -70,6 +70,8 @@ struct VersionRules {
   bool catalog_oid_column;            // oid is the first column; before, it sat in the tuple header
   bool pg_class_has_relallfrozen;     // an int4 after relallvisible
   bool pg_attribute_fixed_stattarget; // an int4 attstattarget before attlen (16 moved it later)
+  bool pg_index_has_nkeyatts;         // an int2 indnkeyatts after indnatts (11 on)
+  bool pg_index_has_nulls_not_distinct;  // a bool after indisunique (15 on)
   // What initdb leaves, for rebuilding pg_control.
   uint64_t initial_unlogged_lsn;
   std::string_view default_wal_level;

@@ -14,7 +14,7 @@ constexpr size_t kMaxAlign = 8;             // x86-64 MAXALIGN
 constexpr size_t kTupleHeaderSize = 23;     // SizeofHeapTupleHeader, before t_hoff's alignment
 
 // Tuple header byte offsets.
-constexpr size_t kXminAt = 0, kXmaxAt = 4, kInfomask2At = 18, kInfomaskAt = 20, kHoffAt = 22;
+constexpr size_t kXminAt = 0, kXmaxAt = 4, kCtidAt = 12, kInfomask2At = 18, kInfomaskAt = 20, kHoffAt = 22;
 
 // t_infomask bits.
 constexpr uint16_t kHasNull = 0x0001;

@@ -13,7 +13,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <span>
 #include <unordered_map>
 #include <utility>
 
@@ -40,6 +42,9 @@ constexpr uint64_t kSettledNo = uint64_t{2} << 32;   // never inserted / not del
 // Tuples of one relation file by (inserter, deleter), each an XID or settled.
 using TupleShapes = std::map<std::pair<uint64_t, uint64_t>, uint64_t>;
 
+// A tuple's shape: (inserter, deleter), each an XID or settled by the tuple.
+std::pair<uint64_t, uint64_t> ShapeOf(const HeapTuple& tuple);
+
 struct XidTupleEvidence {
   std::unordered_map<uint32_t, uint8_t> claims;  // XID (>= 3) -> xid_claim bits
 
@@ -48,17 +53,28 @@ struct XidTupleEvidence {
   void Merge(const XidTupleEvidence& other);
 };
 
-// How many of `shapes`' tuples a reader sees when `committed` says which
-// XIDs committed.
+// Whether a reader sees a tuple of `shape` when `committed` says which XIDs
+// committed.
+template <typename Committed>
+bool VisibleShape(std::pair<uint64_t, uint64_t> shape, Committed&& committed) {
+  const bool inserted = shape.first == kSettledYes || (shape.first < kSettledYes && committed(uint32_t(shape.first)));
+  const bool deleted = shape.second == kSettledYes || (shape.second < kSettledYes && committed(uint32_t(shape.second)));
+  return inserted && !deleted;
+}
+
+// How many of `shapes`' tuples a reader sees.
 template <typename Committed>
 uint64_t VisibleTuples(const TupleShapes& shapes, Committed&& committed) {
   uint64_t n = 0;
-  for (const auto& [shape, count] : shapes) {
-    const bool inserted = shape.first == kSettledYes || (shape.first < kSettledYes && committed(uint32_t(shape.first)));
-    const bool deleted = shape.second == kSettledYes || (shape.second < kSettledYes && committed(uint32_t(shape.second)));
-    if (inserted && !deleted) n += count;
-  }
+  for (const auto& [shape, count] : shapes) n += VisibleShape(shape, committed) ? count : 0;
   return n;
 }
+
+// Whether the row an index entry points at (block, line pointer) has a
+// version a reader sees: the HOT chain from it is followed (redirects, then
+// t_ctid while HEAP_HOT_UPDATED), as an index scan does. `heap` is the
+// relation's whole main fork.
+bool RowVisible(std::span<const uint8_t> heap, uint32_t block_size, uint32_t block, uint16_t offset,
+                const std::function<bool(uint32_t)>& committed);
 
 }  // namespace pgrescue

@@ -8,11 +8,15 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "libcontrol/base/file_bytes.h"
 #include "libcontrol/base/id_order.h"
+#include "libcontrol/pages/btree_keys.h"
+#include "libcontrol/pages/heap_tuples.h"
 #include "libcontrol/slru/slru.h"
 
 namespace pgrescue {
@@ -74,6 +78,39 @@ bool Committed(const XactRebuild& r, uint32_t xid, bool unknown_committed) {
   return it->second.verdict == XactVerdict::kCommitted;
 }
 
+// The keys of `table`'s unique indexes that rows a reader sees would share
+// with the unknown XIDs taken as `unknown_committed` says: the index's leaf
+// entries whose HOT chain has a visible version, grouped by key bytes.
+std::vector<RelationOutcome::Duplicates> Duplicates(const DataDir& dir, const RelationNames& names,
+                                                    const RelationOutcome& table, const XactRebuild& r,
+                                                    bool unknown_committed) {
+  std::vector<RelationOutcome::Duplicates> out;
+  const auto heap = ReadRelation(dir.root + "/" + table.path);
+  if (!heap) return out;
+  const std::string table_dir = table.path.substr(0, table.path.rfind('/'));
+  auto committed = [&](uint32_t x) { return Committed(r, x, unknown_committed); };
+  for (const auto& [key, index] : names.by_file) {
+    if (!index.unique_index || index.parent != table.name) continue;
+    const auto bytes = ReadRelation(dir.root + "/" + table_dir + "/" + key.substr(key.rfind('/') + 1));
+    if (!bytes) continue;
+    std::map<std::vector<uint8_t>, std::set<HeapTid>> seen;
+    ForEachBtreeLeafEntry(*bytes, r.block_size, [&](std::span<const uint8_t> k, HeapTid tid) {
+      if (RowVisible(*heap, r.block_size, tid.block, tid.offset, committed)) {
+        seen[std::vector<uint8_t>(k.begin(), k.end())].insert(tid);
+      }
+    });
+    RelationOutcome::Duplicates d{index.name, index.primary_key, {}};
+    for (const auto& [k, tids] : seen) {
+      if (tids.size() < 2) continue;
+      std::vector<std::string> rows;
+      for (const HeapTid& t : tids) rows.push_back(fmt::format("({},{})", t.block, t.offset));
+      d.rows.push_back(std::move(rows));
+    }
+    if (!d.rows.empty()) out.push_back(std::move(d));
+  }
+  return out;
+}
+
 void CountRelations(const DataDir& dir, const ControlFile& control, XactRebuild* r) {
   const RelationNames names = NameRelations(dir.root, control.layout(), r->block_size);
   auto unknown = [&](uint64_t side) {
@@ -90,6 +127,10 @@ void CountRelations(const DataDir& dir, const ControlFile& control, XactRebuild*
     for (const auto& [shape, n] : shapes) {
       if (unknown(shape.first)) o.inserted_by_unknown += n;
       if (unknown(shape.second)) o.deleted_by_unknown += n;
+    }
+    if ((o.inserted_by_unknown > 0 || o.deleted_by_unknown > 0) && !o.name.empty()) {
+      o.duplicates_if_committed = Duplicates(dir, names, o, *r, true);
+      o.duplicates_if_aborted = Duplicates(dir, names, o, *r, false);
     }
     r->relations.push_back(std::move(o));
   }
@@ -241,11 +282,35 @@ std::string DescribeXactRebuild(const XactRebuild& r) {
                          "deleted by them\n",
                          rel.name.empty() ? "(not named)" : rel.name, rel.path, rel.rows_if_committed,
                          rel.rows_if_aborted, rel.inserted_by_unknown, rel.deleted_by_unknown);
+      for (const bool committed : {true, false}) {
+        for (const auto& d : committed ? rel.duplicates_if_committed : rel.duplicates_if_aborted) {
+          std::string keys;
+          for (size_t i = 0; i < d.rows.size() && i < 5; ++i) {
+            keys += fmt::format("{}{}", i ? "; " : "", fmt::join(d.rows[i], " and "));
+          }
+          out += fmt::format("    if they {}, {} key(s) of {}{} would be duplicated: rows at ctid {}{}\n",
+                             committed ? "committed" : "aborted", d.rows.size(), d.index,
+                             d.primary_key ? " (primary key)" : "", keys,
+                             d.rows.size() > 5 ? fmt::format(" and {} more", d.rows.size() - 5) : "");
+        }
+      }
     }
   }
   for (const auto& w : r.evidence.warnings) out += "Warning: " + w + "\n";
   return out;
 }
+
+namespace {
+
+nlohmann::ordered_json DuplicatesJson(const std::vector<RelationOutcome::Duplicates>& list) {
+  auto out = nlohmann::ordered_json::array();
+  for (const auto& d : list) {
+    out.push_back({{"index", d.index}, {"primary_key", d.primary_key}, {"rows", d.rows}});
+  }
+  return out;
+}
+
+}  // namespace
 
 nlohmann::ordered_json XactRebuildJson(const XactRebuild& r) {
   nlohmann::ordered_json j;
@@ -292,7 +357,9 @@ nlohmann::ordered_json XactRebuildJson(const XactRebuild& r) {
     j["relations"].push_back({{"name", rel.name}, {"file", rel.path}, {"rows_if_unknown_committed", rel.rows_if_committed},
                               {"rows_if_unknown_aborted", rel.rows_if_aborted},
                               {"inserted_by_unknown", rel.inserted_by_unknown},
-                              {"deleted_by_unknown", rel.deleted_by_unknown}});
+                              {"deleted_by_unknown", rel.deleted_by_unknown},
+                              {"duplicate_keys_if_committed", DuplicatesJson(rel.duplicates_if_committed)},
+                              {"duplicate_keys_if_aborted", DuplicatesJson(rel.duplicates_if_aborted)}});
   }
   j["read"] = r.evidence.read;
   j["written"] = false;

@@ -38,6 +38,16 @@ struct RelationOutcome {
   std::string name;  // database.schema.relation, or empty when the catalogs do not say
   uint64_t rows_if_committed = 0, rows_if_aborted = 0;  // unknown XIDs taken as committed / aborted
   uint64_t inserted_by_unknown = 0, deleted_by_unknown = 0;
+  // Unique indexes whose keys would repeat among the rows a reader sees if
+  // the unknown XIDs committed (a rolled-back insert back beside the row that
+  // took its key) or aborted (a delete undone beside the row that took its
+  // key): per index, the rows sharing each such key by ctid.
+  struct Duplicates {
+    std::string index;
+    bool primary_key = false;
+    std::vector<std::vector<std::string>> rows;  // per key: "(block,offset)" of each row
+  };
+  std::vector<Duplicates> duplicates_if_committed, duplicates_if_aborted;
 };
 
 struct XactRebuild {

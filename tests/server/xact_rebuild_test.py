@@ -46,7 +46,12 @@ its pg_xact as the truth of every XID's status.
      the pages: with pg_xact deleted it is decided aborted by WAL's silence,
      nothing is unknown, and crash recovery then shows only committed rows.
 
---scenario all is a, b, d, e; a comma-separated list picks any (c needs
+  f  a primary key duplicated under --unknown committed (a rolled-back insert
+     whose hint bit was never written, beside the committed row that took
+     its key): the rebuild names k_pkey and both rows' ctids, and the server
+     then returns the key twice.
+
+--scenario all is a, b, d, e, f; a comma-separated list picks any (c needs
 --resetwal). One SUMMARY line per run gives what each kind of evidence decided
 in a and b and how many XIDs stayed unknown.
 """
@@ -857,6 +862,68 @@ def scenario_e(a, base, settings, results):
     return ck
 
 
+def scenario_f(a, base, settings, results):
+    """A primary key the --unknown choice would duplicate. Key 2001 is inserted and rolled back, then inserted
+    and committed; the unique check of the second insert hint-marks the first aborted, so that hint is cleared
+    on disk (a hint bit never written, as after a crash) and pg_xact and pg_wal are deleted. The rebuild must
+    name k_pkey as duplicated under "committed" at exactly the two rows' ctids, and nothing under "aborted";
+    after --unknown committed and the plan's reset, the server returns key 2001 twice."""
+    ck = Checks("f")
+    srv = Server(a, base, "f", settings)
+    srv.initdb(False)
+    srv.start()
+    try:
+        srv.script("CREATE TABLE k (id int PRIMARY KEY, v text);"
+                   "INSERT INTO k SELECT g, 'committed' FROM generate_series(1, 1000) g;"
+                   "SELECT count(*) FROM k;"
+                   "BEGIN; INSERT INTO k VALUES (2001, 'rolled back'); ROLLBACK;"
+                   "INSERT INTO k VALUES (2001, 'committed');")
+        relpath = srv.query("SELECT pg_relation_filepath('k')").strip()
+    finally:
+        srv.stop()
+    for sub in ("pg_xact", "pg_wal"):
+        clear_dir(os.path.join(srv.data, sub))
+    path = os.path.join(srv.data, relpath)
+    rows = {}  # id 2001's tuples: ctid -> xmin
+    with open(path, "r+b") as f:
+        data = bytearray(f.read())
+        for (blk, lp, at, xmin, _, infomask, _, first) in heap_tuples(path):
+            if first == 2001:
+                rows[f"({blk},{lp})"] = xmin
+                if infomask & HEAP_XMIN_INVALID:
+                    struct.pack_into("<H", data, at + 20, infomask & ~HEAP_XMIN_INVALID)
+        f.seek(0)
+        f.write(data)
+    ck.expect(len(rows) == 2, f"key 2001's tuples on the page: {rows}")
+    code, doc, out = tool(a, "--rebuild-xact", "-n", "--json", "-D", srv.data)
+    results["f"] = doc
+    rel = relation_prediction(doc, "k")
+    if not ck.expect(code == 0 and rel is not None, f"-n exited {code}, relation k: {rel}: {out[-1500:]}"):
+        return ck
+    dups = rel["duplicate_keys_if_committed"]
+    ck.expect(len(dups) == 1 and dups[0]["index"].endswith(".public.k_pkey") and dups[0]["primary_key"]
+              and [sorted(r) for r in dups[0]["rows"]] == [sorted(rows)],
+              f"duplicates if committed: {dups}; key 2001 is at {sorted(rows)}")
+    ck.expect(rel["duplicate_keys_if_aborted"] == [], f"duplicates if aborted: {rel['duplicate_keys_if_aborted']}")
+    code, _, out = tool(a, "--rebuild-xact", "--unknown", "committed", "-D", srv.data, want_json=False)
+    ck.expect(code == 0, f"--unknown committed exited {code}: {out[-1500:]}")
+    code, _, out = tool(a, "--auto", "-f", "-D", srv.data, want_json=False)
+    if not ck.expect(code == 0, f"pgrescue-reset --auto -f exited {code}: {out[-1500:]}"):
+        return ck
+    ok, said = srv.try_start()
+    if not ck.expect(ok, f"the server does not start: {said[-6:]}"):
+        return ck
+    try:
+        seen = srv.query("SET enable_indexscan = off; SET enable_bitmapscan = off; "
+                         "SELECT ctid::text FROM k WHERE id = 2001 ORDER BY ctid").split()
+        seen = [x for x in seen if x.startswith("(")]  # past the SET tags
+        ck.expect(sorted(seen) == sorted(rows), f"the server returns key 2001 at {seen}, predicted {sorted(rows)}")
+    finally:
+        srv.stop()
+    ck.note(f"k_pkey key 2001 duplicated under committed at {sorted(rows)}, as the server then shows")
+    return ck
+
+
 def scenario_c(a, base, settings, results):
     ck = Checks("c")
     srv = Server(a, base, "c-orig", settings)
@@ -948,12 +1015,12 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--resetwal", help="pg_resetwal of the server's version (scenario c)")
     ap.add_argument("--commit-ts", action="store_true", help="track_commit_timestamp=on")
-    ap.add_argument("--scenario", default="all", help="all (a, b, d, e), or a comma-separated list of a, b, c, d, e")
+    ap.add_argument("--scenario", default="all", help="all (a, b, d, e, f), or a comma-separated list of a, b, c, d, e, f")
     a = ap.parse_args()
     wanted = []
     for s in a.scenario.split(","):
-        wanted += ["a", "b", "d", "e"] if s == "all" else [s]
-    if set(wanted) - set("abcde"):
+        wanted += ["a", "b", "d", "e", "f"] if s == "all" else [s]
+    if set(wanted) - set("abcdef"):
         ap.error(f"unknown scenario in {a.scenario}")
     if "c" in wanted and not a.resetwal:
         ap.error("scenario c needs --resetwal")
@@ -978,8 +1045,8 @@ def main():
         for name in wanted:
             t0 = time.time()
             try:
-                if name == "e":
-                    ck = scenario_e(a, base, settings, results)
+                if name in ("e", "f"):
+                    ck = {"e": scenario_e, "f": scenario_f}[name](a, base, settings, results)
                 elif name == "c":
                     servers.append(Server(a, base, "c-orig", settings))
                     servers.append(Server(a, base, "c", settings))
