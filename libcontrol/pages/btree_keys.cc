@@ -48,6 +48,7 @@ void ForEachBtreeLeafEntry(std::span<const uint8_t> index, uint32_t block_size,
       const uint8_t* t = page.data() + off;
       const uint16_t info = Le16(t + 6);
       const size_t size = std::min<size_t>(info & kSizeMask, len);
+      if (size < kIndexTupleHeader) continue;
       const HeapTid tid = TidAt(t);
       if ((info & kAltTid) && (tid.offset & kIsPosting)) {
         const size_t count = tid.offset & kPostingCountMask, list = tid.block;
