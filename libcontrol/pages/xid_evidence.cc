@@ -1,5 +1,7 @@
 #include "libcontrol/pages/xid_evidence.h"
 
+#include <algorithm>
+
 #include "libcontrol/base/bytes.h"
 
 namespace pgrescue {
@@ -62,7 +64,7 @@ bool RowVisible(std::span<const uint8_t> heap, uint32_t block_size, uint32_t blo
   const uint64_t page_at = uint64_t{block} * block_size;
   if (page_at + block_size > heap.size()) return false;
   const auto page = heap.subspan(page_at, block_size);
-  const size_t lower = Le16(page.data() + 12);
+  const size_t lower = std::min<size_t>(Le16(page.data() + 12), block_size);
   for (int hops = 0; hops < 512 && offset >= 1; ++hops) {  // a chain never revisits a line pointer
     const size_t lp = heap::kPageHeaderSize + (offset - 1) * heap::kLinePointerSize;
     if (lp + heap::kLinePointerSize > lower) return false;
