@@ -312,12 +312,16 @@ TEST(ResetCli, RebuildXactFromWalAndUndo) {
   const auto real = RunCommand({kReset, "--rebuild-xact", "-D", d});
   ASSERT_EQ(real.exit_code, 0) << real.err;
   EXPECT_EQ(fs::file_size(root / "pg_xact/0000"), 8192u);
-  const auto undo_at = real.out.find("pgrescue-reset --undo ");
-  ASSERT_NE(undo_at, std::string::npos) << real.out;
+  // The undo command it prints, run as printed: the rescue folder is the
+  // only one under <datadir>.pgrescue/.
+  std::string rescue;
+  for (const auto& e : fs::directory_iterator(d + ".pgrescue")) rescue = e.path().string();
+  const std::string printed = "To put them back: pgrescue-reset --undo '" + rescue + "' -D '" + d + "'\n";
+  ASSERT_NE(real.out.find(printed), std::string::npos) << printed << real.out;
   const auto again = RunCommand({kReset, "--rebuild-xact", "-D", d});
   EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_NE(again.err.find("nothing to rebuild"), std::string::npos) << again.err;
-  const auto undo = RunCommand({kReset, "--undo", "-D", d});
+  const auto undo = RunCommand({kReset, "--undo", rescue, "-D", d});
   EXPECT_EQ(undo.exit_code, 0) << undo.err;
   EXPECT_EQ(Hashes(root), before);
   fs::remove_all(root);
