@@ -30,12 +30,15 @@ namespace {
 // page is gone.
 RemedyFacts::XactRebuildFacts XactRebuildFactsFor(const PlanEvidence& e) {
   RemedyFacts::XactRebuildFacts x;
+  // Unread pages leave the rebuild's loss unknown whatever the evidence
+  // says: its dry run tells the rest, and the plan spares a full WAL read.
   if (e.pages.files == 0) {
     x.pages_unread = "no relation file was read";
   } else if (!e.pages_complete) {
     x.pages_unread = fmt::format("{} damaged page(s) and {} problem(s) with relation files kept rows from being read",
                                  e.pages.invalid_pages, e.pages.structural.size());
   }
+  if (!x.pages_unread.empty()) return x;
   auto evidence = GatherXactEvidence(*e.dir, *e.control, 2);
   if (!evidence) return x;
   std::map<uint8_t, uint64_t> by;

@@ -135,8 +135,9 @@ Remedy RebuildXact(const RemedyFacts& f) {
   const std::string decided = fmt::format("{} of the {} XID(s) rows depend on are decided ({})", x.needed - x.unknown,
                                           x.needed, x.by_source.empty() ? "no evidence" : x.by_source);
   if (!x.pages_unread.empty()) {
-    r.loses = fmt::format("unknown: {}, so rows that need a lost status may not all have been seen; {}",
-                          x.pages_unread, decided);
+    r.loses = fmt::format("unknown: {}, so rows that need a lost status may not all have been seen; the dry run "
+                          "shows what the evidence decides",
+                          x.pages_unread);
     r.commands.push_back("pgrescue-reset --rebuild-xact -n -D " + ShellQuote(f.data_dir));
   } else if (x.unknown == 0) {
     r.loses = "nothing: " + decided;
