@@ -193,6 +193,11 @@ Result<XactRebuild> PlanXactRebuild(const DataDir& dir, const ControlFile& contr
     if (!r.Rebuilt(xid)) continue;
     if (d.contradiction()) r.contradictions.push_back(xid);
     if (UnknownToWrite(d)) r.unknown.push_back(xid);
+    r.referenced += d.referenced ? 1 : 0;
+    r.needed += d.needed ? 1 : 0;
+    if (d.verdict == XactVerdict::kUnknown) continue;
+    ++r.decided;
+    for (uint8_t s : xact_source::kAll) r.decided_by[s] += (d.sources() & s) ? 1 : 0;
   }
   CountRelations(dir, control, &r);
   return r;
@@ -247,21 +252,14 @@ std::string DescribeXactRebuild(const XactRebuild& r) {
     out += fmt::format("  {}  {}{}: {} page(s) kept, {} written\n", s.name, s.state,
                        s.detail.empty() ? "" : " (" + s.detail + ")", s.pages_kept, s.pages_written);
   }
-  uint64_t referenced = 0, needed = 0, decided = 0;
-  std::map<uint8_t, uint64_t> by;
-  for (const auto& [xid, d] : r.evidence.decisions) {
-    if (!r.Rebuilt(xid)) continue;
-    referenced += d.referenced ? 1 : 0;
-    needed += d.needed ? 1 : 0;
-    if (d.verdict == XactVerdict::kUnknown) continue;
-    ++decided;
-    for (uint8_t s : xact_source::kAll) by[s] += (d.sources() & s) ? 1 : 0;
-  }
   out += fmt::format("\nXIDs in the rebuilt pages: {} referenced by tuples ({} needed by a reader), {} decided, "
                      "{} unknown\n",
-                     referenced, needed, decided, r.unknown.size());
+                     r.referenced, r.needed, r.decided, r.unknown.size());
   out += "Decided by:";
-  for (uint8_t s : xact_source::kAll) out += fmt::format(" {} {};", XactSourceName(s), by[s]);
+  for (uint8_t s : xact_source::kAll) {
+    const auto it = r.decided_by.find(s);
+    out += fmt::format(" {} {};", XactSourceName(s), it == r.decided_by.end() ? 0 : it->second);
+  }
   out.back() = '\n';
   if (!r.contradictions.empty()) {
     out += fmt::format("Contradictions ({}): these XIDs count as unknown\n", r.contradictions.size());
@@ -302,6 +300,14 @@ std::string DescribeXactRebuild(const XactRebuild& r) {
 
 namespace {
 
+nlohmann::ordered_json SourceNames(uint8_t bits) {
+  auto out = nlohmann::ordered_json::array();
+  for (uint8_t s : xact_source::kAll) {
+    if (bits & s) out.push_back(XactSourceName(s));
+  }
+  return out;
+}
+
 nlohmann::ordered_json DuplicatesJson(const std::vector<RelationOutcome::Duplicates>& list) {
   auto out = nlohmann::ordered_json::array();
   for (const auto& d : list) {
@@ -319,37 +325,25 @@ nlohmann::ordered_json XactRebuildJson(const XactRebuild& r) {
     j["segments"].push_back({{"name", s.name}, {"state", s.state}, {"detail", s.detail},
                              {"pages_kept", s.pages_kept}, {"pages_written", s.pages_written}});
   }
-  uint64_t referenced = 0;
   nlohmann::ordered_json by = nlohmann::ordered_json::object();
-  for (uint8_t s : xact_source::kAll) by[std::string(XactSourceName(s))] = 0;
+  for (uint8_t s : xact_source::kAll) {
+    const auto it = r.decided_by.find(s);
+    by[std::string(XactSourceName(s))] = it == r.decided_by.end() ? 0 : it->second;
+  }
   auto decisions = nlohmann::ordered_json::array();
   for (const auto& [xid, d] : r.evidence.decisions) {
     if (!r.Rebuilt(xid)) continue;
-    referenced += d.referenced ? 1 : 0;
-    auto sources = nlohmann::ordered_json::array();
-    for (uint8_t s : xact_source::kAll) {
-      if (!(d.sources() & s)) continue;
-      sources.push_back(XactSourceName(s));
-      if (d.verdict != XactVerdict::kUnknown) by[std::string(XactSourceName(s))] = by[std::string(XactSourceName(s))].get<uint64_t>() + 1;
-    }
-    decisions.push_back({{"xid", xid}, {"status", XactVerdictName(d.verdict)}, {"by", sources},
+    decisions.push_back({{"xid", xid}, {"status", XactVerdictName(d.verdict)}, {"by", SourceNames(d.sources())},
                          {"referenced", d.referenced}, {"needed", d.needed}, {"prepared", d.prepared}});
   }
-  j["referenced_xids"] = referenced;
+  j["referenced_xids"] = r.referenced;
   j["decided_by"] = by;
   j["unknown_xids"] = r.unknown;
   j["contradictions"] = nlohmann::ordered_json::array();
   for (uint32_t xid : r.contradictions) {
     const auto& d = r.evidence.decisions.at(xid);
-    auto list = [](uint8_t bits) {
-      auto a = nlohmann::ordered_json::array();
-      for (uint8_t s : xact_source::kAll) {
-        if (bits & s) a.push_back(XactSourceName(s));
-      }
-      return a;
-    };
-    j["contradictions"].push_back({{"xid", xid}, {"committed_by", list(d.committed_by)},
-                                   {"aborted_by", list(d.aborted_by)}});
+    j["contradictions"].push_back({{"xid", xid}, {"committed_by", SourceNames(d.committed_by)},
+                                   {"aborted_by", SourceNames(d.aborted_by)}});
   }
   j["decisions"] = decisions;
   j["relations"] = nlohmann::ordered_json::array();

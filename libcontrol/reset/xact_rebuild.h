@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,6 +59,10 @@ struct XactRebuild {
   std::vector<uint32_t> unknown;         // needed XIDs in rebuilt pages with no answer
   std::vector<uint32_t> contradictions;  // XIDs in rebuilt pages whose evidence disagrees
   std::vector<RelationOutcome> relations;  // every heap relation read
+  // Over the XIDs in rebuilt pages: referenced by tuples, needed by a
+  // reader, decided; and per xact_source bit, the decided ones it answered.
+  uint64_t referenced = 0, needed = 0, decided = 0;
+  std::map<uint8_t, uint64_t> decided_by;
   // Whether an XID's status is rebuilt, rather than read from a surviving page.
   bool Rebuilt(uint32_t xid) const;
 };
