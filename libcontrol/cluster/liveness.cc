@@ -305,7 +305,7 @@ std::string LiveCheck::PostgresWouldSay() const {
   return {};
 }
 
-LiveCheck CheckDirectoryUse(const std::string& data_dir) try {
+static LiveCheck CheckOnce(const std::string& data_dir) try {
   LiveCheck c;
   const auto root = RealPath(data_dir);
   struct stat dir {};
@@ -377,6 +377,21 @@ LiveCheck CheckDirectoryUse(const std::string& data_dir) try {
 } catch (const std::exception& e) {
   LiveCheck c;
   c.limits.push_back(fmt::format("the check stopped: {}", e.what()));
+  return c;
+}
+
+// A server removes postmaster.pid a moment before its last process exits,
+// and `pg_ctl stop` returns as soon as the file is gone: a check run right
+// after it would find the exiting postmaster by its working directory.
+// Without a live postmaster, what still uses the directory is asked about
+// again for up to 2 s; whatever is still there then is reported. A running
+// postmaster is reported at once.
+LiveCheck CheckDirectoryUse(const std::string& data_dir) {
+  LiveCheck c = CheckOnce(data_dir);
+  for (int i = 0; i < 20 && c.in_use() && !c.postmaster_alive; ++i) {
+    usleep(100000);
+    c = CheckOnce(data_dir);
+  }
   return c;
 }
 

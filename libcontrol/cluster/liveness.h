@@ -95,6 +95,9 @@ struct LiveCheck {
   std::string PostgresWouldSay() const;
 };
 
+// When no postmaster runs but something else uses the directory, asks
+// again for up to 2 s before answering: a server that has just removed its
+// postmaster.pid (and so let `pg_ctl stop` return) is still exiting.
 LiveCheck CheckDirectoryUse(const std::string& data_dir);
 
 }  // namespace pgrescue

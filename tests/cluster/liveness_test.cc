@@ -244,6 +244,22 @@ TEST_F(LivenessLive, FindsWorkingDirectoryAndOpenFilesButNotItself) {
   EXPECT_FALSE(CheckDirectoryUse(data).in_use());
 }
 
+// `pg_ctl stop` returns once postmaster.pid is gone, while the postmaster
+// is still exiting with the data directory as its working directory.
+TEST_F(LivenessLive, AProcessExitingJustAfterTheCheckStartsIsWaitedFor) {
+  const std::string data = data_;
+  Child exiting([&] {
+    if (chdir(data.c_str()) != 0) return false;
+    signal(SIGALRM, SIG_DFL);
+    alarm(1);  // dies one second from now, unreaped until Stop()
+    return true;
+  });
+  ASSERT_TRUE(exiting.ok());
+  const auto c = CheckDirectoryUse(data);
+  EXPECT_FALSE(c.in_use()) << (c.users.empty() ? "" : c.users[0].how);
+  EXPECT_EQ(Find(c, exiting.pid()), nullptr);
+}
+
 TEST_F(LivenessLive, PostmasterPidFileNamingALiveProcess) {
   Child postmaster([] { return chdir("/") == 0; });
   ASSERT_TRUE(postmaster.ok());
