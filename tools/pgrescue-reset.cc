@@ -102,11 +102,10 @@ std::optional<int> Check(const pg::SafetyCheck& check) {
 struct Options {
   bool force = false, dry_run = false, auto_values = false, trust_control = false, rebuild = false;
   bool from_wal = false, rebuild_xact = false, json = false;
-  std::optional<std::string> unknown;
+  std::optional<std::string> unknown, undo;
   std::string checkpoint, rescue_dir;
   std::optional<uint32_t> catalog_version;
   pg::ResetOptionText values;
-  std::optional<std::string> undo;
   std::vector<std::string> archives;
   std::string RescueDir(const std::string& data_dir) const {
     return rescue_dir.empty() ? pg::DefaultRescueDir(data_dir) : rescue_dir;
@@ -217,7 +216,8 @@ int FromWal(const std::string& data_dir, const pg::DataDir& dir, const pg::Contr
                  "not start, its log says why.\n";
     return backup.recovering ? Refuse(pg::RecoverBackupRefusal(backup, data_dir, "", true)) : kExitDone;
   }
-  const auto control = pg::PointAtCheckpoint(current, *report, c, now, backup.recovering);
+  auto control = pg::PointAtCheckpoint(current, *report, c, now, backup.recovering);
+  if (!trusted) for (const auto& l : pg::TakeIdentityFromWal(dir, &control)) std::cout << "Taken from WAL: " << l << "\n";
   std::cout << pg::DescribeControlChanges(current, control, !rebuilt);
   const auto pages = pg::ScanDataPages(dir, trusted ? &current : nullptr);
   const pg::Lsn start{report->end.at.value + 1};

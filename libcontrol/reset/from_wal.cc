@@ -4,6 +4,7 @@
 
 #include "libcontrol/wal/wal_decode.h"
 #include "libcontrol/wal/wal_reader.h"
+#include "libcontrol/wal/wal_record.h"
 
 namespace pgrescue {
 
@@ -99,6 +100,22 @@ ControlFile PointAtCheckpoint(const ControlFile& current, const WalScanReport& r
     control.set(f, 0);
   }
   return control;
+}
+
+std::vector<std::string> TakeIdentityFromWal(const DataDir& dir, ControlFile* control) {
+  std::vector<std::string> taken;
+  const auto found = NewestWalLongPageHeader(WalListings(dir), control->layout());
+  if (!found) return taken;
+  for (auto [field, what, wal] : {std::tuple{Field::kSystemIdentifier, "system identifier",
+                                             found->header.system_identifier},
+                                  {Field::kWalSegmentSize, "WAL segment size", uint64_t{found->header.segment_size}},
+                                  {Field::kWalBlockSize, "WAL block size", uint64_t{found->header.block_size}}}) {
+    if (!control->has(field) || control->value(field) == wal) continue;
+    taken.push_back(fmt::format("{} {} from the long page header of {}, not pg_control's {}", what, wal,
+                                found->file, control->value(field)));
+    control->set(field, wal);
+  }
+  return taken;
 }
 
 }  // namespace pgrescue

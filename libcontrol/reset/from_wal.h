@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "libcontrol/cluster/backup.h"
 #include "libcontrol/cluster/data_dir.h"
@@ -43,5 +44,13 @@ Result<const FoundCheckpoint*> ChooseCheckpoint(const WalScanReport& report, std
 // the program.
 ControlFile PointAtCheckpoint(const ControlFile& current, const WalScanReport& report,
                               const FoundCheckpoint& checkpoint, int64_t now, bool keep_backup_state = false);
+
+// An untrusted pg_control's identity checked against WAL's: the server
+// refuses WAL whose system identifier differs from pg_control's ("WAL file is
+// from different database system"), so a value kept from a damaged
+// pg_control stops the very recovery --from-wal starts. The newest WAL long
+// page header's system identifier, segment size and block size replace
+// pg_control's where they differ; one line per value taken says so.
+std::vector<std::string> TakeIdentityFromWal(const DataDir& dir, ControlFile* control);
 
 }  // namespace pgrescue
