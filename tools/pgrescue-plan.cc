@@ -11,6 +11,7 @@
 #include "tools/listing_heap.h"
 
 #include "libcontrol/cluster/data_dir.h"
+#include "libcontrol/cluster/server_log.h"
 #include "libcontrol/plan/planner.h"
 
 namespace {
@@ -35,6 +36,11 @@ constexpr const char* kFooter =
     "past every WAL file in pg_wal and the archives, on the newest timeline, and past the\n"
     "largest LSN on any data page.\n"
     "\n"
+    "Symptoms: the server's log (the last start it records) or pasted lines are matched against\n"
+    "a catalogue of failure classes (a damaged pg_control, no valid checkpoint, a canceled backup,\n"
+    "lost commit status, lost or damaged WAL, damaged pages, wraparound, a lock file); each class\n"
+    "named is judged against the disk now: confirmed, refuted, or unconfirmed.\n"
+    "\n"
     "Hazards (a running server, a stale postmaster.pid, backup_label, an unclean shutdown,\n"
     "missing segments, a damaged pg_control) are listed before the values.\n"
     "\n"
@@ -46,6 +52,8 @@ constexpr const char* kFooter =
     "Examples:\n"
     "  pgrescue-plan /var/lib/postgresql/15/main\n"
     "  pgrescue-plan -D \"$PGDATA\" --wal-archive /mnt/archive --json\n"
+    "  pgrescue-plan --log /tmp/startup.log /var/lib/postgresql/15/main\n"
+    "  pgrescue-plan --symptom 'PANIC:  could not locate a valid checkpoint record' \"$PGDATA\"\n"
     "  pgrescue-plan --reset-values /var/lib/postgresql/15/main\n";
 
 int Fail(const std::string& message) { return pgrescue::cli::Fail(kProgname, message); }
@@ -61,6 +69,14 @@ int main(int argc, char** argv) {
   pgrescue::PlanOptions options;
   app.add_option("--wal-archive", archives, "a directory of archived WAL to consider (repeatable)")
       ->allow_extra_args(false);
+  std::vector<std::string> log_files, symptoms;
+  bool no_log = false;
+  app.add_option("--log", log_files,
+                 "the server's log to read the last start from (stderr, csvlog or jsonlog; repeatable); by "
+                 "default the newest file in log_directory, and Debian's /var/log/postgresql file")
+      ->allow_extra_args(false);
+  app.add_option("--symptom", symptoms, "a line of the server's log, as pasted (repeatable)")->allow_extra_args(false);
+  app.add_flag("--no-log", no_log, "do not look for the server's log");
   app.add_flag("--json", json, "print the plan as JSON");
   app.add_flag("--reset-values", options.reset_values,
                "derive and print the reset values and command even where recovery from WAL would work");
@@ -74,6 +90,17 @@ int main(int argc, char** argv) {
   for (const auto& a : dir->wal_archives) {
     if (!a.exists) return Fail("WAL archive \"" + a.path + "\" does not exist or is not a directory");
   }
+  if (log_files.empty() && !no_log) {
+    for (const auto& found : pgrescue::FindServerLogs(*dir)) {
+      if (found.rfind("/var/log/", 0) == 0 || log_files.empty()) log_files.push_back(found);
+    }
+  }
+  for (const auto& file : log_files) {
+    auto log = pgrescue::ReadServerLog(file);
+    if (!log) return Fail(log.error().ToString());
+    options.logs.push_back(std::move(*log));
+  }
+  if (!symptoms.empty()) options.logs.push_back(pgrescue::SymptomLog(symptoms));
   auto plan = pgrescue::MakePlan(*dir, options);
   if (!plan) return Fail(plan.error().ToString());
   if (json) {

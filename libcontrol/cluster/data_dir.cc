@@ -206,7 +206,9 @@ void ScanRelations(const fs::path& root, DataDir* out) {
 void ReadSettings(const fs::path& file, std::map<std::string, std::string>* settings) {
   std::ifstream in(file);
   std::string line;
-  const auto& wanted = ControlRelevantSettings();
+  auto wanted = ControlRelevantSettings();
+  // Where the server logs, for the symptoms (server_log.h).
+  wanted.insert(wanted.end(), {"log_directory", "log_filename"});
   while (std::getline(in, line)) {
     const auto hash = line.find('#');
     if (hash != std::string::npos) line.resize(hash);

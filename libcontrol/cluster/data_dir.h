@@ -43,7 +43,8 @@ struct DataDir {
   bool recovery_signal = false;
   bool standby_signal = false;
   bool recovery_conf = false;
-  // Settings from postgresql.conf then postgresql.auto.conf (later wins).
+  // Settings from postgresql.conf then postgresql.auto.conf (later wins): those
+  // pg_control records, and log_directory and log_filename.
   std::map<std::string, std::string> settings;
 };
 

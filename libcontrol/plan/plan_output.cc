@@ -1,13 +1,48 @@
 // The plan as a DBA reads it, and as JSON for scripts.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "libcontrol/plan/planner.h"
 
 namespace pgrescue {
+namespace {
+
+// "2 (start-server), 4 (reset)": the ranked remedies a class names.
+std::string AddressedBy(const Plan& plan, const FailureClass& c) {
+  std::string out;
+  for (size_t i = 0; i < plan.remedies.size(); ++i) {
+    if (std::find(c.remedies.begin(), c.remedies.end(), plan.remedies[i].code) == c.remedies.end()) continue;
+    out += fmt::format("{}{} ({})", out.empty() ? "" : ", ", i + 1, plan.remedies[i].code);
+  }
+  return out;
+}
+
+std::string FormatSymptoms(const Plan& plan) {
+  std::string out = "\nSymptoms, from ";
+  for (size_t i = 0; i < plan.log_sources.size(); ++i) out += (i ? ", " : "") + plan.log_sources[i];
+  out += ":\n";
+  if (plan.diagnoses.empty()) out += "  the log names no failure pgrescue knows\n";
+  for (const auto& d : plan.diagnoses) {
+    out += fmt::format("  {} [{}]: {}\n", d.failure->code, SymptomVerdictName(d.verdict), d.failure->title);
+    for (size_t i = 0; i < d.messages.size() && i < 3; ++i) {
+      const auto& m = d.messages[i];
+      out += fmt::format("     log: {}{}{}\n", m.severity, m.severity.empty() ? "" : ":  ", m.text);
+    }
+    if (d.messages.size() > 3) out += fmt::format("     log: ... and {} more\n", d.messages.size() - 3);
+    for (const auto& line : d.evidence) out += "     disk: " + line + "\n";
+    const auto addressed = AddressedBy(plan, *d.failure);
+    out += "     remedies: " + (addressed.empty() ? std::string("none of those below") : addressed) + "\n";
+  }
+  return out;
+}
+
+}  // namespace
 
 std::string FormatPlan(const Plan& plan) {
   std::string out = fmt::format("Plan for {} (PostgreSQL {})\n\nFound:\n", plan.data_dir, plan.layout->major());
   for (const auto& f : plan.found) out += "  " + f + "\n";
+  if (!plan.log_sources.empty()) out += FormatSymptoms(plan);
   out += "\nHazards:\n";
   if (plan.hazards.empty()) out += "  none\n";
   for (const auto& h : plan.hazards) {
@@ -43,6 +78,23 @@ nlohmann::ordered_json PlanToJson(const Plan& plan) {
   j["data_dir"] = plan.data_dir;
   j["version"] = std::string(plan.layout->major());
   j["found"] = plan.found;
+  j["logs"] = plan.log_sources;
+  j["symptoms"] = nlohmann::ordered_json::array();
+  for (const auto& d : plan.diagnoses) {
+    auto messages = nlohmann::ordered_json::array();
+    for (const auto& m : d.messages) {
+      messages.push_back({{"severity", m.severity}, {"message", m.text}, {"detail", m.detail}, {"hint", m.hint}});
+    }
+    auto remedies = nlohmann::ordered_json::array();
+    for (const auto& r : plan.remedies) {
+      if (std::find(d.failure->remedies.begin(), d.failure->remedies.end(), r.code) != d.failure->remedies.end()) {
+        remedies.push_back(r.code);
+      }
+    }
+    j["symptoms"].push_back({{"class", d.failure->code}, {"title", d.failure->title},
+                             {"verdict", SymptomVerdictName(d.verdict)}, {"messages", messages},
+                             {"sources", d.sources}, {"evidence", d.evidence}, {"remedies", remedies}});
+  }
   j["hazards"] = nlohmann::ordered_json::array();
   for (const auto& h : plan.hazards) {
     j["hazards"].push_back({{"code", h.code}, {"message", h.message}, {"needs_decision", h.needs_decision}});

@@ -6,6 +6,7 @@
 #include "libcontrol/plan/evidence.h"
 #include "libcontrol/plan/hazards.h"
 #include "libcontrol/plan/plan_steps.h"
+#include "libcontrol/plan/symptoms.h"
 
 namespace pgrescue {
 namespace {
@@ -29,6 +30,8 @@ void Run(const DataDir& dir, const ControlLayout& layout, const PlanOptions& opt
   values.push_back(DeriveNextOid(e));
   values.push_back(DeriveWalStart(e, hazards));
   values.push_back(DeriveEpoch(e, next_xid.wrapped));
+  plan->diagnoses = Diagnose(options.logs, e, xact_missing);
+  for (const auto& log : options.logs) plan->log_sources.push_back(log.source);
   BuildCommands(e, plan);
   RankPlanRemedies(e, xact_missing, plan);
   LivenessCaveats(e, hazards);

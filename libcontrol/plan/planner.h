@@ -11,6 +11,8 @@
 
 #include "libcontrol/control/control_layout.h"
 #include "libcontrol/cluster/data_dir.h"
+#include "libcontrol/cluster/server_log.h"
+#include "libcontrol/plan/failure_catalogue.h"
 #include "libcontrol/pages/page_scan.h"
 #include "libcontrol/plan/remedies.h"
 #include "libcontrol/base/result.h"
@@ -41,7 +43,11 @@ struct PlanOptions {
   // Data pages already read by the caller with ScanDataPages (the planner
   // reads them itself when null); must outlive MakePlan.
   const PageScanReport* pages = nullptr;
+  // The server's own account (its log, or lines pasted with --symptom): the
+  // failures it names are judged against the disk (symptoms.h).
+  std::vector<ServerLog> logs;
 };
+
 
 struct Plan {
   std::string data_dir;
@@ -50,6 +56,8 @@ struct Plan {
   std::optional<PageScanReport> page_lsn; // the data pages read: a new WAL must start past their largest LSN
   const ControlLayout* layout = nullptr;  // the version planned for
   std::vector<std::string> found;         // what the scan saw, one line each
+  std::vector<std::string> log_sources;   // the logs read
+  std::vector<Diagnosis> diagnoses;       // the failures the logs name, judged
   std::vector<Hazard> hazards;
   std::vector<DerivedValue> values;
   bool needs_force = false;

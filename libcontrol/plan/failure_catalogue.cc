@@ -1,0 +1,199 @@
+#include "libcontrol/plan/failure_catalogue.h"
+
+#include <cctype>
+#include <cstring>
+
+namespace pgrescue {
+namespace {
+
+// A format split at its conversions: literal, conversion, literal, ...
+// (literals may be empty), "%%" folded into the literal.
+std::vector<std::string> Literals(std::string_view format) {
+  std::vector<std::string> out(1);
+  for (size_t i = 0; i < format.size(); ++i) {
+    if (format[i] != '%') {
+      out.back() += format[i];
+      continue;
+    }
+    if (i + 1 < format.size() && format[i + 1] == '%') {
+      out.back() += '%';
+      ++i;
+      continue;
+    }
+    size_t j = i + 1;
+    while (j < format.size() && std::strchr("-+ #0123456789.*", format[j]) != nullptr) ++j;
+    while (j < format.size() && std::strchr("hlLzjt", format[j]) != nullptr) ++j;
+    if (j < format.size() && std::strchr("diouxXeEfgGcspm", format[j]) != nullptr) {
+      out.emplace_back();
+      i = j;
+    } else {
+      out.back() += '%';
+    }
+  }
+  return out;
+}
+
+// literals[k] must start at `at`; conversions between literals take the
+// shortest text that lets the rest match. `budget` bounds the backtracking.
+bool MatchFrom(const std::vector<std::string>& literals, size_t k, std::string_view text, size_t at,
+               std::vector<std::string>* values, int* budget) {
+  if (--*budget < 0) return false;
+  const std::string& lit = literals[k];
+  if (text.compare(at, lit.size(), lit) != 0) return false;
+  at += lit.size();
+  if (k + 1 == literals.size()) return at == text.size();
+  const std::string& next = literals[k + 1];
+  for (size_t end = text.find(next, at); end != std::string_view::npos; end = text.find(next, end + 1)) {
+    values->push_back(std::string(text.substr(at, end - at)));
+    if (MatchFrom(literals, k + 1, text, end, values, budget)) return true;
+    values->pop_back();
+    if (*budget < 0) return false;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool MatchMessageForm(std::string_view format, std::string_view text, std::vector<std::string>* values) {
+  const auto literals = Literals(format);
+  std::vector<std::string> found;
+  int budget = 10000;
+  if (!MatchFrom(literals, 0, text, 0, &found, &budget)) return false;
+  if (values != nullptr) *values = std::move(found);
+  return true;
+}
+
+const FailureClass* FindFailureClass(std::string_view code) {
+  for (const auto& c : FailureCatalogue()) {
+    if (c.code == code) return &c;
+  }
+  return nullptr;
+}
+
+}  // namespace pgrescue
+
+namespace pgrescue {
+
+// Wordings are errmsg's format strings from each branch's source; where the
+// server adds a DETAIL or HINT, only the primary message is matched.
+const std::vector<FailureClass>& FailureCatalogue() {
+  static const std::vector<FailureClass> classes = {
+      {"directory-in-use",
+       "the data directory is (or seems) still in use: a lock file or shared memory block says so",
+       {{"lock file \"%s\" already exists", "9.4–"},
+        {"pre-existing shared memory block (key %lu, ID %lu) is still in use", "9.4–"},
+        {"bogus data in lock file \"%s\": \"%s\"", "9.4–"},
+        {"lock file \"%s\" is empty", "9.4–"}},
+       "postmaster.pid, the processes using the directory and its shared memory segment",
+       {"wait", "start-server"}},
+      {"control-damaged",
+       "pg_control is missing, unreadable, of another version or fails its checksum",
+       {{"could not open control file \"%s\": %m", "9.4–11"},
+        {"could not open file \"%s\": %m", "12–"},
+        {"%s: could not find the database system", "9.4–"},
+        {"incorrect checksum in control file", "9.4–"},
+        {"database files are incompatible with server", "9.4–"},
+        {"could not read from control file: %m", "9.4–11"},
+        {"could not read from control file: read %d bytes, expected %d", "9.4–11"},
+        {"could not read file \"%s\": %m", "12–"},
+        {"could not read file \"%s\": read %d of %zu", "12–"},
+        {"invalid WAL segment size in control file (%d byte)", "11–"},
+        {"invalid WAL segment size in control file (%d bytes)", "11–"}},
+       "global/pg_control: present, its CRC, its version and its values",
+       {"from-wal", "reset"}},
+      {"no-checkpoint",
+       "crash recovery cannot find the checkpoint pg_control names",
+       {{"could not locate a valid checkpoint record", "9.4–16"},
+        {"could not locate a valid checkpoint record at %X/%X", "17–"},
+        {"invalid primary checkpoint record", "9.4–10"},
+        {"invalid secondary checkpoint record", "9.4–10"},
+        {"invalid checkpoint record", "11–"},
+        {"invalid resource manager ID in primary checkpoint record", "9.4–10"},
+        {"invalid resource manager ID in checkpoint record", "11–"},
+        {"invalid xl_info in primary checkpoint record", "9.4–10"},
+        {"invalid xl_info in checkpoint record", "11–"},
+        {"invalid length of primary checkpoint record", "9.4–10"},
+        {"invalid length of checkpoint record", "11–"},
+        {"could not find redo location referenced by checkpoint record", "9.4–"}},
+       "whether WAL holds pg_control's checkpoint record and its redo point",
+       {"start-server", "recover-backup", "from-wal", "reset"}},
+      {"canceled-backup",
+       "recovery of a backup copy cannot reach the backup's end: its pg_stop_backup never ran",
+       {{"online backup was canceled, recovery cannot continue", "9.4–"},
+        {"WAL ends before end of online backup", "9.4–"},
+        {"WAL ends before consistent recovery point", "9.4–"},
+        {"could not locate required checkpoint record", "9.4–"},
+        {"backup_label contains data inconsistent with control file", "9.4–"}},
+       "backup_label, pg_control's backup fields, the copy's page LSNs and the WAL from the backup's start",
+       {"recover-backup", "from-wal", "reset"}},
+      {"xact-missing",
+       "the commit status of transactions is gone (pg_xact, pg_clog or pg_multixact files missing)",
+       {{"could not access status of transaction %u", "9.4–"},
+        {"MultiXactId %u has not been created yet -- apparent wraparound", "9.4–"},
+        {"MultiXactId %u does no longer exist -- apparent wraparound", "9.4–"}},
+       "pg_xact (pg_clog) and pg_multixact against the IDs pg_control and the pages use",
+       {"restore-xact", "rebuild-xact", "reset"}},
+      {"wal-gone",
+       "WAL that recovery needs has been removed",
+       {{"requested WAL segment %s has already been removed", "9.4–"},
+        {"could not open file \"%s\" (log file %u, segment %u): %m", "9.4"},
+        {"could not restore file \"%s\" from archive: %s", "9.4–"}},
+       "the WAL files from pg_control's redo point on, in pg_wal and the archives given",
+       {"recover-backup", "from-wal", "reset"}},
+      {"wal-damaged",
+       "WAL is unreadable before its end (a read error during recovery also marks the normal end of WAL)",
+       {{"invalid magic number %04X in log segment %s, offset %u", "9.4–16"},
+        {"invalid magic number %04X in WAL segment %s, LSN %X/%X, offset %u", "17–"},
+        {"invalid record length at %X/%X: wanted %u, got %u", "9.4–15"},
+        {"invalid record length at %X/%X: expected at least %u, got %u", "16–"},
+        {"missing contrecord at %X/%X", "14–"},
+        {"there is no contrecord flag at %X/%X", "9.4–"},
+        {"incorrect resource manager data checksum in record at %X/%X", "9.4–"},
+        {"invalid record offset at %X/%X", "9.4–15"},
+        {"invalid record offset at %X/%X: expected at least %u, got %u", "16–"},
+        {"record with incorrect prev-link %X/%X at %X/%X", "9.4–"},
+        {"unexpected pageaddr %X/%X in log segment %s, offset %u", "9.4–16"},
+        {"unexpected pageaddr %X/%X in WAL segment %s, LSN %X/%X, offset %u", "17–"},
+        {"invalid resource manager ID %u at %X/%X", "9.4–"},
+        {"record length %u at %X/%X too long", "9.4–"},
+        {"invalid contrecord length %u at %X/%X", "9.4–"},
+        {"invalid contrecord length %u (expected %lld) at %X/%X", "13–"}},
+       "where WAL stops being readable, and whether written WAL lies past it",
+       {"start-server", "recover-backup", "from-wal", "reset"}},
+      {"system-id-differs",
+       "WAL from another cluster lies in pg_wal",
+       {{"WAL file is from different database system: %s", "9.4–"},
+        {"database system identifier differs between the primary and standby", "9.4–"}},
+       "the system identifier in each WAL file's long header against pg_control's",
+       {"from-wal", "reset"}},
+      {"page-damaged",
+       "data pages cannot be read: a checksum failure, a damaged header, a short file or lost TOAST",
+       {{"invalid page in block %u of relation %s", "9.4–"},
+        {"page verification failed, calculated checksum %u but expected %u", "9.4–"},
+        {"could not read block %u in file \"%s\": read only %d of %d bytes", "9.4–"},
+        {"could not read blocks %u..%u in file \"%s\": read only %zu of %zu bytes", "17–"},
+        {"missing chunk number %d for toast value %u in %s", "9.4–"},
+        {"unexpected chunk number %d (expected %d) for toast value %u in %s", "9.4–"},
+        {"catalog is missing %d attribute(s) for relid %u", "9.4–"},
+        {"catalog is missing %d attribute(s) for relation OID %u", "15–"},
+        {"unexpected zero page at block %u", "9.4–"}},
+       "every data page's header and checksum (pgrescue-check)",
+       {"check-pages"}},
+      {"wraparound",
+       "XID wraparound protection: the server stops assigning transaction IDs",
+       {{"database is not accepting commands to avoid wraparound data loss in database \"%s\"", "9.4–15"},
+        {"database is not accepting commands to avoid wraparound data loss in database with OID %u", "9.4–15"},
+        {"database is not accepting commands that assign new transaction IDs to avoid wraparound data loss in "
+         "database \"%s\"", "16–"},
+        {"database is not accepting commands that assign new transaction IDs to avoid wraparound data loss in "
+         "database with OID %u", "16–"},
+        {"database is not accepting commands that generate new MultiXactIds to avoid wraparound data loss in "
+         "database \"%s\"", "9.4–"},
+        {"database \"%s\" must be vacuumed within %u transactions", "9.4–"}},
+       "pg_control's next and oldest XIDs: how far the next is past the oldest",
+       {"vacuum"}},
+  };
+  return classes;
+}
+
+}  // namespace pgrescue

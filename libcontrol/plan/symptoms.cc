@@ -1,0 +1,180 @@
+#include "libcontrol/plan/symptoms.h"
+
+#include <fmt/format.h>
+
+namespace pgrescue {
+namespace {
+
+using Verdict = SymptomVerdict;
+
+struct Judgement {
+  Verdict verdict = Verdict::kUnconfirmed;
+  std::vector<std::string> evidence;
+  void Say(Verdict v, std::string line) {
+    verdict = v;
+    evidence.push_back(std::move(line));
+  }
+};
+
+void DirectoryInUse(const PlanEvidence& e, Judgement* j) {
+  const LiveCheck& live = e.dir->live;
+  for (const auto& line : live.Describe()) j->evidence.push_back(line);
+  if (const auto says = live.PostgresWouldSay(); !says.empty()) {
+    j->Say(Verdict::kConfirmed, "a server started now would still stop with \"" + says + "\"");
+  } else if (live.in_use()) {
+    j->verdict = Verdict::kConfirmed;
+  } else if (live.limits.empty()) {
+    j->Say(Verdict::kRefuted, e.dir->postmaster_pid ? "postmaster.pid names no running process and no shared "
+                                                      "memory is attached: a server started now removes it"
+                                                    : "no postmaster.pid, no attached shared memory, no process "
+                                                      "uses the directory");
+  }
+}
+
+void ControlDamaged(const PlanEvidence& e, Judgement* j) {
+  j->Say(e.trust.ok() ? Verdict::kRefuted : Verdict::kConfirmed,
+         e.trust.ok() ? "global/pg_control is present, its CRC matches and its values are plausible now"
+                      : e.trust.why);
+}
+
+void NoCheckpoint(const PlanEvidence& e, Judgement* j) {
+  if (!e.trust.ok()) {
+    j->Say(Verdict::kUnconfirmed, "pg_control cannot be trusted, so its checkpoint cannot be looked for");
+  } else if (e.crash_recovery_works) {
+    j->Say(Verdict::kRefuted, fmt::format("WAL holds pg_control's checkpoint {} and everything from its redo point",
+                                          FormatLsn(Lsn{e.Pc(Field::kCheckPoint)})));
+  } else {
+    j->Say(Verdict::kConfirmed, e.control_problem);
+  }
+}
+
+void CanceledBackup(const PlanEvidence& e, Judgement* j) {
+  j->evidence = e.backup.evidence;
+  if (e.backup.recovering) {
+    j->verdict = Verdict::kConfirmed;
+  } else if (e.trust.ok()) {
+    j->Say(Verdict::kRefuted, "neither backup_label nor pg_control's backup fields say a backup's recovery is "
+                              "unfinished");
+  }
+}
+
+void XactMissing(const std::optional<std::string>& xact_missing, const PlanEvidence& e, Judgement* j) {
+  if (xact_missing) {
+    j->Say(Verdict::kConfirmed, *xact_missing);
+  } else if (e.trust.ok()) {
+    j->Say(Verdict::kRefuted, "pg_xact and pg_multixact cover every ID from pg_control's oldest to its next");
+  }
+}
+
+// A read error at the end of WAL is how every crash recovery ends; it marks
+// damage only when written WAL lies past it.
+void WalDamaged(const PlanEvidence& e, Judgement* j) {
+  if (!e.wal) {
+    j->Say(Verdict::kUnconfirmed, "WAL could not be read");
+    return;
+  }
+  const WalScanReport& w = *e.wal;
+  j->evidence.push_back(fmt::format("valid WAL ends at {} ({}): {}", FormatLsn(w.end.at), WalStopName(w.end.why),
+                                    w.end.detail));
+  const uint64_t end_segment = w.end.at.value / e.segment_size();
+  if (w.newest_written_segment && *w.newest_written_segment > end_segment) {
+    j->Say(Verdict::kConfirmed, fmt::format("WAL was written past that point: segment {:X} holds its own pages",
+                                            *w.newest_written_segment));
+  } else if (!w.breaks.empty()) {
+    j->Say(Verdict::kConfirmed, fmt::format("{} break(s) before the end where reading resumed later",
+                                            w.breaks.size()));
+  } else if (w.end.why == WalStop::kEndOfWal || e.crash_recovery_works) {
+    j->Say(Verdict::kRefuted, "nothing readable lies past that point: it is the end of WAL, where every crash "
+                              "recovery stops");
+  }
+}
+
+void WalGone(const PlanEvidence& e, Judgement* j) {
+  if (e.crash_recovery_works) {
+    j->Say(Verdict::kRefuted, "every WAL file from pg_control's redo point on is here (or in the archives given)");
+  } else if (e.wal && e.wal->end.why == WalStop::kMissingSegment) {
+    j->Say(Verdict::kConfirmed, fmt::format("WAL stops at {}: {}", FormatLsn(e.wal->end.at), e.wal->end.detail));
+  } else if (e.wal) {
+    j->evidence.push_back(fmt::format("valid WAL ends at {} ({})", FormatLsn(e.wal->end.at),
+                                      WalStopName(e.wal->end.why)));
+  }
+}
+
+void PageDamaged(const PlanEvidence& e, Judgement* j) {
+  if (e.pages.invalid_pages > 0) {
+    j->Say(Verdict::kConfirmed, fmt::format("{} page(s) fail their header or checksum check now",
+                                            e.pages.invalid_pages));
+    for (const auto& line : e.pages.DamagedExamples(5)) j->evidence.push_back(line);
+  } else if (e.pages_complete && e.trust.ok()) {
+    j->Say(Verdict::kRefuted, fmt::format("all {} data pages pass their header and checksum checks (TOAST and "
+                                          "catalog contents are not judged here: run pgrescue-check)",
+                                          e.pages.pages));
+  }
+}
+
+void Wraparound(const PlanEvidence& e, Judgement* j) {
+  if (!e.control) return;
+  constexpr uint64_t kWrapDistance = 2147483647;  // half the XID circle
+  constexpr uint64_t kWarnMargin = 40000000;      // the server warns this far before wrapping, and stops closer
+  const uint32_t next = static_cast<uint32_t>(e.Pc(Field::kNextXid));
+  const uint32_t oldest = static_cast<uint32_t>(e.Pc(Field::kOldestXid));
+  const uint64_t age = static_cast<uint32_t>(next - oldest);
+  j->Say(age + kWarnMargin >= kWrapDistance ? Verdict::kConfirmed : Verdict::kRefuted,
+         fmt::format("pg_control: next XID {} is {} past the oldest unfrozen XID {}; wraparound is {} past it",
+                     next, age, oldest, kWrapDistance));
+}
+
+}  // namespace
+
+std::string_view SymptomVerdictName(SymptomVerdict v) {
+  switch (v) {
+    case SymptomVerdict::kConfirmed: return "confirmed";
+    case SymptomVerdict::kRefuted: return "refuted";
+    case SymptomVerdict::kUnconfirmed: return "unconfirmed";
+  }
+  return "?";
+}
+
+std::vector<Diagnosis> Diagnose(const std::vector<ServerLog>& logs, const PlanEvidence& e,
+                                const std::optional<std::string>& xact_missing) {
+  std::vector<Diagnosis> out;
+  for (const FailureClass& c : FailureCatalogue()) {
+    Diagnosis d;
+    d.failure = &c;
+    for (const ServerLog& log : logs) {
+      bool named = false;
+      for (const LogMessage& m : log.messages) {
+        for (const MessageForm& form : c.messages) {
+          if (MatchMessageForm(form.format, m.text, nullptr)) {
+            d.messages.push_back(m);
+            named = true;
+            break;
+          }
+        }
+      }
+      if (named) d.sources.push_back(log.source);
+    }
+    if (d.messages.empty()) continue;
+    Judgement j;
+    if (c.code == "directory-in-use") DirectoryInUse(e, &j);
+    if (c.code == "control-damaged") ControlDamaged(e, &j);
+    if (c.code == "no-checkpoint") NoCheckpoint(e, &j);
+    if (c.code == "canceled-backup") CanceledBackup(e, &j);
+    if (c.code == "xact-missing") XactMissing(xact_missing, e, &j);
+    if (c.code == "wal-gone") WalGone(e, &j);
+    if (c.code == "wal-damaged") WalDamaged(e, &j);
+    if (c.code == "system-id-differs") {
+      WalDamaged(e, &j);
+      j.verdict = Verdict::kUnconfirmed;
+      j.evidence.push_back("WAL files' system identifiers are not compared with pg_control's yet");
+    }
+    if (c.code == "page-damaged") PageDamaged(e, &j);
+    if (c.code == "wraparound") Wraparound(e, &j);
+    d.verdict = j.verdict;
+    d.evidence = std::move(j.evidence);
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+}  // namespace pgrescue

@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""From the server's own log to the remedy, on a real server.
+
+Each scenario breaks a cluster the way it breaks in the field, lets the
+server fail and write its log (pg_ctl -l), and hands that log to
+pgrescue-plan --log. The plan must name the failure class and confirm it
+from the disk. Where the top remedy is a pgrescue command, it is run exactly
+as printed, the server must start, and the rows promised are counted.
+
+  crash            pg_ctl stop -m immediate after committed work; the log
+                   names nothing, and the only remedy is start-server: no
+                   reset may be offered. Started: every row.
+  control-missing  global/pg_control removed; the server's stderr says it
+                   cannot find the database system. Top remedy from-wal
+                   (--rebuild); every row, as it says "loses: nothing".
+  control-crc      a byte of pg_control flipped ("incorrect checksum in
+                   control file"); the top remedy is run; every row.
+  no-checkpoint    immediate stop, then every WAL file removed ("could not
+                   locate a valid checkpoint record"); the reset is run; the
+                   rows checkpointed before the stop survive.
+  page-damaged     (checksums on) a table's block 1 overwritten; a query
+                   fails with "invalid page in block 1 of relation ..."; the
+                   plan confirms it and names that block.
+  symptom          --symptom with a pasted line names the class too.
+"""
+import argparse
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+
+from pgtest import Cluster, Failure, run
+
+ROWS = 5000
+
+
+def plan(a, data, *extra):
+    r = subprocess.run([a.plan, "--json", *extra, data], capture_output=True, text=True)
+    if r.returncode not in (0, 1):
+        raise Failure(f"pgrescue-plan exit {r.returncode}: {r.stderr}")
+    return json.loads(r.stdout)
+
+
+def symptom(p, code):
+    for s in p["symptoms"]:
+        if s["class"] == code:
+            return s
+    raise Failure(f"the plan names {[s['class'] for s in p['symptoms']]}, not {code}; logs {p['logs']}")
+
+
+def follow_top_remedy(a, p, code):
+    """Runs the first remedy's pgrescue commands exactly as printed (pg_ctl is the caller's)."""
+    top = p["remedies"][0]
+    if top["code"] != code:
+        raise Failure(f"top remedy is {top['code']}, expected {code}: {[r['code'] for r in p['remedies']]}")
+    for command in top["commands"]:
+        argv = shlex.split(command)
+        if argv[0] != "pgrescue-reset":
+            continue
+        r = subprocess.run([a.reset, *argv[1:]], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Failure(f"{command}: exit {r.returncode}: {r.stderr}{r.stdout[-2000:]}")
+    return top
+
+
+def fresh(a, base, name, checksums=False):
+    c = Cluster(a, base, name)
+    c.initdb(checksums)
+    c.start()
+    c.sql(f"CREATE TABLE t (id int, body text); INSERT INTO t SELECT g, repeat('x', 50) FROM generate_series(1, {ROWS}) g")
+    return c
+
+
+def count(c):
+    c.start()
+    n = int(c.sql("SELECT count(*) FROM t").stdout.strip())
+    c.stop()
+    return n
+
+
+def start_fails(c):
+    try:
+        c.start()
+    except Failure:
+        return
+    raise Failure("the server started, but the scenario should stop it")
+
+
+def crash(a, base):
+    c = fresh(a, base, "crash")
+    c.stop("immediate")
+    p = plan(a, c.data, "--log", c.data + ".log")
+    codes = [r["code"] for r in p["remedies"]]
+    if codes != ["start-server"]:
+        raise Failure(f"crash: remedies {codes}, expected only start-server")
+    if p["symptoms"]:
+        raise Failure(f"crash: the log named {[s['class'] for s in p['symptoms']]}")
+    return count(c)
+
+
+def control_missing(a, base):
+    c = fresh(a, base, "control-missing")
+    c.stop()
+    os.remove(os.path.join(c.data, "global", "pg_control"))
+    start_fails(c)
+    p = plan(a, c.data, "--log", c.data + ".log")
+    s = symptom(p, "control-damaged")
+    if s["verdict"] != "confirmed" or "from-wal" not in s["remedies"]:
+        raise Failure(f"control-missing: {s}")
+    top = follow_top_remedy(a, p, "from-wal")
+    if not top["loses"].startswith("nothing"):
+        raise Failure(f"control-missing: from-wal loses {top['loses']}")
+    return count(c)
+
+
+def control_crc(a, base):
+    c = fresh(a, base, "control-crc")
+    c.stop()
+    path = os.path.join(c.data, "global", "pg_control")
+    with open(path, "r+b") as f:
+        f.seek(0)
+        first = f.read(1)
+        f.seek(0)
+        f.write(bytes([first[0] ^ 0x01]))  # system identifier's low byte: only the CRC notices
+    start_fails(c)
+    p = plan(a, c.data, "--log", c.data + ".log")
+    s = symptom(p, "control-damaged")
+    if s["verdict"] != "confirmed":
+        raise Failure(f"control-crc: {s}")
+    follow_top_remedy(a, p, p["remedies"][0]["code"])
+    return count(c)
+
+
+def no_checkpoint(a, base):
+    c = fresh(a, base, "no-checkpoint")
+    c.sql("CHECKPOINT")
+    c.stop("immediate")
+    wal = os.path.join(c.data, "pg_wal")
+    for name in os.listdir(wal):
+        if len(name) == 24:
+            os.remove(os.path.join(wal, name))
+    start_fails(c)
+    p = plan(a, c.data, "--log", c.data + ".log")
+    s = symptom(p, "no-checkpoint")
+    if s["verdict"] != "confirmed":
+        raise Failure(f"no-checkpoint: {s}")
+    follow_top_remedy(a, p, "reset")
+    return count(c)
+
+
+def page_damaged(a, base):
+    c = fresh(a, base, "page-damaged", checksums=True)
+    path = os.path.join(c.data, c.sql("SELECT pg_relation_filepath('t')").stdout.strip())
+    c.stop()
+    with open(path, "r+b") as f:
+        f.seek(8192 + 100)
+        f.write(b"\xde\xad" * 50)
+    c.start()
+    r = c.sql("SELECT count(*) FROM t", check=False)
+    c.stop()
+    if "invalid page in block 1" not in r.stderr:
+        raise Failure(f"page-damaged: the server said {r.stderr!r}")
+    p = plan(a, c.data, "--log", c.data + ".log")
+    s = symptom(p, "page-damaged")
+    rel = os.path.relpath(path, c.data)
+    if s["verdict"] != "confirmed" or not any(f"{rel} block 1" in e for e in s["evidence"]):
+        raise Failure(f"page-damaged: {s}")
+    return None
+
+
+def pasted(a, base):
+    c = fresh(a, base, "symptom")
+    c.stop()
+    p = plan(a, c.data, "--no-log", "--symptom", "PANIC:  could not locate a valid checkpoint record")
+    s = symptom(p, "no-checkpoint")
+    if s["verdict"] != "refuted" or p["logs"] != ["--symptom"]:
+        raise Failure(f"symptom: a clean cluster's checkpoint is there: {s}")
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    for name in ("label", "bin-dir", "psql", "plan", "reset", "user"):
+        ap.add_argument("--" + name, required=True)
+    ap.add_argument("--port", type=int, required=True)
+    a = ap.parse_args()
+    base = tempfile.mkdtemp(prefix=f"pgrescue-symptoms-{a.label}-")
+    shutil.chown(base, a.user)
+    os.chmod(base, 0o755)
+    try:
+        for name, scenario, expected in (("crash", crash, ROWS), ("control-missing", control_missing, ROWS),
+                                         ("control-crc", control_crc, ROWS), ("no-checkpoint", no_checkpoint, ROWS),
+                                         ("page-damaged", page_damaged, None), ("symptom", pasted, None)):
+            got = scenario(a, base)
+            if got != expected:
+                raise Failure(f"{name}: {got} rows, expected {expected}")
+            print(f"{a.label} {name}: class named and confirmed" + (f"; rows {got}/{expected}" if expected else ""))
+    finally:
+        subprocess.run(["pkill", "-u", a.user, "-f", base], check=False)
+        if os.environ.get("KEEP") is None:
+            shutil.rmtree(base, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)
