@@ -85,6 +85,7 @@ void RankPlanRemedies(const PlanEvidence& e, const std::optional<std::string>& x
   if (e.wal) {
     f.wal_end = e.wal->end.at;
     f.wal_end_reason = std::string(WalStopName(e.wal->end.why));
+    if (const auto& past = e.wal->past_end) f.wal_past_end = DescribeWalPastEnd(*past, e.wal->end);
   }
   f.from_wal_checkpoint = e.from_wal;
   f.skipped_newer_checkpoint = e.skipped_newer;

@@ -49,7 +49,9 @@ std::string_view ConfidenceName(Confidence c) {
   return "?";
 }
 
-bool Plan::NeedsDecision() const { return !(remedies.size() == 1 && remedies[0].code == "start-server"); }
+bool Plan::NeedsDecision() const {
+  return !(remedies.size() == 1 && remedies[0].code == "start-server" && remedies[0].loses.starts_with("nothing"));
+}
 
 bool Plan::ShowsReset() const { return reset_values || (!remedies.empty() && remedies[0].code == "reset"); }
 

@@ -25,6 +25,15 @@ Remedy Wait(const RemedyFacts& f) {
   return r;
 }
 
+// Recovery stops at the first unreadable record: WAL written past it is
+// never replayed, whatever starts the recovery.
+void LosesWalPastEnd(const RemedyFacts& f, Remedy* r) {
+  if (f.wal_past_end.empty()) return;
+  r->loses = f.wal_past_end;
+  r->reasons.push_back("keep a copy of pg_wal before starting: the WAL past the break is the only record of those "
+                       "commits");
+}
+
 Remedy StartServer(const RemedyFacts& f) {
   Remedy r{"start-server", "Start the server: its crash recovery repairs this", "nothing", {StartCommand(f)}, {}};
   if (f.shut_down_cleanly) {
@@ -50,6 +59,7 @@ Remedy StartServer(const RemedyFacts& f) {
                           "fails until they are dealt with",
                           f.invalid_pages);
   }
+  LosesWalPastEnd(f, &r);
   return r;
 }
 
@@ -115,6 +125,7 @@ Remedy FromWal(const RemedyFacts& f) {
   }
   r.reasons.push_back(fmt::format("the checkpoint at {} and every record from its redo point are readable",
                                   FormatLsn(*f.from_wal_checkpoint)));
+  LosesWalPastEnd(f, &r);
   return r;
 }
 

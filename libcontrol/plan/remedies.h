@@ -33,6 +33,9 @@ struct RemedyFacts {
   bool control_rebuild_needed = false;   // missing or unusable pg_control
   std::optional<Lsn> wal_end;
   std::string wal_end_reason;
+  // WAL written past that end (wal_scan.h WalPastEnd), which no recovery
+  // replays: what it holds, or empty when there is none.
+  std::string wal_past_end;
   std::optional<Lsn> from_wal_checkpoint;   // newest usable checkpoint --from-wal may choose
   std::optional<Lsn> skipped_newer_checkpoint;  // a newer usable one a backup forbids
   // A backup copy or mid-recovery.

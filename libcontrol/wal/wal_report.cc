@@ -149,4 +149,15 @@ nlohmann::ordered_json WalReportToJson(const WalScanReport& r, const WalScanOpti
   return doc;
 }
 
+std::string DescribeWalPastEnd(const WalPastEnd& past, const WalScanEnd& end) {
+  const auto& m = past.maxima;
+  const std::string last = m.last_commit_time ? fmt::format(", the last (XID {}) at {}", m.last_commit_xid,
+                                                            FormatPgTimestamp(*m.last_commit_time))
+                                              : "";
+  return fmt::format("at least {} commit(s): those in WAL written past the break at {} ({}), {} record(s) from {} "
+                     "to {}{}, and any in the unreadable part; recovery stops at the break and never replays them",
+                     m.commits, FormatLsn(end.at), WalStopName(end.why), past.records, FormatLsn(past.from),
+                     FormatLsn(past.to), last);
+}
+
 }  // namespace pgrescue

@@ -61,6 +61,36 @@ class Scanner {
     return FirstRecordStart(*segment, segno, o_.segment_size, o_.page_size, *o_.layout);
   }
 
+  // The first page past `end`'s page, up to the newest segment, that holds
+  // WAL of its own, and the first record start on or after it.
+  std::optional<WalPastEnd> PastEnd(Lsn end, uint64_t last_segment) {
+    const uint64_t seg_size = o_.segment_size, page_size = o_.page_size;
+    for (uint64_t segno = end.value / seg_size; segno <= last_segment; ++segno) {
+      const auto segment = files_.Segment(files_.timeline(), segno);
+      if (!segment) continue;
+      const uint64_t base = segno * seg_size;
+      const uint64_t first = base > end.value ? 0 : (end.value - base) / page_size * page_size + page_size;
+      std::optional<Lsn> own_page;
+      for (uint64_t offset = first; offset + page_size <= segment->size(); offset += page_size) {
+        const uint8_t* page = segment->data() + offset;
+        if (!ValidPageHeader(page, base + offset, *o_.layout)) continue;
+        if (!own_page) own_page = Lsn{base + offset};
+        const uint64_t header = offset == 0 ? kWalLongPageHeaderSize : kWalShortPageHeaderSize;
+        const uint64_t continued = (Le16(page + 2) & kXlpFirstIsContRecord) ? Le32(page + 16) : 0;
+        const uint64_t start = MaxAlign(header + continued);
+        if (start >= page_size) continue;
+        WalPastEnd past{*own_page, Lsn{base + offset + start}, {}, 0, {}};
+        past.to = reader_.Scan(past.from, files_.timeline(), std::nullopt, [&](const WalRecord& r) {
+          ++past.records;
+          past.maxima.Observe(*o_.layout, r);
+          return true;
+        }).at;
+        return past;
+      }
+    }
+    return std::nullopt;
+  }
+
   bool HeadValid(uint64_t segno) {
     const auto head = files_.Head(segno, kWalLongPageHeaderSize);
     return head && ValidPageHeader(head->data(), segno * o_.segment_size, *o_.layout);
@@ -234,6 +264,9 @@ Result<WalScanReport> ScanWal(const WalScanOptions& o) {
     ScanFull(scanner, segments, o.segment_size, report);
   } else {
     ScanLatest(scanner, segments, report);
+  }
+  if (report.newest_written_segment && report.end.at.value > 0) {
+    report.past_end = scanner.PastEnd(report.end.at, *report.newest_written_segment);
   }
   report.segments_read = files->segments_read();
   return report;

@@ -56,6 +56,22 @@ struct FoundCheckpoint {
   bool usable = false;
 };
 
+// WAL written past the end of valid WAL: a page after the end's own page
+// that carries its own address (magic and xlp_pageaddr). Crash recovery
+// stops at the end, so what lies here is never replayed: commits in it are
+// lost although the server starts. Read from the first record that starts
+// on such a page until it stops.
+struct WalPastEnd {
+  Lsn page;        // the first such page
+  Lsn from, to;    // the records read there: from the first start, to where reading stopped
+  uint64_t records = 0;
+  WalMaxima maxima;  // their commits
+};
+
+// "at least 1204 commit(s): those in WAL written past the break at 0/5A3F0D8
+// (...), the last at ...": what a recovery that stops at `end` loses.
+std::string DescribeWalPastEnd(const WalPastEnd& past, const WalScanEnd& end);
+
 struct WalScanReport {
   WalScanMode mode = WalScanMode::kLatestCheckpoint;
   uint32_t timeline = 0;
@@ -72,6 +88,7 @@ struct WalScanReport {
   WalScanEnd end;                  // the end of valid WAL and why
   std::vector<WalScanEnd> breaks;  // kFull: breaks before the end where reading resumed later
   WalMaxima maxima;                // over the records validated
+  std::optional<WalPastEnd> past_end;  // written WAL beyond `end`, when any
 
   // The newest checkpoint crash recovery could start from. Both point into
   // `checkpoints`: valid while the report lives and that vector is unchanged.
