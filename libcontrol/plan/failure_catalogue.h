@@ -47,6 +47,9 @@ struct Diagnosis {
 const std::vector<FailureClass>& FailureCatalogue();
 const FailureClass* FindFailureClass(std::string_view code);
 
+// Whether a message is one of the class's wordings.
+bool NamesClass(const FailureClass& failure, const LogMessage& message);
+
 // Whether `text` is an instance of `format`; the text each conversion stood
 // for goes to `values` (in order) when it is. Never fails: a format with a
 // conversion it does not know treats the '%' as a literal.

@@ -76,10 +76,8 @@ void WalDamaged(const PlanEvidence& e, Judgement* j) {
   const WalScanReport& w = *e.wal;
   j->evidence.push_back(fmt::format("valid WAL ends at {} ({}): {}", FormatLsn(w.end.at), WalStopName(w.end.why),
                                     w.end.detail));
-  const uint64_t end_segment = w.end.at.value / e.segment_size();
-  if (w.newest_written_segment && *w.newest_written_segment > end_segment) {
-    j->Say(Verdict::kConfirmed, fmt::format("WAL was written past that point: segment {:X} holds its own pages",
-                                            *w.newest_written_segment));
+  if (w.past_end) {
+    j->Say(Verdict::kConfirmed, "WAL was written past that point: " + DescribeWalPastEnd(*w.past_end, w.end));
   } else if (!w.breaks.empty()) {
     j->Say(Verdict::kConfirmed, fmt::format("{} break(s) before the end where reading resumed later",
                                             w.breaks.size()));
@@ -144,13 +142,9 @@ std::vector<Diagnosis> Diagnose(const std::vector<ServerLog>& logs, const PlanEv
     for (const ServerLog& log : logs) {
       bool named = false;
       for (const LogMessage& m : log.messages) {
-        for (const MessageForm& form : c.messages) {
-          if (MatchMessageForm(form.format, m.text, nullptr)) {
-            d.messages.push_back(m);
-            named = true;
-            break;
-          }
-        }
+        if (!NamesClass(c, m)) continue;
+        d.messages.push_back(m);
+        named = true;
       }
       if (named) d.sources.push_back(log.source);
     }
