@@ -56,6 +56,7 @@ void ReadWal(const DataDir& dir, PlanEvidence* e) {
   o.segment_size = e->geometry.segment_size;
   o.page_size = e->geometry.page_size;
   o.listings = WalListings(dir);
+  if (e->control != nullptr) o.system_identifier = e->Pc(Field::kSystemIdentifier);
   const bool has_pc = e->control != nullptr;
   const Lsn pc{has_pc ? e->Pc(Field::kCheckPoint) : 0};
   auto report = ScanWalJudging(o, {has_pc ? std::optional<Lsn>(pc) : std::nullopt, e->backup.newest_start});

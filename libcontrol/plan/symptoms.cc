@@ -87,6 +87,17 @@ void WalDamaged(const PlanEvidence& e, Judgement* j) {
   }
 }
 
+void SystemIdDiffers(const PlanEvidence& e, Judgement* j) {
+  if (!e.wal || !e.trust.ok()) {
+    j->Say(Verdict::kUnconfirmed, "WAL's system identifiers are compared only with a trusted pg_control's");
+  } else if (e.wal->end.detail.starts_with("WAL file is from different database system")) {
+    j->Say(Verdict::kConfirmed, fmt::format("at {}: {}", FormatLsn(e.wal->end.at), e.wal->end.detail));
+  } else {
+    j->Say(Verdict::kRefuted, fmt::format("every WAL file read up to {} carries pg_control's system identifier",
+                                          FormatLsn(e.wal->end.at)));
+  }
+}
+
 void WalGone(const PlanEvidence& e, Judgement* j) {
   if (e.crash_recovery_works) {
     j->Say(Verdict::kRefuted, "every WAL file from pg_control's redo point on is here (or in the archives given)");
@@ -157,11 +168,7 @@ std::vector<Diagnosis> Diagnose(const std::vector<ServerLog>& logs, const PlanEv
     if (c.code == "xact-missing") XactMissing(xact_missing, e, &j);
     if (c.code == "wal-gone") WalGone(e, &j);
     if (c.code == "wal-damaged") WalDamaged(e, &j);
-    if (c.code == "system-id-differs") {
-      WalDamaged(e, &j);
-      j.verdict = Verdict::kUnconfirmed;
-      j.evidence.push_back("WAL files' system identifiers are not compared with pg_control's yet");
-    }
+    if (c.code == "system-id-differs") SystemIdDiffers(e, &j);
     if (c.code == "page-damaged") PageDamaged(e, &j);
     if (c.code == "wraparound") Wraparound(e, &j);
     d.verdict = j.verdict;

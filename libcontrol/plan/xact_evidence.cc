@@ -40,6 +40,7 @@ void ReadWal(const DataDir& dir, const ControlFile& control, const PageScanRepor
   o.segment_size = control.value(Field::kWalSegmentSize);
   o.page_size = static_cast<uint32_t>(control.value(Field::kWalBlockSize));
   o.listings = WalListings(dir);
+  o.system_identifier = control.value(Field::kSystemIdentifier);
   o.mode = WalScanMode::kFull;
   o.each_record = [&](const WalRecord& r) {
     auto outcome = DecodeXactOutcome(layout, r);

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "libcontrol/cluster/control_trust.h"
+
 #include "libcontrol/wal/wal_decode.h"
 #include "libcontrol/wal/wal_reader.h"
 #include "libcontrol/wal/wal_record.h"
@@ -15,6 +17,8 @@ Result<WalScanReport> ScanForCheckpoints(const DataDir& dir, const ControlFile& 
   scan.segment_size = current.value(Field::kWalSegmentSize);
   scan.page_size = static_cast<uint32_t>(current.value(Field::kWalBlockSize));
   scan.listings = WalListings(dir);
+  // Only a trusted pg_control's identity is a yardstick; a damaged one's is taken from WAL instead.
+  if (JudgeControl(dir, &current.layout()).ok()) scan.system_identifier = current.value(Field::kSystemIdentifier);
   scan.mode = full ? WalScanMode::kFull : WalScanMode::kLatestCheckpoint;
   return ScanWalJudging(scan, {backup.newest_start});
 }

@@ -89,6 +89,13 @@ std::optional<std::span<const uint8_t>> WalReader::Page(uint64_t page_start, uin
     *end = {WalStop::kBadPageHeader, Lsn{page_start}, "the long-header flag does not match the page's place"};
     return std::nullopt;
   }
+  if ((info & kXlpLongHeader) != 0 && system_identifier_ && Le64(page.data() + 24) != *system_identifier_) {
+    *end = {WalStop::kBadPageHeader, Lsn{page_start},
+            fmt::format("WAL file is from different database system: WAL file database system identifier is {}, "
+                        "pg_control database system identifier is {}",
+                        Le64(page.data() + 24), *system_identifier_)};
+    return std::nullopt;
+  }
   checked_page_start_ = page_start;
   checked_page_ = page;
   return page;

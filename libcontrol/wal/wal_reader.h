@@ -87,6 +87,11 @@ class WalReader {
   WalScanEnd Scan(Lsn start, uint32_t timeline, std::optional<Lsn> expected_prev,
                   const std::function<bool(const WalRecord&)>& visit);
 
+  // Segments whose long page header names another system identifier end
+  // valid WAL, as the server refuses them ("WAL file is from different
+  // database system"). Unset, any identifier is read.
+  void ExpectSystemIdentifier(std::optional<uint64_t> id) { system_identifier_ = id; }
+
  private:
   // The page holding `page_start`, its header checked; nullopt sets `end`.
   std::optional<std::span<const uint8_t>> Page(uint64_t page_start, uint32_t timeline, WalScanEnd* end);
@@ -106,6 +111,7 @@ class WalReader {
   std::vector<std::span<const uint8_t>> pieces_;
   // The page whose header was checked last; records on it skip the check.
   // Points into the source's segment, so each Scan starts by dropping it.
+  std::optional<uint64_t> system_identifier_;
   uint64_t checked_page_start_ = 0;
   std::optional<std::span<const uint8_t>> checked_page_;
 };

@@ -22,7 +22,9 @@ bool ValidPageHeader(const uint8_t* page, uint64_t page_start, const ControlLayo
 class Scanner {
  public:
   Scanner(const WalScanOptions& o, WalFiles& files, WalScanReport& report)
-      : o_(o), files_(files), report_(report), reader_(*o.layout, o.segment_size, o.page_size, files) {}
+      : o_(o), files_(files), report_(report), reader_(*o.layout, o.segment_size, o.page_size, files) {
+    reader_.ExpectSystemIdentifier(o.system_identifier);
+  }
 
   // Validates records from `start` to the end of valid WAL; checkpoints are
   // recorded, usable when their redo point is not before `start`. Returns
@@ -67,7 +69,8 @@ class Scanner {
     const uint64_t seg_size = o_.segment_size, page_size = o_.page_size;
     for (uint64_t segno = end.value / seg_size; segno <= last_segment; ++segno) {
       const auto segment = files_.Segment(files_.timeline(), segno);
-      if (!segment) continue;
+      if (!segment || segment->size() < kWalLongPageHeaderSize) continue;
+      if (o_.system_identifier && Le64(segment->data() + 24) != *o_.system_identifier) continue;  // another cluster's
       const uint64_t base = segno * seg_size;
       const uint64_t first = base > end.value ? 0 : (end.value - base) / page_size * page_size + page_size;
       std::optional<Lsn> own_page;

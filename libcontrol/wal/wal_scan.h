@@ -43,6 +43,7 @@ struct WalScanOptions {
   std::vector<const DirListing*> listings;   // or these directories, already listed
   WalScanMode mode = WalScanMode::kLatestCheckpoint;
   std::optional<uint32_t> timeline;          // default: the newest
+  std::optional<uint64_t> system_identifier; // a trusted pg_control's: other clusters' WAL ends valid WAL
   std::function<void(const WalScanProgress&)> progress;
   // Called with every record validated, in WAL order (see WalRecord for how
   // long its bytes live).

@@ -28,6 +28,12 @@ as printed, the server must start, and the rows promised are counted.
                    commits" and exits 1; started, the server silently drops
                    rows, and the rows lost must be N or at most one page's
                    worth more.
+  system-id        another cluster's first WAL segment copied over this one's
+                   after a crash: the server refuses it (12+ say "WAL file is
+                   from different database system", 10 and 11 only that no
+                   checkpoint is valid). The plan confirms it from the long
+                   page header, never offers that WAL's checkpoints, and its
+                   reset gives back the 5,000 checkpointed rows.
   symptom          --symptom with a pasted line names the class too.
 """
 import argparse
@@ -204,6 +210,24 @@ def wal_damaged(a, base):
     return f"{lost} rows lost, {promised} commits named"
 
 
+def system_id(a, base):
+    other = Cluster(a, base, "other")
+    other.initdb(False)
+    c = fresh(a, base, "system-id")
+    c.sql("CHECKPOINT")
+    c.stop("immediate")
+    target = os.path.join(c.data, "pg_wal", "000000010000000000000001")
+    shutil.copyfile(os.path.join(other.data, "pg_wal", "000000010000000000000001"), target)
+    shutil.chown(target, a.user)
+    start_fails(c)
+    p = plan(a, c.data, "--log", c.data + ".log")
+    s = symptom(p, "no-checkpoint" if a.label in ("pg10", "pg11") else "system-id-differs")
+    if s["verdict"] != "confirmed":
+        raise Failure(f"system-id: {s}")
+    follow_top_remedy(a, p, "reset")
+    return count(c)
+
+
 def pasted(a, base):
     c = fresh(a, base, "symptom")
     c.stop()
@@ -227,7 +251,7 @@ def main():
         for name, scenario, expected in (("crash", crash, ROWS), ("control-missing", control_missing, ROWS),
                                          ("control-crc", control_crc, ROWS), ("no-checkpoint", no_checkpoint, ROWS),
                                          ("page-damaged", page_damaged, None), ("wal-damaged", wal_damaged, "any"),
-                                         ("symptom", pasted, None)):
+                                         ("system-id", system_id, ROWS), ("symptom", pasted, None)):
             got = scenario(a, base)
             if expected != "any" and got != expected:
                 raise Failure(f"{name}: {got} rows, expected {expected}")

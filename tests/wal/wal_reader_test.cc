@@ -4,6 +4,8 @@
 
 #include <map>
 
+#include <fmt/format.h>
+
 #include "libcontrol/control/control_file.h"
 #include "libcontrol/base/wal_names.h"
 #include "libcontrol/base/bytes.h"
@@ -68,6 +70,35 @@ TEST_P(WalReaderFixture, FindsTheShutdownCheckpointWithPgControlsBody) {
   EXPECT_GE(checkpoints, 2) << "the running checkpoint and the shutdown checkpoint";
   std::cout << "[ wal     ] " << GetParam() << ": " << records << " records, " << checkpoints
             << " checkpoints, end of WAL at " << FormatLsn(end.at) << "\n";
+}
+
+// The server refuses a segment whose long page header names another
+// cluster: so does the reader once it knows pg_control's identifier.
+TEST_P(WalReaderFixture, AnotherClustersSegmentEndsValidWal) {
+  WalFixture f = LoadWalFixture(GetParam());
+  const auto& layout = f.shutdown.control.layout();
+  const uint32_t page = static_cast<uint32_t>(f.shutdown.control.value(Field::kWalBlockSize));
+  const uint64_t own = f.shutdown.control.value(Field::kSystemIdentifier);
+  ASSERT_EQ(Le64(f.wal.data() + 24), own) << "the fixture's long page header names its own cluster";
+  const Lsn first{f.segno * f.segment_size + kWalLongPageHeaderSize};
+  auto scan = [&](std::optional<uint64_t> expected) {
+    MemorySource source(f.segno, f.wal);
+    WalReader reader(layout, f.segment_size, page, source);
+    reader.ExpectSystemIdentifier(expected);
+    int records = 0;
+    const auto end = reader.Scan(first, 1, std::nullopt, [&](const WalRecord&) { return ++records, true; });
+    return std::pair{end, records};
+  };
+  const auto [mine, read] = scan(own);
+  EXPECT_EQ(mine.why, WalStop::kEndOfWal) << mine.detail;
+  EXPECT_GT(read, 10);
+  const auto [other, none] = scan(own + 1);
+  EXPECT_EQ(none, 0);
+  EXPECT_EQ(other.why, WalStop::kBadPageHeader);
+  EXPECT_EQ(other.at.value, f.segno * f.segment_size);
+  EXPECT_EQ(other.detail, fmt::format("WAL file is from different database system: WAL file database system "
+                                      "identifier is {}, pg_control database system identifier is {}",
+                                      own, own + 1));
 }
 
 TEST_P(WalReaderFixture, StopsAtDamageAndSaysWhy) {
