@@ -26,6 +26,15 @@ constexpr std::array<std::string_view, 16> kWords = {
 
 bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
+// Takes the next line (without its newline) off the front of `text`.
+bool NextLine(std::string_view* text, std::string_view* line) {
+  if (text->empty()) return false;
+  const size_t nl = std::min(text->find('\n'), text->size());
+  *line = text->substr(0, nl);
+  text->remove_prefix(std::min(nl + 1, text->size()));
+  return true;
+}
+
 // The severity word of a stderr line and where its text starts, found as
 // the first "WORD:  " not preceded by a letter or digit (the prefix is free).
 bool SplitStderrLine(std::string_view line, std::string* word, std::string_view* rest) {
@@ -59,10 +68,7 @@ std::vector<LogMessage> ParseStderr(std::string_view text) {
   std::vector<LogMessage> out;
   std::string* continued = nullptr;  // the field a tab-led line continues
   size_t number = 0;
-  while (!text.empty()) {
-    const size_t nl = std::min(text.find('\n'), text.size());
-    const std::string_view line = text.substr(0, nl);
-    text.remove_prefix(std::min(nl + 1, text.size()));
+  for (std::string_view line; NextLine(&text, &line);) {
     ++number;
     if (line.empty()) continue;
     if (line[0] == '\t') {
@@ -129,10 +135,7 @@ std::vector<LogMessage> ParseCsv(std::string_view text) {
 std::vector<LogMessage> ParseJson(std::string_view text) {
   std::vector<LogMessage> out;
   size_t number = 0;
-  while (!text.empty()) {
-    const size_t nl = std::min(text.find('\n'), text.size());
-    const std::string_view line = text.substr(0, nl);
-    text.remove_prefix(std::min(nl + 1, text.size()));
+  for (std::string_view line; NextLine(&text, &line);) {
     ++number;
     const auto j = nlohmann::json::parse(line, nullptr, false);
     if (!j.is_object()) {

@@ -1,5 +1,7 @@
 #include "libcontrol/plan/symptoms.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace pgrescue {
@@ -166,6 +168,17 @@ std::vector<Diagnosis> Diagnose(const std::vector<ServerLog>& logs, const PlanEv
     if (c.code == "no-checkpoint") NoCheckpoint(e, &j);
     if (c.code == "canceled-backup") CanceledBackup(e, &j);
     if (c.code == "xact-missing") XactMissing(xact_missing, e, &j);
+    // Crash recovery that found a pg_xact file missing made it up from zeroes
+    // (10-18 alike): coverage looks whole now, and the rows of those
+    // transactions read as never committed.
+    const bool zeroed = std::any_of(d.messages.begin(), d.messages.end(), [](const LogMessage& m) {
+      return m.text.ends_with("doesn't exist, reading as zeroes");
+    });
+    if (c.code == "xact-missing" && zeroed && j.verdict == Verdict::kRefuted) {
+      j.Say(Verdict::kConfirmed, "the server's recovery wrote the missing pg_xact pages as zeroes: their "
+                                 "transactions now read as not committed and their rows are invisible, without an "
+                                 "error; restore pg_xact from a backup of this cluster before anything writes more");
+    }
     if (c.code == "wal-gone") WalGone(e, &j);
     if (c.code == "wal-damaged") WalDamaged(e, &j);
     if (c.code == "system-id-differs") SystemIdDiffers(e, &j);
