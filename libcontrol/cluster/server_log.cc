@@ -238,6 +238,9 @@ std::vector<LogMessage> LastServerRun(const std::vector<LogMessage>& all) {
 }
 
 Result<ServerLog> ReadServerLog(const std::string& path) {
+  if (std::error_code ec; fs::is_directory(path, ec)) {
+    return MakeError(ErrorCode::kInvalidArgument, "is a directory: give the server's log file itself", path);
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) return MakeError(ErrorCode::kIo, fmt::format("could not open the server log: {}", strerror(errno)), path);
   in.seekg(0, std::ios::end);

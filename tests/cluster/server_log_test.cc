@@ -144,6 +144,11 @@ TEST(ServerLog, FindsTheCollectorsFilesNewestFirst) {
   dir.settings["log_filename"] = "server-%Y-%m-%d.log";
   EXPECT_EQ(FindServerLogs(dir), (std::vector<std::string>{(root / "pglogs/server-2026-11-21.csv").string(),
                                                           (root / "pglogs/server-2026-11-20.log").string()}));
+  EXPECT_FALSE(ReadServerLog((root / "pglogs").string()).ok()) << "a directory is refused, not read as empty";
+  EXPECT_FALSE(ReadServerLog((root / "nope.log").string()).ok());
+  const auto read = ReadServerLog((root / "pglogs/server-2026-11-21.csv").string());
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->format, LogFormat::kCsv);
   fs::remove_all(root);
 }
 
