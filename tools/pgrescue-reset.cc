@@ -18,6 +18,7 @@
 #include "libcontrol/plan/planner.h"
 #include "libcontrol/plan/remedies.h"
 #include "libcontrol/reset/apply.h"
+#include "libcontrol/reset/finish_backup.h"
 #include "libcontrol/reset/from_wal.h"
 #include "libcontrol/reset/rebuild.h"
 #include "libcontrol/reset/refusals.h"
@@ -56,6 +57,12 @@ constexpr const char* kFooter =
     "record in WAL whose redo point is readable, and the server's crash recovery replays the\n"
     "rest. With --rebuild when pg_control is lost; --checkpoint LSN picks an older one.\n"
     "\n"
+    "When a copy taken inside pg_start_backup() (exclusive, 9.4 to 14) PANICs with \"online backup\n"
+    "was canceled\" because the primary shut down before pg_stop_backup, --finish-backup proves the\n"
+    "copy consistent at the primary's shutdown checkpoint (WAL readable from the backup's start to\n"
+    "it, no page LSN past it, no relation file modified after it) and writes that point into\n"
+    "pg_control as the backup's end. Start the copy as before: its recovery ends the backup there.\n"
+    "\n"
     "Safety: refuses while anything uses the data directory (the postmaster, a backend still\n"
     "attached to its shared memory, any process with its working directory or open files there),\n"
     "while a stale postmaster.pid exists, when the new WAL would start at or below the largest LSN\n"
@@ -82,7 +89,8 @@ constexpr const char* kFooter =
     "  pgrescue-reset -x 1048576 -m 65536,1 -O 52352 -D \"$PGDATA\"\n"
     "  pgrescue-reset --undo -D \"$PGDATA\"\n"
     "  pgrescue-reset -n --rebuild --from-wal -D \"$PGDATA\"\n"
-    "  pgrescue-reset -n --rebuild-xact -D \"$PGDATA\"\n";
+    "  pgrescue-reset -n --rebuild-xact -D \"$PGDATA\"\n"
+    "  pgrescue-reset --finish-backup --wal-archive /mnt/archive -D /srv/copy\n";
 
 int Fail(const std::string& message) { return pgrescue::cli::Fail(kProgname, message); }
 
@@ -101,7 +109,7 @@ std::optional<int> Check(const pg::SafetyCheck& check) {
 
 struct Options {
   bool force = false, dry_run = false, auto_values = false, trust_control = false, rebuild = false;
-  bool from_wal = false, rebuild_xact = false, json = false;
+  bool from_wal = false, rebuild_xact = false, json = false, finish_backup = false;
   std::optional<std::string> unknown, undo;
   std::string checkpoint, rescue_dir;
   std::optional<uint32_t> catalog_version;
@@ -127,7 +135,8 @@ CLI::Option* AddOptions(CLI::App& app, Options& opt) {
   app.add_option("--wal-segsize", v.wal_segsize, "WAL segment size in megabytes (11 on)");
   app.add_option("--char-signedness", v.char_signedness, "default char signedness: signed or unsigned (18 on)");
   app.add_flag("--auto", opt.auto_values, "take every value pgrescue-plan derives that is not given");
-  app.add_option("--wal-archive", opt.archives, "with --auto or --from-wal: archived WAL to read (repeatable)")
+  app.add_option("--wal-archive", opt.archives, "with --auto, --from-wal or --finish-backup: archived WAL to read "
+                 "(repeatable)")
       ->allow_extra_args(false);
   app.add_option("--rescue-dir", opt.rescue_dir, "where to keep replaced files (default <datadir>.pgrescue/<time>)");
   app.add_flag("--rebuild", opt.rebuild,
@@ -137,6 +146,9 @@ CLI::Option* AddOptions(CLI::App& app, Options& opt) {
   app.add_flag("--from-wal", opt.from_wal,
                "point pg_control at the newest usable checkpoint in WAL; crash recovery replays the rest");
   app.add_option("--checkpoint", opt.checkpoint, "with --from-wal: start from the checkpoint at this LSN instead");
+  app.add_flag("--finish-backup", opt.finish_backup,
+               "a canceled exclusive backup's copy: set the primary's shutdown checkpoint as the backup's end, "
+               "once proved consistent there");
   app.add_flag("--rebuild-xact", opt.rebuild_xact,
                "write lost pg_xact pages from WAL, commit timestamps, hint bits and all-visible pages");
   app.add_option("--unknown", opt.unknown, "with --rebuild-xact: XIDs no evidence decides count as committed or aborted")
@@ -244,6 +256,33 @@ int FromWal(const std::string& data_dir, const pg::DataDir& dir, const pg::Contr
   return kExitDone;
 }
 
+// --finish-backup: pg_control's backup end set to the primary's shutdown
+// checkpoint, once the copy is proved consistent there; nothing else changes.
+int FinishBackup(const std::string& data_dir, const pg::DataDir& dir, const pg::ControlFile& current,
+                 const Options& opt) {
+  const auto pages = pg::ScanDataPages(dir, &current);
+  const auto finish = pg::PlanBackupFinish(dir, current, pages);
+  if (!finish.control) return Refuse(pg::BackupEndRefusal(finish.proof));
+  std::cout << "The copy is consistent at the primary's shutdown:\n";
+  for (const auto& line : finish.proof.evidence) std::cout << "  " << line << "\n";
+  std::cout << "\n" << pg::DescribeControlChanges(current, *finish.control, true);
+  if (opt.dry_run) {
+    std::cout << "Dry run: nothing written.\n";
+    return kExitDone;
+  }
+  pg::Applied a;
+  if (int code = Apply(data_dir, opt, pg::WritesForControl(*finish.control, "the backup's end set in pg_control"),
+                       &a)) {
+    return code;
+  }
+  std::cout << fmt::format("pg_control now ends the backup at {}. Start the copy with its recovery settings as "
+                           "they are: it reaches consistency there and replays the rest of the archive.\n"
+                           "Kept the old pg_control in {}\nTo put it back: {} --undo {} -D {}\n",
+                           pg::FormatLsn(finish.proof.end_point), a.rescue_dir, kProgname,
+                           pg::ShellQuote(a.rescue_dir), pg::ShellQuote(data_dir));
+  return kExitDone;
+}
+
 // What makes a reset impossible without --rebuild.
 std::string NeedsRebuild(const pg::DataDir& dir, const pg::ControlTrust& trust) {
   return fmt::format("global/pg_control is {}; --rebuild builds a new one from the cluster's files (try it with -n "
@@ -342,6 +381,13 @@ int main(int argc, char** argv) {
   const auto trust = pg::JudgeControl(*dir, nullptr);
   if (opt.rebuild_xact || opt.unknown || opt.json) return RebuildXact(*data_dir, *dir, trust, opt);
   if (trust.needs_rebuild() && !opt.rebuild) return Fail(NeedsRebuild(*dir, trust));
+  if (opt.finish_backup) {
+    if (opt.rebuild || opt.from_wal || opt.auto_values || opt.values.any_value() || !opt.checkpoint.empty()) {
+      return Fail("--finish-backup goes alone (with --wal-archive, -n and --rescue-dir)");
+    }
+    if (!trust.ok()) return Fail("--finish-backup writes into pg_control, and pg_control cannot be trusted");
+    return FinishBackup(*data_dir, *dir, trust.read->control, opt);
+  }
   const auto now = static_cast<int64_t>(time(nullptr));
   std::optional<pg::Rebuilt> rebuilt;
   if (opt.rebuild) {

@@ -7,6 +7,7 @@
 
 #include "libcontrol/base/wal_names.h"
 #include "libcontrol/control/control_text.h"
+#include "libcontrol/plan/backup_end.h"
 #include "libcontrol/plan/remedies.h"
 #include "libcontrol/plan/xact_evidence.h"
 
@@ -94,6 +95,14 @@ void RankPlanRemedies(const PlanEvidence& e, const std::optional<std::string>& x
   f.backup_wal_readable = e.backup_wal_readable;
   f.backup_end_record_required = e.backup.end_record_required;
   f.backup_evidence = e.backup.evidence;
+  if (e.backup.recovering) {
+    const BackupEndProof proof = ProveBackupEnd(e);
+    if (proof.proven) {
+      f.backup_end_point = proof.end_point;
+      f.backup_end_evidence = proof.evidence;
+    }
+  }
+  for (const auto& a : dir.wal_archives) f.wal_archives.push_back(a.path);
   if (e.backup.newest_start) {
     const uint32_t tli = e.control ? static_cast<uint32_t>(e.Pc(Field::kThisTimeLineId)) : e.wal ? e.wal->timeline : 1;
     f.backup_start_segment =

@@ -114,6 +114,25 @@ Remedy RecoverBackup(const RemedyFacts& f) {
   return r;
 }
 
+// Recovery of the copy runs as the DBA set it up (recovery.signal or
+// recovery.conf with restore_command): it now ends at the backup's end,
+// reaches consistency, and promotes at the end of the archive.
+Remedy FinishBackup(const RemedyFacts& f) {
+  std::string command = "pgrescue-reset --finish-backup";
+  for (const auto& a : f.wal_archives) command += " --wal-archive " + ShellQuote(a);
+  Remedy r{"finish-backup",
+           fmt::format("Finish the canceled backup: mark the end of the primary's shutdown checkpoint, {}, as the "
+                       "backup's end in pg_control, and start the copy's recovery again",
+                       FormatLsn(*f.backup_end_point)),
+           "nothing: the copy holds nothing written after the primary's shutdown, and recovery replays every "
+           "record up to it, as an end-of-backup record there would have made it",
+           {command + " -D " + ShellQuote(f.data_dir), StartCommand(f)},
+           f.backup_end_evidence};
+  r.reasons.push_back("the copy's recovery settings stay as they are: archive recovery (restore_command) replays "
+                      "to the end of the archive and promotes; pg_control's old bytes are kept for --undo");
+  return r;
+}
+
 Remedy FromWal(const RemedyFacts& f) {
   const std::string command = fmt::format("pgrescue-reset {}--from-wal -D {}",
                                           f.control_rebuild_needed ? "--rebuild " : "", ShellQuote(f.data_dir));
@@ -204,7 +223,12 @@ std::vector<Remedy> RankRemedies(const RemedyFacts& f) {
   }
   const bool pages_past_wal = PagesPastWal(f);
   bool recovery_offered = false;
-  if (f.backup_recovering && f.backup_start) {
+  // A proved end makes the copy's own recovery work as set up; crash
+  // recovery instead reads only pg_wal, which a copy rarely holds in full.
+  if (f.backup_recovering && f.backup_end_point) {
+    out.push_back(FinishBackup(f));
+    recovery_offered = true;
+  } else if (f.backup_recovering && f.backup_start) {
     out.push_back(RecoverBackup(f));
     recovery_offered = f.backup_wal_readable;
   } else if (f.crash_recovery_works && !pages_past_wal) {

@@ -14,7 +14,7 @@
 namespace pgrescue {
 
 struct Remedy {
-  std::string code;      // wait, rebuild-xact, restore-xact, start-server, recover-backup, from-wal, reset
+  std::string code;      // wait, rebuild-xact, restore-xact, start-server, finish-backup, recover-backup, from-wal, reset
   std::string summary;   // one sentence: what to do
   std::string loses;     // what it loses, measured from the evidence
   std::vector<std::string> commands;  // to run in order; empty when it takes a human
@@ -46,6 +46,11 @@ struct RemedyFacts {
   std::vector<std::string> backup_evidence;
   std::vector<std::string> signal_files;    // recovery.signal, standby.signal, recovery.conf present
   std::string backup_start_segment;         // the WAL file recovery needs first
+  // A canceled exclusive backup proved consistent at the primary's shutdown
+  // (backup_end.h): the end point, and the proof.
+  std::optional<Lsn> backup_end_point;
+  std::vector<std::string> backup_end_evidence;
+  std::vector<std::string> wal_archives;    // --wal-archive directories, for the commands
   // Data pages.
   std::optional<Lsn> max_page_lsn;
   std::string max_page_where;

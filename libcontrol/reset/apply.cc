@@ -144,6 +144,14 @@ Result<ResetWrites> WritesForFromWal(const DataDir& dir, const ControlFile& cont
   return w;
 }
 
+Result<ResetWrites> WritesForControl(const ControlFile& control, const std::string& purpose) {
+  auto bytes = SerializeControlFile(control);
+  if (!bytes) return bytes.error();
+  ResetWrites w{purpose, {}, {"global/pg_control"}, {}};
+  w.write.push_back({"global/pg_control", std::move(*bytes), 0});
+  return w;
+}
+
 Applied ApplyWrites(const std::string& data_dir, const std::string& rescue_dir, const ResetWrites& writes) {
   Applied applied;
   auto owner = DataFileOwner(data_dir);

@@ -67,6 +67,9 @@ Result<ResetWrites> WritesForReset(const DataDir& dir, const ControlFile& curren
 // --from-wal: the WAL is copied, pg_control kept and written anew.
 Result<ResetWrites> WritesForFromWal(const DataDir& dir, const ControlFile& control, uint64_t segment_size);
 
+// pg_control alone kept and written anew (--finish-backup).
+Result<ResetWrites> WritesForControl(const ControlFile& control, const std::string& purpose);
+
 struct Applied {
   Status status;           // ok, or why it stopped
   std::string rescue_dir;  // the rescue folder, once it exists (empty before)

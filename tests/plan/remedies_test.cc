@@ -77,6 +77,29 @@ TEST(Remedies, ABackupNeverGetsFromWalPastItsStart) {
   EXPECT_NE(r[0].summary.find("000000010000000000000002"), std::string::npos);
 }
 
+// A canceled exclusive backup proved consistent at the primary's shutdown
+// (values from the real-server repro on 13: tests/server/finish_backup_test.py):
+// the copy's own archive recovery, told where the backup ends, is the only
+// remedy; crash recovery would read only the copy's pg_wal.
+TEST(Remedies, AProvedBackupEndIsFinishedNotRecoveredFromPgWal) {
+  RemedyFacts f = Crashed();
+  f.backup_recovering = true;
+  f.backup_start = Lsn{0x2000060};
+  f.backup_wal_readable = true;
+  f.signal_files = {"recovery.signal"};
+  f.wal_archives = {"/mnt/wal archive"};
+  f.backup_end_point = Lsn{0x300009A};
+  f.backup_end_evidence = {"the primary shut down: shutdown checkpoint at 0/3000028"};
+  const auto r = RankRemedies(f);
+  ASSERT_EQ(Codes(r), std::vector<std::string>{"finish-backup"});
+  EXPECT_EQ(r[0].commands, (std::vector<std::string>{
+                               "pgrescue-reset --finish-backup --wal-archive '/mnt/wal archive' -D '/pg/it'\\''s'",
+                               "pg_ctl -D '/pg/it'\\''s' start"}));
+  EXPECT_TRUE(r[0].loses.starts_with("nothing"));
+  EXPECT_NE(r[0].summary.find("0/300009A"), std::string::npos) << r[0].summary;
+  EXPECT_EQ(r[0].reasons.front(), f.backup_end_evidence.front());
+}
+
 TEST(Remedies, LostXactComesBeforeTheReset) {
   RemedyFacts f = Crashed();
   f.xact_missing = "pg_xact no longer covers the transactions in use";
