@@ -1,150 +1,66 @@
 #!/usr/bin/env python3
-"""A canceled exclusive online backup on a real server (10 to 14), and its remedy.
+"""A canceled exclusive online backup on a real server (10 to 14), finished by pgrescue.
 
   canceled  archiving on (wal_level=replica, archive_command cp to an archive
             directory); 8000 rows in t1; SELECT pg_start_backup('x', true, true)
-            (exclusive); the data directory copied with cp -a, without
+            (exclusive); the data directory copied twice with cp -a, without
             postmaster.pid and with pg_wal emptied (the archive is the WAL
             source); 2000 rows committed in t2; the primary stopped with
             pg_ctl stop -m fast and no pg_stop_backup (the server renames its
             backup_label to backup_label.old). The primary's pg_wal segments
             up to the one holding its shutdown checkpoint that are not in the
-            archive are copied there, as a DBA would. The copy, started in
+            archive are copied there, as a DBA would. Both copies ask for
             archive recovery (recovery.conf on 10 and 11, recovery.signal and
-            restore_command on 12+), PANICs with "online backup was canceled,
-            recovery cannot continue" when it replays the shutdown checkpoint.
-            finish_backup() then repairs it; the copy restarted with the same
-            recovery settings must reach consistency, promote at the end of the
-            archive, and hold exactly 8000 + 2000 rows.
-  variant   the same, but the copy was still running when the primary came
-            back: everything except base/ is copied during the backup, the
-            primary is stopped -m fast without pg_stop_backup, started again,
-            writes 1000 more rows in t3 and checkpoints, and only then is base/
-            copied. The copy PANICs the same way, but its pages are not those of
-            the shutdown checkpoint: some page LSN lies past the checkpoint
-            record and some file's mtime (cp -a keeps it) is newer than the
-            checkpoint's time. expect_refused() asserts exactly those facts,
-            read from the copy, its log and the archive only.
-
-finish_backup(a, copy, archive) sets pg_control's backupEndPoint to the LSN of
-the shutdown checkpoint record that the copy's log names (its CONTEXT line:
-"WAL redo at X/Y for XLOG/CHECKPOINT_SHUTDOWN") and recomputes the CRC-32C:
-the PANIC test is "backupStartPoint set and backupEndPoint unset", and once
-backupEndPoint <= the last replayed record's end the server clears both and
-declares consistency.
+            restore_command on 12+).
+            The first copy is started: it PANICs with "online backup was
+            canceled, recovery cannot continue" at the shutdown checkpoint.
+            Fed that log and the archive, pgrescue-plan confirms
+            canceled-backup and its top remedy is finish-backup; its
+            pgrescue-reset command runs as printed. The second copy was never
+            started (backup_label in place) and gets the same remedy without a
+            log. Restarted with the same recovery settings, each copy must
+            reach consistency, promote at the end of the archive, and hold
+            exactly 8000 + 2000 rows.
+  variant   the copy was still running when the primary came back: everything
+            except base/ is copied during the backup, the primary is stopped
+            -m fast without pg_stop_backup, started again, writes 1000 more rows
+            in t3 and checkpoints, and only then is base/ copied. The copy
+            PANICs the same way. Here finishing the backup at the shutdown
+            checkpoint gives a cluster that promotes with a ghost pg_class row
+            and hands out XIDs the primary already used (seen on 10 and 14), so
+            pgrescue-plan must not offer finish-backup, and pgrescue-reset
+            --finish-backup must refuse (exit 1), naming the page past the
+            shutdown checkpoint, and leave pg_control as it was.
 """
 import argparse
+import json
 import os
 import re
+import shlex
 import shutil
-import struct
 import subprocess
 import tempfile
 import time
 
-from pgtest import Cluster, Failure, lsn, run
+from pgtest import Cluster, Failure, follow_top_remedy, plan, run, symptom, tree_hashes
 
 ROWS_BEFORE, ROWS_AFTER, ROWS_RESTARTED = 8000, 2000, 1000
-SEGMENT = 16 << 20
-PAGE = 8192
 PANIC = "online backup was canceled, recovery cannot continue"
 
-# pg_control (x86-64) offsets per major: checkPoint, checkPointCopy, backupStartPoint, backupEndPoint, crc.
-LAYOUT = {10: (32, 48, 152, 160, 288), 11: (32, 40, 144, 152, 280), 12: (32, 40, 152, 160, 288),
-          13: (32, 40, 152, 160, 288), 14: (32, 40, 152, 160, 288)}
 
 
-def _crc_table():
-    table = []
-    for n in range(256):
-        c = n
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-CRC_TABLE = _crc_table()
-
-
-def crc32c(data):
-    c = 0xFFFFFFFF
-    for b in data:
-        c = CRC_TABLE[(c ^ b) & 0xFF] ^ (c >> 8)
-    return c ^ 0xFFFFFFFF
+def inspect(a, data):
+    """pgrescue-inspect --json (beside pgrescue-plan) on data, as a dict."""
+    tool = os.path.join(os.path.dirname(a.plan), "pgrescue-inspect")
+    r = subprocess.run([tool, "--json", data], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise Failure(f"pgrescue-inspect exit {r.returncode}: {r.stderr}")
+    return json.loads(r.stdout)
 
 
 def major(data):
     with open(os.path.join(data, "PG_VERSION")) as f:
         return int(f.read().strip().split(".")[0])
-
-
-def control(data):
-    """The fields of pg_control this test needs, after checking its CRC."""
-    ckpt, copy, start, end, crc = LAYOUT[major(data)]
-    with open(os.path.join(data, "global", "pg_control"), "rb") as f:
-        raw = f.read(PAGE)
-    if crc32c(raw[:crc]) != struct.unpack_from("<I", raw, crc)[0]:
-        raise Failure(f"{data}: pg_control CRC mismatch")
-    return {"state": struct.unpack_from("<I", raw, 16)[0], "time": struct.unpack_from("<q", raw, 24)[0],
-            "checkpoint": struct.unpack_from("<Q", raw, ckpt)[0], "redo": struct.unpack_from("<Q", raw, copy)[0],
-            "tli": struct.unpack_from("<I", raw, copy + 8)[0], "backup_start": struct.unpack_from("<Q", raw, start)[0],
-            "backup_end": struct.unpack_from("<Q", raw, end)[0]}
-
-
-def set_backup_end(data, point):
-    """pg_control's backupEndPoint := point, CRC-32C recomputed over the bytes before the crc field."""
-    _, _, _, end, crc = LAYOUT[major(data)]
-    path = os.path.join(data, "global", "pg_control")
-    with open(path, "rb") as f:
-        raw = bytearray(f.read())
-    struct.pack_into("<Q", raw, end, point)
-    struct.pack_into("<I", raw, crc, crc32c(bytes(raw[:crc])))
-    with open(path, "r+b") as f:
-        f.write(raw)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def text(point):
-    return f"{point >> 32:X}/{point & 0xFFFFFFFF:X}"
-
-
-def segment_name(tli, point):
-    return f"{tli:08X}{point >> 32:08X}{(point & 0xFFFFFFFF) // SEGMENT:08X}"
-
-
-def read_record(archive, tli, point):
-    """(record bytes, end LSN as the server's reader computes it) of the WAL record at point, from the archive."""
-    def page_at(p):
-        with open(os.path.join(archive, segment_name(tli, p)), "rb") as f:
-            f.seek(p % SEGMENT // PAGE * PAGE)
-            return f.read(PAGE)
-
-    page = page_at(point)
-    off = point % PAGE
-    total = struct.unpack_from("<I", page, off)[0]
-    out = bytearray(page[off:off + total])
-    pos = point - off + PAGE
-    end = point + ((total + 7) & ~7)
-    while len(out) < total:
-        page = page_at(pos)
-        header = 40 if pos % SEGMENT == 0 else 24
-        rem = struct.unpack_from("<I", page, 16)[0]
-        out += page[header:header + min(rem, total - len(out))]
-        end = pos + header + ((rem + 7) & ~7)
-        pos += PAGE
-    return bytes(out), end
-
-
-def shutdown_checkpoint(archive, tli, point, version):
-    """(end LSN, time) of the shutdown checkpoint record at point; fails if it is not one."""
-    record, end = read_record(archive, tli, point)
-    info, rmid = record[16], record[17]
-    if rmid != 0 or info & 0xF0 != 0x00 or record[24] != 0xFF:  # RM_XLOG_ID, XLOG_CHECKPOINT_SHUTDOWN, main data
-        raise Failure(f"the record at {text(point)} is not a shutdown checkpoint (rmid {rmid}, info {info:#x})")
-    # CheckPoint.time: after nextXidEpoch + nextXid (10, 11) or the 8-aligned FullTransactionId (12+)
-    return end, struct.unpack_from("<q", record, 26 + (56 if version < 12 else 64))[0]
 
 
 def log_since(path, offset):
@@ -155,15 +71,6 @@ def log_since(path, offset):
 
 def log_size(path):
     return os.path.getsize(path) if os.path.exists(path) else 0
-
-
-def canceled_at(copy):
-    """The shutdown checkpoint's LSN the copy's log names where it PANICked."""
-    found = re.findall(r"WAL redo at ([0-9A-F]+/[0-9A-F]+) for XLOG/CHECKPOINT_SHUTDOWN",
-                       log_since(copy.data + ".log", 0))
-    if not found:
-        raise Failure("the copy's log names no shutdown checkpoint")
-    return lsn(found[-1])
 
 
 def primary(a, base, name, archive):
@@ -199,8 +106,8 @@ def copy_tree(a, src, dst, only=None, skip=()):
 def fill_archive(p, archive):
     """The stopped primary's segments up to its last checkpoint's that the archive lacks, copied there;
     their names."""
-    ctl = control(p.data)
-    last = segment_name(ctl["tli"], ctl["checkpoint"])
+    # A shutdown checkpoint's redo point is the record itself.
+    last = inspect(p.a, p.data)["checkpoint"]["redo_wal_file"]
     added = []
     for name in sorted(os.listdir(os.path.join(p.data, "pg_wal"))):
         if len(name) == 24 and name <= last and not os.path.exists(os.path.join(archive, name)):
@@ -258,79 +165,23 @@ def counts(c, *tables):
     return [int(c.sql(f"SELECT count(*) FROM {t}").stdout.strip()) for t in tables]
 
 
-def finish_backup(a, copy, archive):
-    """The remedy: backupEndPoint := the LSN of the shutdown checkpoint record the PANIC names."""
-    ctl = control(copy.data)
-    if ctl["backup_start"] == 0 or ctl["backup_end"] != 0:
-        raise Failure(f"the copy's pg_control: backup start {text(ctl['backup_start'])}, "
-                      f"end {text(ctl['backup_end'])}")
-    point = canceled_at(copy)
-    shutdown_checkpoint(archive, ctl["tli"], point, major(copy.data))  # it is one, and the archive holds it
-    set_backup_end(copy.data, point)
+def finish_backup(a, copy, archive, log):
+    """pgrescue-plan on the copy (with the log of its failed start, if any) names the remedy; its pgrescue-reset
+    command runs as printed."""
+    p = plan(a, copy.data, "--wal-archive", archive, *(["--log", log] if log else ["--no-log"]))
+    if log and symptom(p, "canceled-backup")["verdict"] != "confirmed":
+        raise Failure(f"canceled-backup not confirmed: {symptom(p, 'canceled-backup')}")
+    top = follow_top_remedy(a, p, "finish-backup")
+    expected = [["pgrescue-reset", "--finish-backup", "--wal-archive", archive, "-D", copy.data],
+                ["pg_ctl", "-D", copy.data, "start"]]
+    if [shlex.split(c) for c in top["commands"]] != expected:
+        raise Failure(f"finish-backup commands {top['commands']}, expected {expected}")
+    return top
 
 
-def page_lsns(data):
-    """(largest page LSN, its file) over the relation files under base/."""
-    best = (0, None)
-    for directory, _, files in os.walk(os.path.join(data, "base")):
-        for name in files:
-            if not name.split("_")[0].split(".")[0].isdigit():
-                continue
-            path = os.path.join(directory, name)
-            with open(path, "rb") as f:
-                while True:
-                    page = f.read(PAGE)
-                    if len(page) < PAGE:
-                        break
-                    hi, lo = struct.unpack_from("<II", page, 0)
-                    best = max(best, ((hi << 32) | lo, os.path.relpath(path, data)))
-    return best
-
-
-def newest_file(data):
-    """(newest mtime, its file) over the files under base/."""
-    best = (0.0, None)
-    for directory, _, files in os.walk(os.path.join(data, "base")):
-        for name in files:
-            path = os.path.join(directory, name)
-            best = max(best, (os.stat(path).st_mtime, os.path.relpath(path, data)))
-    return best
-
-
-def expect_refused(a, copy, archive):
-    """The copy's files are not those of the canceled backup's shutdown checkpoint: the remedy must not
-    apply. Facts from the copy, its log and the archive only."""
-    point = canceled_at(copy)
-    end, when = shutdown_checkpoint(archive, control(copy.data)["tli"], point, major(copy.data))
-    top, where = page_lsns(copy.data)
-    mtime, newest = newest_file(copy.data)
-    mtime = int(mtime)  # the checkpoint's time is whole seconds
-    if top <= end:
-        raise Failure(f"variant: no page LSN past the shutdown checkpoint {text(point)} (largest {text(top)})")
-    if mtime <= when:
-        raise Failure(f"variant: no file newer than the shutdown checkpoint's time {when} (newest {mtime})")
-    return (f"page LSN {text(top)} in {where} > checkpoint {text(point)}..{text(end)}; "
-            f"{newest} mtime {mtime:.0f} > checkpoint time {when}")
-
-
-def canceled(a, base):
-    archive = os.path.join(base, "archive")
-    p = primary(a, base, "primary", archive)
-    p.sql("SELECT pg_start_backup('x', true, true)")
-    copy_tree(a, p.data, os.path.join(base, "copy"))
-    p.sql(f"CREATE TABLE t2 (id int); INSERT INTO t2 SELECT generate_series(1, {ROWS_AFTER})")
-    p.stop("fast")
-    if os.path.exists(os.path.join(p.data, "backup_label")):
-        raise Failure("the primary kept backup_label through a fast shutdown")
-    fill_archive(p, archive)
-    copy = Cluster(a, base, "copy")
-    recovery(copy, archive)
-    start_panics(copy)
-    # What tells this copy from the variant's: replay stopped before the checkpoint, and no page is newer.
-    top, where = page_lsns(copy.data)
-    if top >= canceled_at(copy):
-        raise Failure(f"canceled: page LSN {text(top)} in {where} is not before the shutdown checkpoint")
-    finish_backup(a, copy, archive)
+def finished(a, copy, archive, log):
+    """The remedy followed, then the copy restarted as set up: consistent, promoted, every row."""
+    finish_backup(a, copy, archive, log)
     said = promoted(copy)
     if "consistent recovery state reached" not in said:
         raise Failure(f"no consistent state: {said[-2000:]}")
@@ -341,6 +192,40 @@ def canceled(a, base):
     return got
 
 
+def expect_refused(a, copy, archive):
+    """Neither the plan nor pgrescue-reset finishes this copy's backup; pg_control stays as it was."""
+    p = plan(a, copy.data, "--wal-archive", archive, "--log", copy.data + ".log")
+    codes = [r["code"] for r in p["remedies"]]
+    if "finish-backup" in codes:
+        raise Failure(f"variant: the plan offers finish-backup: {codes}")
+    before = tree_hashes(os.path.join(copy.data, "global"))
+    r = subprocess.run([a.reset, "--finish-backup", "--wal-archive", archive, "-D", copy.data],
+                       capture_output=True, text=True)
+    if r.returncode != 1 or "past the primary's shutdown checkpoint" not in r.stderr:
+        raise Failure(f"variant: pgrescue-reset --finish-backup exit {r.returncode}: {r.stderr}{r.stdout}")
+    if tree_hashes(os.path.join(copy.data, "global")) != before:
+        raise Failure("variant: the refused --finish-backup changed global/")
+    return r.stderr.strip().splitlines()[-2].removeprefix("pgrescue-reset: error: ")
+
+
+def canceled(a, base):
+    archive = os.path.join(base, "archive")
+    p = primary(a, base, "primary", archive)
+    p.sql("SELECT pg_start_backup('x', true, true)")
+    copy_tree(a, p.data, os.path.join(base, "copy"))
+    copy_tree(a, p.data, os.path.join(base, "unstarted"))
+    p.sql(f"CREATE TABLE t2 (id int); INSERT INTO t2 SELECT generate_series(1, {ROWS_AFTER})")
+    p.stop("fast")
+    if os.path.exists(os.path.join(p.data, "backup_label")):
+        raise Failure("the primary kept backup_label through a fast shutdown")
+    fill_archive(p, archive)
+    copy, unstarted = Cluster(a, base, "copy"), Cluster(a, base, "unstarted")
+    recovery(copy, archive)
+    recovery(unstarted, archive)
+    start_panics(copy)
+    return finished(a, copy, archive, copy.data + ".log"), finished(a, unstarted, archive, None)
+
+
 def variant(a, base):
     archive = os.path.join(base, "archive-v")
     p = primary(a, base, "primary-v", archive)
@@ -349,10 +234,7 @@ def variant(a, base):
     copy_tree(a, p.data, target, skip=("base",))
     p.sql(f"CREATE TABLE t2 (id int); INSERT INTO t2 SELECT generate_series(1, {ROWS_AFTER})")
     p.stop("fast")
-    # The restarted primary's writes land at least one whole second after the checkpoint's time.
-    stopped = control(p.data)["time"]
-    while time.time() < stopped + 2:
-        time.sleep(0.2)
+    time.sleep(2)  # the restarted primary's files then carry later (whole-second) times than its shutdown
     p.start()
     p.sql(f"CREATE TABLE t3 (id int); INSERT INTO t3 SELECT generate_series(1, {ROWS_RESTARTED}); CHECKPOINT")
     copy_tree(a, p.data, target, only=("base",))
@@ -375,13 +257,14 @@ def main():
     os.chmod(base, 0o755)
     try:
         began = time.monotonic()
-        got = canceled(a, base)
-        print(f"{a.label} canceled: PANIC, finished, promoted; rows t1 {got[0]}/{ROWS_BEFORE} "
-              f"t2 {got[1]}/{ROWS_AFTER} ({time.monotonic() - began:.0f} s)")
+        panicked, unstarted = canceled(a, base)
+        print(f"{a.label} canceled: PANIC, finish-backup, promoted; rows t1 {panicked[0]}/{ROWS_BEFORE} "
+              f"t2 {panicked[1]}/{ROWS_AFTER}; never started: t1 {unstarted[0]}/{ROWS_BEFORE} "
+              f"t2 {unstarted[1]}/{ROWS_AFTER} ({time.monotonic() - began:.0f} s)")
         began = time.monotonic()
-        print(f"{a.label} variant: PANIC; {variant(a, base)} ({time.monotonic() - began:.0f} s)")
+        print(f"{a.label} variant: PANIC; refused: {variant(a, base)} ({time.monotonic() - began:.0f} s)")
     finally:
-        for name in ("primary", "copy", "primary-v", "copy-v"):
+        for name in ("primary", "copy", "unstarted", "primary-v", "copy-v"):
             if os.path.exists(os.path.join(base, name, "postmaster.pid")):
                 Cluster(a, base, name).stop("immediate")
         if os.environ.get("KEEP") is None:

@@ -1,9 +1,10 @@
 """What the real-server test scripts share: their failure type and entry, a
 cluster run as the test user, LSN text as a number, and a data directory's
-files by SHA-256."""
+files by SHA-256, and pgrescue-plan's JSON with its top remedy followed."""
 import hashlib
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -30,6 +31,37 @@ def tree_hashes(root):
                     h.update(chunk)
             out[os.path.relpath(path, root)] = h.hexdigest()
     return out
+
+
+def plan(a, data, *extra):
+    """pgrescue-plan --json on data (exit 0 or 1), as a dict."""
+    r = subprocess.run([a.plan, "--json", *extra, data], capture_output=True, text=True)
+    if r.returncode not in (0, 1):
+        raise Failure(f"pgrescue-plan exit {r.returncode}: {r.stderr}")
+    return json.loads(r.stdout)
+
+
+def symptom(p, code):
+    """The symptom of class `code` in a plan."""
+    for s in p["symptoms"]:
+        if s["class"] == code:
+            return s
+    raise Failure(f"the plan names {[s['class'] for s in p['symptoms']]}, not {code}; logs {p['logs']}")
+
+
+def follow_top_remedy(a, p, code):
+    """Runs the first remedy's pgrescue commands exactly as printed (pg_ctl is the caller's)."""
+    top = p["remedies"][0]
+    if top["code"] != code:
+        raise Failure(f"top remedy is {top['code']}, expected {code}: {[r['code'] for r in p['remedies']]}")
+    for command in top["commands"]:
+        argv = shlex.split(command)
+        if argv[0] != "pgrescue-reset":
+            continue
+        r = subprocess.run([a.reset, *argv[1:]], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Failure(f"{command}: exit {r.returncode}: {r.stderr}{r.stdout[-2000:]}")
+    return top
 
 
 def run(main):

@@ -45,43 +45,13 @@ import argparse
 import json
 import os
 import re
-import shlex
 import shutil
 import subprocess
 import tempfile
 
-from pgtest import Cluster, Failure, lsn, run
+from pgtest import Cluster, Failure, follow_top_remedy, lsn, plan, run, symptom
 
 ROWS = 5000
-
-
-def plan(a, data, *extra):
-    r = subprocess.run([a.plan, "--json", *extra, data], capture_output=True, text=True)
-    if r.returncode not in (0, 1):
-        raise Failure(f"pgrescue-plan exit {r.returncode}: {r.stderr}")
-    return json.loads(r.stdout)
-
-
-def symptom(p, code):
-    for s in p["symptoms"]:
-        if s["class"] == code:
-            return s
-    raise Failure(f"the plan names {[s['class'] for s in p['symptoms']]}, not {code}; logs {p['logs']}")
-
-
-def follow_top_remedy(a, p, code):
-    """Runs the first remedy's pgrescue commands exactly as printed (pg_ctl is the caller's)."""
-    top = p["remedies"][0]
-    if top["code"] != code:
-        raise Failure(f"top remedy is {top['code']}, expected {code}: {[r['code'] for r in p['remedies']]}")
-    for command in top["commands"]:
-        argv = shlex.split(command)
-        if argv[0] != "pgrescue-reset":
-            continue
-        r = subprocess.run([a.reset, *argv[1:]], capture_output=True, text=True)
-        if r.returncode != 0:
-            raise Failure(f"{command}: exit {r.returncode}: {r.stderr}{r.stdout[-2000:]}")
-    return top
 
 
 def fresh(a, base, name, checksums=False):
