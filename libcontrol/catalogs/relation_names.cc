@@ -317,17 +317,33 @@ const CatalogName* RelationNames::Find(const std::string& relation) const {
   return it == by_file.end() ? nullptr : &it->second;
 }
 
+namespace {
+
+std::map<uint32_t, Row> DatabaseRows(Reader& reader, const std::optional<std::map<uint32_t, uint32_t>>& shared_map) {
+  if (!shared_map || !shared_map->contains(kPgDatabaseOid)) return {};
+  const auto bytes = reader.Relation("global", shared_map->at(kPgDatabaseOid), "pg_database");
+  return bytes ? reader.Rows(*bytes, 0, nullptr) : std::map<uint32_t, Row>{};
+}
+
+}  // namespace
+
+std::vector<std::string> DatabaseNames(const std::string& data_dir, const ControlLayout& layout, uint32_t block_size) {
+  RelationNames unused;
+  XactStatusReader xact(data_dir, layout, block_size);
+  Reader reader{data_dir, layout.rules(), block_size, &unused, Visibility(&xact)};
+  std::vector<std::string> names;
+  for (const auto& [oid, row] : DatabaseRows(reader, reader.Map("global"))) {
+    if (row.live) names.push_back(row.name);
+  }
+  return names;
+}
+
 RelationNames NameRelations(const std::string& data_dir, const ControlLayout& layout, uint32_t block_size) {
   RelationNames out;
   XactStatusReader xact(data_dir, layout, block_size);
   Reader reader{data_dir, layout.rules(), block_size, &out, Visibility(&xact)};
   const auto shared_map = reader.Map("global");
-  std::map<uint32_t, Row> databases;
-  if (shared_map && shared_map->contains(kPgDatabaseOid)) {
-    if (const auto bytes = reader.Relation("global", shared_map->at(kPgDatabaseOid), "pg_database")) {
-      databases = reader.Rows(*bytes, 0, nullptr);
-    }
-  }
+  const std::map<uint32_t, Row> databases = DatabaseRows(reader, shared_map);
   DIR* base = opendir((data_dir + "/base").c_str());
   if (base == nullptr) {
     out.problems.push_back("base: cannot be listed");

@@ -64,4 +64,8 @@ struct RelationNames {
 
 RelationNames NameRelations(const std::string& data_dir, const ControlLayout& layout, uint32_t block_size);
 
+// The databases pg_database names (rows not known gone), in OID order;
+// empty when it cannot be read.
+std::vector<std::string> DatabaseNames(const std::string& data_dir, const ControlLayout& layout, uint32_t block_size);
+
 }  // namespace pgrescue

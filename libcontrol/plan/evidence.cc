@@ -119,6 +119,19 @@ bool RecoverableFrom(const WalScanReport* wal, Lsn at) {
   return std::none_of(wal->breaks.begin(), wal->breaks.end(), [&](const WalScanEnd& b) { return b.at > at; });
 }
 
+std::optional<XidWrapDistance> JudgeXidWrap(const PlanEvidence& e) {
+  if (e.control == nullptr) return std::nullopt;
+  constexpr uint64_t kWrapDistance = 2147483647;  // half the XID circle
+  constexpr uint64_t kWarnMargin = 40000000;      // the widest margin at which a server version starts warning
+  const uint32_t next = static_cast<uint32_t>(e.Pc(Field::kNextXid));
+  const uint32_t oldest = static_cast<uint32_t>(e.Pc(Field::kOldestXid));
+  const uint64_t age = static_cast<uint32_t>(next - oldest);
+  return XidWrapDistance{age + kWarnMargin >= kWrapDistance,
+                         fmt::format("pg_control: next XID {} is {} past the oldest unfrozen XID {}; wraparound is "
+                                     "{} past it",
+                                     next, age, oldest, kWrapDistance)};
+}
+
 uint64_t SlruEvidence::Bytes(uint64_t segment) const {
   const auto it = segments.find(segment);
   if (it == segments.end()) return 0;

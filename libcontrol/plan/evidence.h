@@ -77,4 +77,14 @@ SlruEvidence ListSlru(const DataDir& dir, const DirListing& listing, SlruKind ki
 // lies between it and the end.
 bool RecoverableFrom(const WalScanReport* wal, Lsn at);
 
+// How close pg_control's next XID is to wrapping around past its oldest
+// unfrozen XID: a line saying so, and whether it is within the distance where
+// the server warns (and, nearer still, stops assigning XIDs). Unset without a
+// trusted pg_control.
+struct XidWrapDistance {
+  bool near = false;
+  std::string line;
+};
+std::optional<XidWrapDistance> JudgeXidWrap(const PlanEvidence& e);
+
 }  // namespace pgrescue

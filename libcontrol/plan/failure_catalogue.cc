@@ -145,8 +145,9 @@ const std::vector<FailureClass>& FailureCatalogue() {
         {"could not locate required checkpoint record at %X/%X", "17–"},
         {"backup_label contains data inconsistent with control file", "9.4–"},
         {"invalid data in file \"%s\"", "9.4–"}},
-       "backup_label, pg_control's backup fields, the copy's page LSNs and the WAL from the backup's start",
-       {"recover-backup", "from-wal", "reset"}},
+       "backup_label, pg_control's backup fields, the copy's page LSNs and file times, and the WAL from the "
+       "backup's start to the primary's shutdown",
+       {"finish-backup", "recover-backup", "from-wal", "reset"}},
       {"xact-missing",
        "the commit status of transactions is gone (pg_xact, pg_clog or pg_multixact files missing)",
        {{"could not access status of transaction %u", "9.4–"},

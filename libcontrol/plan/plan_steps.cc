@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "libcontrol/base/wal_names.h"
+#include "libcontrol/catalogs/relation_names.h"
 #include "libcontrol/control/control_text.h"
 #include "libcontrol/plan/backup_end.h"
 #include "libcontrol/plan/remedies.h"
@@ -118,6 +119,10 @@ void RankPlanRemedies(const PlanEvidence& e, const std::optional<std::string>& x
   f.invalid_pages = e.pages.invalid_pages;
   f.xact_missing = xact_missing;
   if (xact_missing && e.control) f.xact_rebuild = XactRebuildFactsFor(e);
+  if (const auto wrap = JudgeXidWrap(e); wrap && wrap->near) {
+    f.xid_wrap_near = wrap->line;
+    f.databases = DatabaseNames(dir.root, *e.layout, e.block_size());
+  }
   f.reset_command = plan->pgrescue_command;
   if (e.control) {
     f.reset_loses.push_back(fmt::format("every change after pg_control's checkpoint (redo {}) whose WAL is not "

@@ -154,6 +154,32 @@ Remedy FromWal(const RemedyFacts& f) {
   return r;
 }
 
+// The server refuses to assign XIDs near wraparound until VACUUM has frozen
+// the oldest rows of every database; single-user mode may still assign them
+// (every version from 9.4 on). A reset would move the counters past rows it
+// cannot freeze: never that.
+Remedy Vacuum(const RemedyFacts& f) {
+  Remedy r{"vacuum",
+           "Vacuum every database in single-user mode: it freezes the oldest rows and moves the oldest XID forward, "
+           "then start the server",
+           "nothing: VACUUM freezes rows and removes only dead ones",
+           {},
+           {*f.xid_wrap_near}};
+  const std::vector<std::string> fallback{"template1", "postgres"};
+  for (const auto& db : f.databases.empty() ? fallback : f.databases) {
+    r.commands.push_back(fmt::format("echo VACUUM | postgres --single -D {} {}", ShellQuote(f.data_dir),
+                                     ShellQuote(db)));
+  }
+  r.commands.push_back(StartCommand(f));
+  r.reasons.push_back(f.databases.empty()
+                          ? "pg_database could not be read: vacuum every database it holds, template0 included"
+                          : "single-user mode connects to template0 too, which the server itself never vacuums "
+                            "unless asked");
+  r.reasons.push_back("the server stays up meanwhile only for reading: every command that assigns a transaction ID "
+                      "fails until this is done; resetting WAL or the XID counter is never the remedy");
+  return r;
+}
+
 Remedy RestoreXact(const RemedyFacts& f) {
   return Remedy{"restore-xact",
                 "Restore the missing pg_xact segments from a backup of this cluster before anything else",
@@ -221,6 +247,7 @@ std::vector<Remedy> RankRemedies(const RemedyFacts& f) {
     out.push_back(RestoreXact(f));
     if (f.xact_rebuild && !rebuild_is_lossless) out.push_back(RebuildXact(f));
   }
+  if (f.xid_wrap_near) out.push_back(Vacuum(f));
   const bool pages_past_wal = PagesPastWal(f);
   bool recovery_offered = false;
   // A proved end makes the copy's own recovery work as set up; crash

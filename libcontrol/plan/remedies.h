@@ -14,7 +14,7 @@
 namespace pgrescue {
 
 struct Remedy {
-  std::string code;      // wait, rebuild-xact, restore-xact, start-server, finish-backup, recover-backup, from-wal, reset
+  std::string code;      // wait, rebuild-xact, restore-xact, start-server, vacuum, finish-backup, recover-backup, from-wal, reset
   std::string summary;   // one sentence: what to do
   std::string loses;     // what it loses, measured from the evidence
   std::vector<std::string> commands;  // to run in order; empty when it takes a human
@@ -67,6 +67,10 @@ struct RemedyFacts {
     std::string pages_unread;     // why not every data page was read ("" when all were)
   };
   std::optional<XactRebuildFacts> xact_rebuild;
+  // The next XID near wraparound past the oldest unfrozen one: why, and the
+  // databases to vacuum.
+  std::optional<std::string> xid_wrap_near;
+  std::vector<std::string> databases;
   // The reset, when one is needed.
   std::string reset_command;  // pgrescue-reset … -D '…'
   std::vector<std::string> reset_loses;

@@ -124,15 +124,7 @@ void PageDamaged(const PlanEvidence& e, Judgement* j) {
 }
 
 void Wraparound(const PlanEvidence& e, Judgement* j) {
-  if (!e.control) return;
-  constexpr uint64_t kWrapDistance = 2147483647;  // half the XID circle
-  constexpr uint64_t kWarnMargin = 40000000;      // the server warns this far before wrapping, and stops closer
-  const uint32_t next = static_cast<uint32_t>(e.Pc(Field::kNextXid));
-  const uint32_t oldest = static_cast<uint32_t>(e.Pc(Field::kOldestXid));
-  const uint64_t age = static_cast<uint32_t>(next - oldest);
-  j->Say(age + kWarnMargin >= kWrapDistance ? Verdict::kConfirmed : Verdict::kRefuted,
-         fmt::format("pg_control: next XID {} is {} past the oldest unfrozen XID {}; wraparound is {} past it",
-                     next, age, oldest, kWrapDistance));
+  if (const auto wrap = JudgeXidWrap(e)) j->Say(wrap->near ? Verdict::kConfirmed : Verdict::kRefuted, wrap->line);
 }
 
 }  // namespace

@@ -100,6 +100,23 @@ TEST(Remedies, AProvedBackupEndIsFinishedNotRecoveredFromPgWal) {
   EXPECT_EQ(r[0].reasons.front(), f.backup_end_evidence.front());
 }
 
+// Values as the real-server wraparound test on 13 produces them
+// (tests/server/symptoms_test.py): the server was shut down cleanly.
+TEST(Remedies, WraparoundIsVacuumedInSingleUserModeNeverReset) {
+  RemedyFacts f = Crashed();
+  f.crash_recovery_works = true;
+  f.shut_down_cleanly = true;
+  f.xid_wrap_near = "pg_control: next XID 2146983588 is 2146983087 past the oldest unfrozen XID 501";
+  f.databases = {"template1", "template0", "it's"};
+  const auto r = RankRemedies(f);
+  ASSERT_EQ(Codes(r), (std::vector<std::string>{"vacuum", "start-server"}));
+  EXPECT_EQ(r[0].commands, (std::vector<std::string>{"echo VACUUM | postgres --single -D '/pg/it'\\''s' 'template1'",
+                                                     "echo VACUUM | postgres --single -D '/pg/it'\\''s' 'template0'",
+                                                     "echo VACUUM | postgres --single -D '/pg/it'\\''s' 'it'\\''s'",
+                                                     "pg_ctl -D '/pg/it'\\''s' start"}));
+  EXPECT_EQ(r[0].reasons.front(), *f.xid_wrap_near);
+}
+
 TEST(Remedies, LostXactComesBeforeTheReset) {
   RemedyFacts f = Crashed();
   f.xact_missing = "pg_xact no longer covers the transactions in use";

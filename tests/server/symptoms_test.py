@@ -39,12 +39,18 @@ as printed, the server must start, and the rows promised are counted.
                    rows of those transactions vanish without an error. Fed
                    that log, the plan confirms xact-missing although pg_xact
                    looks whole again.
+  wraparound       next XID 500,000 short of wraparound (pgrescue-reset -x
+                   -u): the server refuses to assign XIDs; the plan confirms
+                   it, its top remedy is a single-user VACUUM of every
+                   database, never a reset; run as printed, XIDs flow again
+                   and every row is there.
   symptom          --symptom with a pasted line names the class too.
 """
 import argparse
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -223,6 +229,54 @@ def xact_zeroed(a, base):
     return f"{ROWS + 100 - n} rows vanished; the plan confirms the loss"
 
 
+def wraparound(a, base):
+    """XIDs run up to 500,000 short of wraparound (pgrescue-reset -x and -u, as pg_resetwal would, with the
+    pg_xact segment the new next XID needs): the server starts, but refuses to assign an XID. Fed its log, the
+    plan confirms wraparound, offers a single-user VACUUM of every database first and never a reset; its
+    commands, run as printed, let the server assign XIDs again with every row there."""
+    c = fresh(a, base, "wraparound")
+    c.stop()
+    tool = os.path.join(os.path.dirname(a.plan), "pgrescue-inspect")
+    control = json.loads(subprocess.run([tool, "--json", c.data], capture_output=True, text=True, check=True).stdout)
+    oldest = int(control["checkpoint"]["oldest_xid"])
+    near = (oldest + 0x7FFFFFFF - 500000) & 0xFFFFFFFF
+    segment = os.path.join(c.data, "pg_xact", f"{near // 1048576:04X}")
+    with open(segment, "wb") as f:
+        f.write(bytes(256 * 1024))
+    shutil.chown(segment, a.user)
+    r = subprocess.run([a.reset, "-x", str(near), "-u", str(oldest), "-D", c.data], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise Failure(f"wraparound: pgrescue-reset -x: {r.stderr}")
+    c.start()
+    r = c.sql("SELECT txid_current()", check=False)
+    c.stop()
+    if r.returncode == 0 or "to avoid wraparound data loss" not in r.stderr:
+        raise Failure(f"wraparound: the server assigned an XID: {r.stdout}{r.stderr}")
+    p = plan(a, c.data, "--log", c.data + ".log")
+    if symptom(p, "wraparound")["verdict"] != "confirmed":
+        raise Failure(f"wraparound: {symptom(p, 'wraparound')}")
+    codes = [r["code"] for r in p["remedies"]]
+    if codes[0] != "vacuum" or "reset" in codes or "from-wal" in codes:
+        raise Failure(f"wraparound: remedies {codes}")
+    databases = []
+    for command in p["remedies"][0]["commands"]:
+        if command.startswith("pg_ctl "):
+            continue
+        if not command.startswith("echo VACUUM | postgres --single -D "):
+            raise Failure(f"wraparound: unexpected command {command}")
+        databases.append(shlex.split(command)[-1])
+        c.as_user("sh", "-c", command.replace("| postgres ", f"| {a.bin_dir}/postgres ", 1), timeout=600)
+    if databases != ["template1", "template0", "postgres"]:
+        raise Failure(f"wraparound: vacuums {databases}")
+    c.start()
+    r = c.sql("SELECT txid_current()", check=False)
+    n = int(c.sql("SELECT count(*) FROM t").stdout.strip())
+    c.stop()
+    if r.returncode != 0:
+        raise Failure(f"wraparound: still no XIDs after the vacuum: {r.stderr}")
+    return n
+
+
 def pasted(a, base):
     c = fresh(a, base, "symptom")
     c.stop()
@@ -247,7 +301,7 @@ def main():
                                          ("control-crc", control_crc, ROWS), ("no-checkpoint", no_checkpoint, ROWS),
                                          ("page-damaged", page_damaged, None), ("wal-damaged", wal_damaged, "any"),
                                          ("system-id", system_id, ROWS), ("xact-zeroed", xact_zeroed, "any"),
-                                         ("symptom", pasted, None)):
+                                         ("wraparound", wraparound, ROWS), ("symptom", pasted, None)):
             got = scenario(a, base)
             if expected != "any" and got != expected:
                 raise Failure(f"{name}: {got} rows, expected {expected}")
