@@ -148,6 +148,13 @@ const std::vector<FailureClass>& FailureCatalogue() {
        "backup_label, pg_control's backup fields, the copy's page LSNs and file times, and the WAL from the "
        "backup's start to the primary's shutdown",
        {"finish-backup", "recover-backup", "from-wal", "reset"}},
+      {"crashed-in-backup",
+       "a primary that crashed inside an exclusive backup (pg_start_backup) kept backup_label, and its start "
+       "replays from the backup's checkpoint, whose WAL checkpoints have since removed",
+       {{"could not locate required checkpoint record", "9.4–14"}},
+       "backup_label's method, postmaster.pid's data directory and process, pg_control's state and checkpoint "
+       "against the label's, and crash recovery from pg_control's checkpoint",
+       {"restart-primary", "recover-backup"}},
       {"xact-missing",
        "the commit status of transactions is gone (pg_xact, pg_clog or pg_multixact files missing)",
        {{"could not access status of transaction %u", "9.4–"},

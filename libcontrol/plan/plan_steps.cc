@@ -9,6 +9,7 @@
 #include "libcontrol/catalogs/relation_names.h"
 #include "libcontrol/control/control_text.h"
 #include "libcontrol/plan/backup_end.h"
+#include "libcontrol/plan/backup_origin.h"
 #include "libcontrol/plan/remedies.h"
 #include "libcontrol/plan/xact_evidence.h"
 
@@ -104,6 +105,10 @@ void RankPlanRemedies(const PlanEvidence& e, const std::optional<std::string>& x
     }
   }
   for (const auto& a : dir.wal_archives) f.wal_archives.push_back(a.path);
+  if (const BackupOrigin origin = JudgeBackupOrigin(e); origin.crashed_primary) {
+    f.crashed_primary = true;
+    f.crashed_primary_evidence = origin.evidence;
+  }
   if (e.backup.newest_start) {
     const uint32_t tli = e.control ? static_cast<uint32_t>(e.Pc(Field::kThisTimeLineId)) : e.wal ? e.wal->timeline : 1;
     f.backup_start_segment =

@@ -133,6 +133,23 @@ Remedy FinishBackup(const RemedyFacts& f) {
   return r;
 }
 
+Remedy RestartPrimary(const RemedyFacts& f) {
+  const std::string label = f.data_dir + "/backup_label";
+  Remedy r{"restart-primary",
+           fmt::format("This is the primary that crashed inside pg_start_backup(): move backup_label aside and start "
+                       "it; crash recovery replays from its own checkpoint at {}",
+                       FormatLsn(*f.control_checkpoint)),
+           "nothing, as this directory is the primary itself; were it a copy (taken with pg_wal), changes made "
+           "after the backup's start to pages copied before them would be lost without an error: for a copy, "
+           "supply the WAL from the backup's start instead (the next remedy)",
+           {"mv " + ShellQuote(label) + " " + ShellQuote(label + ".pgrescue-saved"), StartCommand(f)},
+           f.crashed_primary_evidence};
+  r.reasons.push_back("while backup_label is there the server replays from the backup's checkpoint, whose WAL is "
+                      "gone: it stops with \"could not locate required checkpoint record\"");
+  LosesWalPastEnd(f, &r);
+  return r;
+}
+
 Remedy FromWal(const RemedyFacts& f) {
   const std::string command = fmt::format("pgrescue-reset {}--from-wal -D {}",
                                           f.control_rebuild_needed ? "--rebuild " : "", ShellQuote(f.data_dir));
@@ -254,6 +271,10 @@ std::vector<Remedy> RankRemedies(const RemedyFacts& f) {
   // recovery instead reads only pg_wal, which a copy rarely holds in full.
   if (f.backup_recovering && f.backup_end_point) {
     out.push_back(FinishBackup(f));
+    recovery_offered = true;
+  } else if (f.crashed_primary && !f.backup_wal_readable && f.control_checkpoint) {
+    out.push_back(RestartPrimary(f));
+    out.push_back(RecoverBackup(f));  // were it a copy after all
     recovery_offered = true;
   } else if (f.backup_recovering && f.backup_start) {
     out.push_back(RecoverBackup(f));

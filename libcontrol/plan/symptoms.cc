@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "libcontrol/plan/backup_origin.h"
+
 namespace pgrescue {
 namespace {
 
@@ -52,11 +54,25 @@ void NoCheckpoint(const PlanEvidence& e, Judgement* j) {
 
 void CanceledBackup(const PlanEvidence& e, Judgement* j) {
   j->evidence = e.backup.evidence;
-  if (e.backup.recovering) {
+  if (JudgeBackupOrigin(e).crashed_primary) {
+    j->Say(Verdict::kRefuted, "backup_label was left by this primary's crash, not by a copy (see crashed-in-backup)");
+  } else if (e.backup.recovering) {
     j->verdict = Verdict::kConfirmed;
   } else if (e.trust.ok()) {
     j->Say(Verdict::kRefuted, "neither backup_label nor pg_control's backup fields say a backup's recovery is "
                               "unfinished");
+  }
+}
+
+void CrashedInBackup(const PlanEvidence& e, Judgement* j) {
+  const BackupOrigin o = JudgeBackupOrigin(e);
+  j->evidence = o.evidence;
+  if (o.crashed_primary) {
+    j->verdict = Verdict::kConfirmed;
+  } else if (!e.backup.label) {
+    j->Say(Verdict::kRefuted, "no readable backup_label");
+  } else {
+    j->Say(Verdict::kUnconfirmed, "not shown to be the primary: " + o.doubt);
   }
 }
 
@@ -159,6 +175,7 @@ std::vector<Diagnosis> Diagnose(const std::vector<ServerLog>& logs, const PlanEv
     if (c.code == "control-damaged") ControlDamaged(e, &j);
     if (c.code == "no-checkpoint") NoCheckpoint(e, &j);
     if (c.code == "canceled-backup") CanceledBackup(e, &j);
+    if (c.code == "crashed-in-backup") CrashedInBackup(e, &j);
     if (c.code == "xact-missing") XactMissing(xact_missing, e, &j);
     // Crash recovery that found a pg_xact file missing made it up from zeroes
     // (10-18 alike): coverage looks whole now, and the rows of those

@@ -117,6 +117,28 @@ TEST(Remedies, WraparoundIsVacuumedInSingleUserModeNeverReset) {
   EXPECT_EQ(r[0].reasons.front(), *f.xid_wrap_near);
 }
 
+// The crashed primary of tests/server/finish_backup_test.py: backup_label's
+// WAL recycled, pg_control's own checkpoint readable to the end.
+TEST(Remedies, APrimaryThatCrashedInABackupMovesItsLabelAsideBeforeAnyReset) {
+  RemedyFacts f = Crashed();
+  f.backup_recovering = true;
+  f.backup_start = Lsn{0x2000060};
+  f.backup_wal_readable = false;
+  f.backup_start_segment = "000000010000000000000002";
+  f.crashed_primary = true;
+  f.crashed_primary_evidence = {"backup_label: an exclusive backup (pg_start_backup) started at 0/2000028"};
+  auto r = RankRemedies(f);
+  ASSERT_EQ(Codes(r), (std::vector<std::string>{"restart-primary", "recover-backup"}));
+  EXPECT_EQ(r[0].commands, (std::vector<std::string>{
+                               "mv '/pg/it'\\''s/backup_label' '/pg/it'\\''s/backup_label.pgrescue-saved'",
+                               "pg_ctl -D '/pg/it'\\''s' start"}));
+  EXPECT_NE(r[0].loses.find("were it a copy"), std::string::npos) << r[0].loses;
+  // While the label's WAL is there the server starts by itself: nothing is moved.
+  f.backup_wal_readable = true;
+  r = RankRemedies(f);
+  EXPECT_EQ(Codes(r), std::vector<std::string>{"recover-backup"});
+}
+
 TEST(Remedies, LostXactComesBeforeTheReset) {
   RemedyFacts f = Crashed();
   f.xact_missing = "pg_xact no longer covers the transactions in use";

@@ -21,6 +21,13 @@
             log. Restarted with the same recovery settings, each copy must
             reach consistency, promote at the end of the archive, and hold
             exactly 8000 + 2000 rows.
+  crashed   a primary (max_wal_size 32MB) killed with SIGKILL inside an
+            exclusive backup, after six WAL switches and checkpoints recycled
+            the backup's WAL: its start fails with "could not locate required
+            checkpoint record". Fed that log, pgrescue-plan confirms
+            crashed-in-backup and refutes canceled-backup; its top remedy,
+            restart-primary (move backup_label aside, start), run as printed,
+            starts it with exactly 8000 + 6000 rows.
   variant   the copy was still running when the primary came back: everything
             except base/ is copied during the backup, the primary is stopped
             -m fast without pg_stop_backup, started again, writes 1000 more rows
@@ -38,13 +45,14 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
 
 from pgtest import Cluster, Failure, follow_top_remedy, plan, run, symptom, tree_hashes
 
-ROWS_BEFORE, ROWS_AFTER, ROWS_RESTARTED = 8000, 2000, 1000
+ROWS_BEFORE, ROWS_AFTER, ROWS_RESTARTED, ROWS_CRASHED = 8000, 2000, 1000, 6000
 PANIC = "online backup was canceled, recovery cannot continue"
 
 
@@ -171,6 +179,8 @@ def finish_backup(a, copy, archive, log):
     p = plan(a, copy.data, "--wal-archive", archive, *(["--log", log] if log else ["--no-log"]))
     if log and symptom(p, "canceled-backup")["verdict"] != "confirmed":
         raise Failure(f"canceled-backup not confirmed: {symptom(p, 'canceled-backup')}")
+    if any(r["code"] == "restart-primary" for r in p["remedies"]):
+        raise Failure(f"a copy taken for a primary that crashed: {[r['code'] for r in p['remedies']]}")
     top = follow_top_remedy(a, p, "finish-backup")
     expected = [["pgrescue-reset", "--finish-backup", "--wal-archive", archive, "-D", copy.data],
                 ["pg_ctl", "-D", copy.data, "start"]]
@@ -246,6 +256,61 @@ def variant(a, base):
     return expect_refused(a, copy, archive)
 
 
+def users_of(data):
+    """PIDs whose working directory is data."""
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.path.realpath(f"/proc/{pid}/cwd") == os.path.realpath(data):
+                out.append(int(pid))
+        except OSError:
+            pass
+    return out
+
+
+def crashed(a, base):
+    """A primary killed (SIGKILL to the postmaster) inside an exclusive backup, after checkpoints recycled the
+    backup's WAL: its start fails; the plan names crashed-in-backup, not a canceled copy, and its top remedy,
+    run as printed, starts it with every row."""
+    c = Cluster(a, base, "crashed", settings=("max_wal_size=32MB", "min_wal_size=32MB"))
+    c.initdb(False)
+    c.start()
+    c.sql(f"CREATE TABLE t1 (id int, body text); "
+          f"INSERT INTO t1 SELECT g, repeat('a', 60) FROM generate_series(1, {ROWS_BEFORE}) g; CREATE TABLE t2 (id int)")
+    c.sql("SELECT pg_start_backup('x', true, true)")
+    for _ in range(6):
+        c.sql(f"INSERT INTO t2 SELECT generate_series(1, {ROWS_CRASHED // 6})")
+        c.sql("SELECT pg_switch_wal()")
+        c.sql("CHECKPOINT")
+    with open(os.path.join(c.data, "postmaster.pid")) as f:
+        postmaster = int(f.readline())
+    os.kill(postmaster, signal.SIGKILL)
+    # Its children notice and exit; the killed postmaster counts as running until it is reaped.
+    deadline = time.monotonic() + 120
+    while (users_of(c.data) or os.path.exists(f"/proc/{postmaster}")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    seen = log_size(c.data + ".log")
+    try:
+        c.start()
+        raise Failure("crashed: the primary started with backup_label; its WAL was not recycled")
+    except Failure as e:
+        if "could not locate required checkpoint record" not in log_since(c.data + ".log", seen):
+            raise Failure(f"crashed: the start failed otherwise: {e}")
+    p = plan(a, c.data, "--log", c.data + ".log")
+    if symptom(p, "crashed-in-backup")["verdict"] != "confirmed" or symptom(p, "canceled-backup")["verdict"] != "refuted":
+        raise Failure(f"crashed: {p['symptoms']}")
+    top = follow_top_remedy(a, p, "restart-primary")
+    for command in top["commands"]:
+        if command.startswith("mv "):
+            c.as_user("sh", "-c", command)
+    c.start()
+    got = counts(c, "t1", "t2")
+    c.stop()
+    if got != [ROWS_BEFORE, ROWS_CRASHED]:
+        raise Failure(f"crashed: rows {got}, expected {[ROWS_BEFORE, ROWS_CRASHED]}")
+    return got
+
+
 def main():
     ap = argparse.ArgumentParser()
     for name in ("label", "bin-dir", "psql", "plan", "reset", "user"):
@@ -262,9 +327,13 @@ def main():
               f"t2 {panicked[1]}/{ROWS_AFTER}; never started: t1 {unstarted[0]}/{ROWS_BEFORE} "
               f"t2 {unstarted[1]}/{ROWS_AFTER} ({time.monotonic() - began:.0f} s)")
         began = time.monotonic()
+        got = crashed(a, base)
+        print(f"{a.label} crashed primary: start fails, restart-primary; rows t1 {got[0]}/{ROWS_BEFORE} "
+              f"t2 {got[1]}/{ROWS_CRASHED} ({time.monotonic() - began:.0f} s)")
+        began = time.monotonic()
         print(f"{a.label} variant: PANIC; refused: {variant(a, base)} ({time.monotonic() - began:.0f} s)")
     finally:
-        for name in ("primary", "copy", "unstarted", "primary-v", "copy-v"):
+        for name in ("primary", "copy", "unstarted", "crashed", "primary-v", "copy-v"):
             if os.path.exists(os.path.join(base, name, "postmaster.pid")):
                 Cluster(a, base, name).stop("immediate")
         if os.environ.get("KEEP") is None:
