@@ -10,6 +10,11 @@ as printed, the server must start, and the rows promised are counted.
   crash            pg_ctl stop -m immediate after committed work; the log
                    names nothing, and the only remedy is start-server: no
                    reset may be offered. Started: every row.
+  live-backend     the postmaster SIGKILLed while a backend runs a long
+                   query: the backend keeps the shared memory, the next
+                   start refuses; the plan's only remedy is to wait, naming
+                   that backend's PID; once it is killed, start-server;
+                   every row.
   control-missing  global/pg_control removed; the server's stderr says it
                    cannot find the database system. Top remedy from-wal
                    (--rebuild); every row, as it says "loses: nothing".
@@ -52,8 +57,10 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
 
 from pgtest import Cluster, Failure, follow_top_remedy, lsn, plan, run, symptom
 
@@ -92,6 +99,45 @@ def crash(a, base):
         raise Failure(f"crash: remedies {codes}, expected only start-server")
     if p["symptoms"]:
         raise Failure(f"crash: the log named {[s['class'] for s in p['symptoms']]}")
+    return count(c)
+
+
+def live_backend(a, base):
+    """The postmaster killed while a backend runs a long query: the backend lives on, attached to the shared
+    memory. The next start refuses ("pre-existing shared memory block ... is still in use"). Fed that log, the
+    plan confirms directory-in-use and its only remedy is to wait, naming that backend; once it is gone, the
+    only remedy is to start the server, which has every row."""
+    c = fresh(a, base, "live-backend")
+    query = subprocess.Popen(["runuser", "-u", a.user, "--", a.psql, "-h", base, "-p", str(a.port), "-U", "postgres",
+                              "-d", "postgres", "-c", "SELECT count(*) FROM t a, t b, t c"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while "t a, t b" not in c.sql("SELECT string_agg(query, ';') FROM pg_stat_activity").stdout:
+        if time.monotonic() > deadline:
+            raise Failure("live-backend: the query never started")
+        time.sleep(0.2)
+    with open(os.path.join(c.data, "postmaster.pid")) as f:
+        postmaster = int(f.readline())
+    os.kill(postmaster, signal.SIGKILL)
+    while os.path.exists(f"/proc/{postmaster}"):
+        time.sleep(0.2)
+    start_fails(c)
+    p = plan(a, c.data, "--log", c.data + ".log")
+    if symptom(p, "directory-in-use")["verdict"] != "confirmed":
+        raise Failure(f"live-backend: {symptom(p, 'directory-in-use')}")
+    codes = [r["code"] for r in p["remedies"]]
+    found = re.search(r"PID (\d+)", " ".join(p["remedies"][0]["reasons"]))
+    if codes != ["wait", "start-server"] or not found:
+        raise Failure(f"live-backend: remedies {codes}: {p['remedies'][0]}")
+    backend = int(found.group(1))
+    os.kill(backend, signal.SIGKILL)
+    while os.path.exists(f"/proc/{backend}"):
+        time.sleep(0.2)
+    query.wait(timeout=60)
+    p = plan(a, c.data, "--log", c.data + ".log")
+    codes = [r["code"] for r in p["remedies"]]
+    if codes != ["start-server"]:
+        raise Failure(f"live-backend: once the backend is gone, remedies {codes}")
     return count(c)
 
 
@@ -297,7 +343,8 @@ def main():
     shutil.chown(base, a.user)
     os.chmod(base, 0o755)
     try:
-        for name, scenario, expected in (("crash", crash, ROWS), ("control-missing", control_missing, ROWS),
+        for name, scenario, expected in (("crash", crash, ROWS), ("live-backend", live_backend, ROWS),
+                                         ("control-missing", control_missing, ROWS),
                                          ("control-crc", control_crc, ROWS), ("no-checkpoint", no_checkpoint, ROWS),
                                          ("page-damaged", page_damaged, None), ("wal-damaged", wal_damaged, "any"),
                                          ("system-id", system_id, ROWS), ("xact-zeroed", xact_zeroed, "any"),
