@@ -378,6 +378,7 @@ int main(int argc, char** argv) {
   auto dir = pg::ScanDataDir(*data_dir, opt.archives);
   if (!dir) return Fail(dir.error().ToString());
   if (auto refused = Check(pg::CheckNotInUse(*dir))) return *refused;
+  if (auto refused = Check(pg::CheckCopyFinished(*dir, opt.force))) return *refused;
   const auto trust = pg::JudgeControl(*dir, nullptr);
   if (opt.rebuild_xact || opt.unknown || opt.json) return RebuildXact(*data_dir, *dir, trust, opt);
   if (trust.needs_rebuild() && !opt.rebuild) return Fail(NeedsRebuild(*dir, trust));

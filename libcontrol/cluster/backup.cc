@@ -83,6 +83,11 @@ BackupState JudgeBackup(const DataDir& dir, const ControlFile* trusted) {
       state.evidence.push_back("backup_label exists but names no START WAL LOCATION and CHECKPOINT LOCATION");
     }
   }
+  if (dir.backup_label && !dir.control_present) {
+    state.copy_unfinished = true;
+    state.evidence.push_back("backup_label without global/pg_control: the copy stopped before its end (pg_basebackup "
+                             "sends pg_control last), and the files after the break are missing too");
+  }
   if (trusted == nullptr) return state;
   const ControlFile& c = *trusted;
   const uint64_t start = c.value(Field::kBackupStartPoint), end = c.value(Field::kBackupEndPoint);

@@ -39,6 +39,10 @@ struct BackupState {
   // only archive recovery (recovery.signal) stops there cleanly; crash
   // recovery ends with "WAL ends before end of online backup".
   bool end_record_required = false;
+  // backup_label without global/pg_control: a copy that stopped before its
+  // end. pg_basebackup sends pg_control last, and a live or crashed
+  // primary always has one; files after the break are missing too.
+  bool copy_unfinished = false;
   std::vector<std::string> evidence; // one line per fact, for the plan and refusals
 };
 

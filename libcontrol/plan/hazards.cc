@@ -33,7 +33,12 @@ void LivenessHazards(const DataDir& dir, std::vector<Hazard>* h) {
                        "pg_resetwal refuses while it exists",
                        first_line.empty() ? "(unreadable)" : first_line));
   }
-  if (dir.backup_label) {
+  if (dir.backup_label && !dir.control_present) {
+    Decide(h, "unfinished-copy",
+           "backup_label is there and global/pg_control is not: a base backup copy that stopped before its end "
+           "(pg_basebackup sends pg_control last); other files are missing too. Take a new base backup: no reset "
+           "or rebuilt pg_control can complete it");
+  } else if (dir.backup_label) {
     Decide(h, "backup-label",
            "backup_label exists: this is a base backup, or a server that crashed during an exclusive "
            "backup. Recovering it with its WAL (restore_command or the WAL from the backup) keeps all "
@@ -108,7 +113,7 @@ void ControlHazards(const PlanEvidence& e, Plan* plan) {
 
 void WalHazards(const PlanEvidence& e, std::vector<Hazard>* h) {
   if (!e.wal) return;
-  if (e.from_wal) {
+  if (e.from_wal && !e.backup.copy_unfinished) {
     const bool has_pc = e.control != nullptr;
     Inform(h, "wal-checkpoint-usable",
            fmt::format("WAL holds a checkpoint record at {} whose redo point and every record after it up to {} "

@@ -97,6 +97,7 @@ void RankPlanRemedies(const PlanEvidence& e, const std::optional<std::string>& x
   f.backup_wal_readable = e.backup_wal_readable;
   f.backup_end_record_required = e.backup.end_record_required;
   f.backup_evidence = e.backup.evidence;
+  f.copy_unfinished = e.backup.copy_unfinished;
   if (e.backup.recovering) {
     const BackupEndProof proof = ProveBackupEnd(e);
     if (proof.proven) {

@@ -197,6 +197,19 @@ Remedy Vacuum(const RemedyFacts& f) {
   return r;
 }
 
+// Recovery cannot bring back files a copy never received, and a rebuilt
+// pg_control would only hide that they are missing.
+Remedy NewBackup(const RemedyFacts& f) {
+  return Remedy{"new-backup",
+                "Take a new base backup: this copy never finished, and nothing done to it in place can complete it",
+                "nothing of the primary's; this copy is unusable: files after the break are missing",
+                {},
+                {f.backup_evidence.empty() ? std::string("backup_label is there, global/pg_control is not")
+                                           : f.backup_evidence.back(),
+                 "a reset, --rebuild or --from-wal would start a server on a partial copy: tables would be missing "
+                 "or short without an error"}};
+}
+
 Remedy RestoreXact(const RemedyFacts& f) {
   return Remedy{"restore-xact",
                 "Restore the missing pg_xact segments from a backup of this cluster before anything else",
@@ -263,6 +276,10 @@ std::vector<Remedy> RankRemedies(const RemedyFacts& f) {
     if (rebuild_is_lossless) out.push_back(RebuildXact(f));
     out.push_back(RestoreXact(f));
     if (f.xact_rebuild && !rebuild_is_lossless) out.push_back(RebuildXact(f));
+  }
+  if (f.copy_unfinished) {
+    out.push_back(NewBackup(f));
+    return out;
   }
   if (f.xid_wrap_near) out.push_back(Vacuum(f));
   const bool pages_past_wal = PagesPastWal(f);

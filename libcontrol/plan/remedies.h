@@ -14,7 +14,7 @@
 namespace pgrescue {
 
 struct Remedy {
-  std::string code;      // wait, rebuild-xact, restore-xact, start-server, vacuum, finish-backup, restart-primary, recover-backup, from-wal, reset
+  std::string code;      // wait, rebuild-xact, restore-xact, start-server, vacuum, new-backup, finish-backup, restart-primary, recover-backup, from-wal, reset
   std::string summary;   // one sentence: what to do
   std::string loses;     // what it loses, measured from the evidence
   std::vector<std::string> commands;  // to run in order; empty when it takes a human
@@ -54,6 +54,7 @@ struct RemedyFacts {
   // backup_label left by a primary that crashed inside an exclusive backup
   // (backup_origin.h): why this is the primary, not a copy.
   bool crashed_primary = false;
+  bool copy_unfinished = false;  // backup.h: nothing in place can complete it
   std::vector<std::string> crashed_primary_evidence;
   // Data pages.
   std::optional<Lsn> max_page_lsn;

@@ -76,6 +76,14 @@ void CrashedInBackup(const PlanEvidence& e, Judgement* j) {
   }
 }
 
+void UnfinishedCopy(const PlanEvidence& e, Judgement* j) {
+  if (e.backup.copy_unfinished) {
+    j->Say(Verdict::kConfirmed, "backup_label is there and global/pg_control is not: pg_basebackup sends it last");
+  } else {
+    j->Say(Verdict::kRefuted, e.dir->backup_label ? "global/pg_control is present" : "there is no backup_label");
+  }
+}
+
 void XactMissing(const std::optional<std::string>& xact_missing, const PlanEvidence& e, Judgement* j) {
   if (xact_missing) {
     j->Say(Verdict::kConfirmed, *xact_missing);
@@ -176,6 +184,7 @@ std::vector<Diagnosis> Diagnose(const std::vector<ServerLog>& logs, const PlanEv
     if (c.code == "no-checkpoint") NoCheckpoint(e, &j);
     if (c.code == "canceled-backup") CanceledBackup(e, &j);
     if (c.code == "crashed-in-backup") CrashedInBackup(e, &j);
+    if (c.code == "unfinished-copy") UnfinishedCopy(e, &j);
     if (c.code == "xact-missing") XactMissing(xact_missing, e, &j);
     // Crash recovery that found a pg_xact file missing made it up from zeroes
     // (10-18 alike): coverage looks whole now, and the rows of those

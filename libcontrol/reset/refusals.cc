@@ -83,6 +83,15 @@ Refusal RecoverBackupRefusal(const BackupState& backup, const std::string& data_
                  backup.evidence};
 }
 
+SafetyCheck CheckCopyFinished(const DataDir& dir, bool force) {
+  if (!dir.backup_label || dir.control_present || force) return {};
+  return Refused("backup_label is there and global/pg_control is not: this is a base backup copy that stopped "
+                 "before its end (pg_basebackup sends pg_control last), and other files are missing too; a "
+                 "rebuilt pg_control would start a server on a partial copy",
+                 "take a new base backup; if this directory is not a backup copy, move backup_label aside; to go "
+                 "on anyway, use -f");
+}
+
 SafetyCheck CheckBackupLabelReadable(const DataDir& dir, const BackupState& backup, bool force) {
   if (!dir.backup_label || backup.label || force) return {};
   return Refused("backup_label exists, but names no START WAL LOCATION and CHECKPOINT LOCATION: where the backup "

@@ -54,6 +54,10 @@ Refusal RecoverBackupRefusal(const BackupState& backup, const std::string& data_
 // no start and checkpoint (so how far back recovery must begin is unknown),
 // and when it names another checkpoint than `chosen` (the server would start
 // from that one).
+// Every write: refused when backup_label is there without pg_control (an
+// unfinished base backup copy), unless -f.
+SafetyCheck CheckCopyFinished(const DataDir& dir, bool force);
+
 SafetyCheck CheckBackupLabelReadable(const DataDir& dir, const BackupState& backup, bool force);
 SafetyCheck CheckBackupLabelAgrees(const DataDir& dir, const BackupState& backup, Lsn chosen, bool force);
 

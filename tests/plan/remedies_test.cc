@@ -139,6 +139,21 @@ TEST(Remedies, APrimaryThatCrashedInABackupMovesItsLabelAsideBeforeAnyReset) {
   EXPECT_EQ(Codes(r), std::vector<std::string>{"recover-backup"});
 }
 
+// pg_basebackup killed part-way (tests/server/finish_backup_test.py): no
+// recovery, rebuild or reset can bring back files the copy never received.
+TEST(Remedies, AnUnfinishedCopyOnlyGetsANewBackup) {
+  RemedyFacts f = Crashed();
+  f.backup_recovering = true;
+  f.backup_start = Lsn{0x3000060};
+  f.backup_wal_readable = true;
+  f.control_rebuild_needed = true;
+  f.from_wal_checkpoint = Lsn{0x3000060};
+  f.copy_unfinished = true;
+  const auto r = RankRemedies(f);
+  ASSERT_EQ(Codes(r), std::vector<std::string>{"new-backup"});
+  EXPECT_TRUE(r[0].commands.empty());
+}
+
 TEST(Remedies, LostXactComesBeforeTheReset) {
   RemedyFacts f = Crashed();
   f.xact_missing = "pg_xact no longer covers the transactions in use";

@@ -21,6 +21,12 @@
             log. Restarted with the same recovery settings, each copy must
             reach consistency, promote at the end of the archive, and hold
             exactly 8000 + 2000 rows.
+  unfinished  pg_basebackup (Debian's 15) at 1 MB/s killed once global/
+            appears: backup_label but no pg_control. The copy's start fails
+            ("could not find the database system"); the plan confirms
+            unfinished-copy, its only remedy is a new base backup, and
+            pgrescue-reset --rebuild --from-wal refuses, writing nothing. A
+            new pg_basebackup, started, holds all 50,000 rows.
   crashed   a primary (max_wal_size 32MB) killed with SIGKILL inside an
             exclusive backup, after six WAL switches and checkpoints recycled
             the backup's WAL: its start fails with "could not locate required
@@ -52,7 +58,7 @@ import time
 
 from pgtest import Cluster, Failure, follow_top_remedy, plan, run, symptom, tree_hashes
 
-ROWS_BEFORE, ROWS_AFTER, ROWS_RESTARTED, ROWS_CRASHED = 8000, 2000, 1000, 6000
+ROWS_BEFORE, ROWS_AFTER, ROWS_RESTARTED, ROWS_CRASHED, ROWS_SOURCE = 8000, 2000, 1000, 6000, 50000
 PANIC = "online backup was canceled, recovery cannot continue"
 
 
@@ -311,6 +317,59 @@ def crashed(a, base):
     return got
 
 
+def unfinished(a, base):
+    """pg_basebackup (Debian's 15, beside psql) killed part-way: backup_label but no global/pg_control. The
+    copy's start fails; fed that log, the plan confirms unfinished-copy and its only remedy is a new base
+    backup; pgrescue-reset --rebuild --from-wal refuses and writes nothing. The new backup, started, has every
+    row."""
+    c = Cluster(a, base, "source")
+    c.initdb(False)
+    c.start()
+    c.sql(f"CREATE TABLE t1 (id int, body text); "
+          f"INSERT INTO t1 SELECT g, repeat('a', 200) FROM generate_series(1, {ROWS_SOURCE}) g")
+    basebackup = os.path.join(os.path.dirname(a.psql), "pg_basebackup")
+    target = os.path.join(base, "partial")
+    run = subprocess.Popen(["runuser", "-u", a.user, "--", basebackup, "-h", base, "-p", str(a.port), "-U", "postgres",
+                            "-D", target, "-X", "stream", "-c", "fast", "--max-rate=1M"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not os.path.exists(os.path.join(target, "global")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait()
+    if os.path.exists(os.path.join(target, "global", "pg_control")) or not os.path.exists(os.path.join(target, "backup_label")):
+        raise Failure("unfinished: pg_basebackup was not stopped between backup_label and pg_control")
+    c.stop()
+    partial = Cluster(a, base, "partial")
+    try:
+        partial.start()
+        raise Failure("unfinished: the partial copy started")
+    except Failure as e:
+        said = log_since(partial.data + ".log", 0)
+        # Which file is missing first depends on the order the server sent them in.
+        if "could not find the database system" not in said and "could not access the server configuration" not in said:
+            raise Failure(f"unfinished: the start failed otherwise: {e}")
+    p = plan(a, partial.data, "--log", partial.data + ".log")
+    codes = [r["code"] for r in p["remedies"]]
+    if symptom(p, "unfinished-copy")["verdict"] != "confirmed" or codes != ["new-backup"]:
+        raise Failure(f"unfinished: {symptom(p, 'unfinished-copy')}, remedies {codes}")
+    before = tree_hashes(partial.data)
+    r = subprocess.run([a.reset, "--rebuild", "--from-wal", "-D", partial.data], capture_output=True, text=True)
+    if r.returncode != 1 or "stopped before its end" not in r.stderr or tree_hashes(partial.data) != before:
+        raise Failure(f"unfinished: pgrescue-reset --rebuild --from-wal: exit {r.returncode}: {r.stderr}")
+    c.start()
+    c.as_user(basebackup, "-h", base, "-p", str(a.port), "-U", "postgres", "-D", os.path.join(base, "new"),
+              "-X", "stream", "-c", "fast")
+    c.stop()
+    new = Cluster(a, base, "new")
+    new.start()
+    got = counts(new, "t1")
+    new.stop()
+    if got != [ROWS_SOURCE]:
+        raise Failure(f"unfinished: the new backup has {got} rows, expected {ROWS_SOURCE}")
+    return got[0]
+
+
 def main():
     ap = argparse.ArgumentParser()
     for name in ("label", "bin-dir", "psql", "plan", "reset", "user"):
@@ -327,13 +386,17 @@ def main():
               f"t2 {panicked[1]}/{ROWS_AFTER}; never started: t1 {unstarted[0]}/{ROWS_BEFORE} "
               f"t2 {unstarted[1]}/{ROWS_AFTER} ({time.monotonic() - began:.0f} s)")
         began = time.monotonic()
+        got = unfinished(a, base)
+        print(f"{a.label} unfinished copy: start fails, new-backup, reset refused; new backup: rows t1 "
+              f"{got}/{ROWS_SOURCE} ({time.monotonic() - began:.0f} s)")
+        began = time.monotonic()
         got = crashed(a, base)
         print(f"{a.label} crashed primary: start fails, restart-primary; rows t1 {got[0]}/{ROWS_BEFORE} "
               f"t2 {got[1]}/{ROWS_CRASHED} ({time.monotonic() - began:.0f} s)")
         began = time.monotonic()
         print(f"{a.label} variant: PANIC; refused: {variant(a, base)} ({time.monotonic() - began:.0f} s)")
     finally:
-        for name in ("primary", "copy", "unstarted", "crashed", "primary-v", "copy-v"):
+        for name in ("primary", "copy", "unstarted", "source", "new", "crashed", "primary-v", "copy-v"):
             if os.path.exists(os.path.join(base, name, "postmaster.pid")):
                 Cluster(a, base, name).stop("immediate")
         if os.environ.get("KEEP") is None:
