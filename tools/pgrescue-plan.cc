@@ -23,10 +23,12 @@ constexpr const char* kProgname = "pgrescue-plan";
 
 constexpr const char* kDescription =
     "Diagnoses a PostgreSQL data directory (9.4 to 19) that will not start and ranks the remedies\n"
-    "by what each loses: wait (something still uses it), start-server (crash recovery works),\n"
-    "recover-backup, from-wal, restore-xact, and only then a reset, with every value pg_resetwal\n"
-    "(pg_resetxlog before 10) needs: -x -u -m -O -c -o -l -e, each with its evidence and\n"
-    "arithmetic. Reads only; writes nothing.\n";
+    "by what each loses: wait (something still uses it), new-backup (an unfinished copy), vacuum\n"
+    "(wraparound), rebuild-xact and restore-xact (lost commit status), start-server (crash recovery\n"
+    "works), finish-backup (a canceled exclusive backup, proved consistent), restart-primary (a\n"
+    "primary that crashed inside a backup), recover-backup, from-wal, and only then a reset, with\n"
+    "every value pg_resetwal (pg_resetxlog before 10) needs: -x -u -m -O -c -o -l -e, each with\n"
+    "its evidence and arithmetic. Reads only; writes nothing.\n";
 
 constexpr const char* kFooter =
     "\nHow values are derived: pg_xact, pg_multixact and pg_commit_ts segments form a run\n"
@@ -38,7 +40,7 @@ constexpr const char* kFooter =
     "\n"
     "Symptoms: the server's log (the last start it records) or pasted lines are matched against\n"
     "a catalogue of failure classes (a damaged pg_control, no valid checkpoint, a canceled backup,\n"
-    "lost commit status, lost or damaged WAL, damaged pages, wraparound, a lock file); each class\n"
+    "a primary that crashed inside a backup, an unfinished copy, lost commit status, lost or damaged WAL, damaged pages, wraparound, a lock file); each class\n"
     "named is judged against the disk now: confirmed, refuted, or unconfirmed.\n"
     "\n"
     "Hazards (a running server, a stale postmaster.pid, backup_label, an unclean shutdown,\n"
