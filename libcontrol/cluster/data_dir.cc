@@ -209,6 +209,7 @@ void ReadSettings(const fs::path& file, std::map<std::string, std::string>* sett
   auto wanted = ControlRelevantSettings();
   // Where the server logs, for the symptoms (server_log.h).
   wanted.insert(wanted.end(), {"log_directory", "log_filename"});
+  wanted.push_back("standby_mode");  // recovery.conf, up to 11
   while (std::getline(in, line)) {
     const auto hash = line.find('#');
     if (hash != std::string::npos) line.resize(hash);
@@ -297,6 +298,11 @@ Result<DataDir> ScanDataDir(const std::string& root_text, const std::vector<std:
   d.postmaster_pid = d.live.pid_file || fs::exists(root / "postmaster.pid", ec);
   ReadSettings(root / "postgresql.conf", &d.settings);
   ReadSettings(root / "postgresql.auto.conf", &d.settings);
+  if (d.recovery_conf) ReadSettings(root / "recovery.conf", &d.settings);
+  const auto mode = d.settings.find("standby_mode");
+  d.standby = d.standby_signal || (d.recovery_conf && mode != d.settings.end() &&
+                                   (mode->second == "on" || mode->second == "true" || mode->second == "yes" ||
+                                    mode->second == "1"));
   return d;
 }
 

@@ -43,8 +43,12 @@ struct DataDir {
   bool recovery_signal = false;
   bool standby_signal = false;
   bool recovery_conf = false;
+  // standby.signal, or recovery.conf with standby_mode on: the server
+  // follows a primary, and removing the file would promote it.
+  bool standby = false;
   // Settings from postgresql.conf then postgresql.auto.conf (later wins): those
-  // pg_control records, and log_directory and log_filename.
+  // pg_control records, log_directory and log_filename, and recovery.conf's
+  // standby_mode.
   std::map<std::string, std::string> settings;
 };
 

@@ -45,7 +45,12 @@ void LivenessHazards(const DataDir& dir, std::vector<Hazard>* h) {
            "data; a reset does not. If you reset anyway, rename backup_label to backup_label.old first");
   }
   if (dir.tablespace_map) Inform(h, "tablespace-map", "tablespace_map exists: it belongs to a base backup");
-  if (dir.recovery_signal || dir.standby_signal || dir.recovery_conf) {
+  if (dir.standby) {
+    Inform(h, "recovery-config",
+           fmt::format("{}: this is a standby, following its primary; keep it: removing it promotes the server "
+                       "into a primary of its own",
+                       dir.standby_signal ? "standby.signal present" : "recovery.conf says standby_mode = on"));
+  } else if (dir.recovery_signal || dir.standby_signal || dir.recovery_conf) {
     Inform(h, "recovery-config",
            fmt::format("{} present: the server would start in recovery; remove it after a reset unless "
                        "archive recovery is what you want",
@@ -94,11 +99,15 @@ void ControlHazards(const PlanEvidence& e, Plan* plan) {
   }
   const uint64_t state = e.Pc(Field::kState);
   if (state != static_cast<uint64_t>(DbState::kShutdowned)) {
+    const bool in_recovery = state == static_cast<uint64_t>(DbState::kShutdownedInRecovery);
     Decide(h, "unclean-state",
-           fmt::format("pg_control says the cluster is \"{}\", not shut down: the server stopped without "
-                       "a shutdown checkpoint. If its WAL is intact, starting it runs crash recovery and "
-                       "loses nothing: try that before a reset",
-                       DbStateText(state)));
+           in_recovery ? std::string("pg_control says \"shut down in recovery\": a standby or an archive recovery "
+                                     "was stopped before it ended. Starting it resumes recovery and loses nothing: "
+                                     "try that before a reset")
+                       : fmt::format("pg_control says the cluster is \"{}\", not shut down: the server stopped "
+                                     "without a shutdown checkpoint. If its WAL is intact, starting it runs crash "
+                                     "recovery and loses nothing: try that before a reset",
+                                     DbStateText(state)));
     Force(plan, "the cluster was not shut down cleanly");
   }
   if (BackupRecoveryUnfinished(*e.control)) {

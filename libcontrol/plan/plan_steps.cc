@@ -118,6 +118,7 @@ void RankPlanRemedies(const PlanEvidence& e, const std::optional<std::string>& x
   if (dir.recovery_signal) f.signal_files.push_back("recovery.signal");
   if (dir.standby_signal) f.signal_files.push_back("standby.signal");
   if (dir.recovery_conf) f.signal_files.push_back("recovery.conf");
+  f.standby = dir.standby;
   if (e.pages.max) {
     f.max_page_lsn = e.pages.max->lsn;
     f.max_page_where = fmt::format("{} block {}", e.pages.max->file, e.pages.max->block);

@@ -133,6 +133,21 @@ Remedy FinishBackup(const RemedyFacts& f) {
   return r;
 }
 
+// A standby's recovery never ends by design; promoting it (removing
+// standby.signal) would fork it from its primary for good.
+Remedy ResumeStandby(const RemedyFacts& f) {
+  Remedy r{"resume-standby",
+           "This is a standby: keep its standby settings and start it; it replays its primary's WAL",
+           "nothing; removing standby.signal (or standby_mode) instead would promote it into a primary of its own, "
+           "forked from its primary",
+           {StartCommand(f)},
+           f.backup_evidence};
+  r.reasons.push_back("if it stops with \"requested WAL segment ... has already been removed\", its primary no longer "
+                      "keeps the WAL it needs: set restore_command to read the primary's WAL archive, or rebuild it "
+                      "from a new base backup (pg_basebackup); a reset never fixes a standby");
+  return r;
+}
+
 Remedy RestartPrimary(const RemedyFacts& f) {
   const std::string label = f.data_dir + "/backup_label";
   Remedy r{"restart-primary",
@@ -292,6 +307,9 @@ std::vector<Remedy> RankRemedies(const RemedyFacts& f) {
   } else if (f.crashed_primary && !f.backup_wal_readable && f.control_checkpoint) {
     out.push_back(RestartPrimary(f));
     out.push_back(RecoverBackup(f));  // were it a copy after all
+    recovery_offered = true;
+  } else if (f.standby && f.backup_recovering) {
+    out.push_back(ResumeStandby(f));
     recovery_offered = true;
   } else if (f.backup_recovering && f.backup_start) {
     out.push_back(RecoverBackup(f));

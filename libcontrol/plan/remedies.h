@@ -14,7 +14,7 @@
 namespace pgrescue {
 
 struct Remedy {
-  std::string code;      // wait, rebuild-xact, restore-xact, start-server, vacuum, new-backup, finish-backup, restart-primary, recover-backup, from-wal, reset
+  std::string code;      // wait, rebuild-xact, restore-xact, start-server, vacuum, new-backup, finish-backup, restart-primary, resume-standby, recover-backup, from-wal, reset
   std::string summary;   // one sentence: what to do
   std::string loses;     // what it loses, measured from the evidence
   std::vector<std::string> commands;  // to run in order; empty when it takes a human
@@ -45,6 +45,7 @@ struct RemedyFacts {
   bool backup_end_record_required = false;  // archive recovery must reach an end-of-backup record
   std::vector<std::string> backup_evidence;
   std::vector<std::string> signal_files;    // recovery.signal, standby.signal, recovery.conf present
+  bool standby = false;                     // data_dir.h: it follows a primary
   std::string backup_start_segment;         // the WAL file recovery needs first
   // A canceled exclusive backup proved consistent at the primary's shutdown
   // (backup_end.h): the end point, and the proof.

@@ -125,7 +125,13 @@ void SystemIdDiffers(const PlanEvidence& e, Judgement* j) {
 }
 
 void WalGone(const PlanEvidence& e, Judgement* j) {
-  if (e.crash_recovery_works) {
+  if (e.dir->standby) {
+    // Its own WAL may be whole: what is gone is the primary's next WAL.
+    j->Say(Verdict::kConfirmed, fmt::format("this is a standby ({}); its WAL ends at {}, and what follows must come "
+                                            "from its primary or the primary's archive",
+                                            e.dir->standby_signal ? "standby.signal" : "recovery.conf standby_mode",
+                                            e.wal ? FormatLsn(e.wal->end.at) : std::string("?")));
+  } else if (e.crash_recovery_works) {
     j->Say(Verdict::kRefuted, "every WAL file from pg_control's redo point on is here (or in the archives given)");
   } else if (e.wal && e.wal->end.why == WalStop::kMissingSegment) {
     j->Say(Verdict::kConfirmed, fmt::format("WAL stops at {}: {}", FormatLsn(e.wal->end.at), e.wal->end.detail));

@@ -154,6 +154,20 @@ TEST(Remedies, AnUnfinishedCopyOnlyGetsANewBackup) {
   EXPECT_TRUE(r[0].commands.empty());
 }
 
+// A standby whose primary removed the WAL it needs (tests/server/symptoms_test.py):
+// removing standby.signal would promote it, so no remedy does.
+TEST(Remedies, AStandbyStaysAStandby) {
+  RemedyFacts f = Crashed();
+  f.backup_recovering = true;
+  f.backup_start = Lsn{0x3000060};
+  f.backup_wal_readable = true;
+  f.signal_files = {"standby.signal"};
+  f.standby = true;
+  const auto r = RankRemedies(f);
+  ASSERT_EQ(Codes(r), std::vector<std::string>{"resume-standby"});
+  EXPECT_EQ(r[0].commands, std::vector<std::string>{"pg_ctl -D '/pg/it'\\''s' start"});
+}
+
 TEST(Remedies, LostXactComesBeforeTheReset) {
   RemedyFacts f = Crashed();
   f.xact_missing = "pg_xact no longer covers the transactions in use";

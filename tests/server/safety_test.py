@@ -19,8 +19,10 @@ connection, and count rows against what must be kept.
               backup_label becomes backup_label.old), then the primary's later
               WAL put into its pg_wal. `pgrescue-reset --from-wal` must refuse
               (it would start after the backup's start and silently lose what
-              the copy missed); the first remedy must be recover-backup and
-              following it keeps every row and the table made after the copy.
+              the copy missed); the first remedy must be finish-backup up to 14
+              (the primary's shutdown checkpoint is in pg_wal) and recover-backup
+              from 15, and following it keeps every row and the table made
+              after the copy.
               Up to 14 the backup is exclusive (pg_start_backup(label, true),
               backup_label written into the data directory by the server, the
               primary stopped without pg_stop_backup, as reported on 13). From
@@ -88,7 +90,8 @@ from pgtest import Failure, lsn, tree_hashes
 
 
 XACT_SEGMENT_XIDS = 1048576  # 8K pages: 32 pages of 32768 XIDs
-REMEDY_CODES = {"start-server", "wait", "recover-backup", "from-wal", "reset", "restore-xact", "rebuild-xact"}
+REMEDY_CODES = {"start-server", "wait", "recover-backup", "from-wal", "reset", "restore-xact", "rebuild-xact",
+                "finish-backup", "restart-primary", "new-backup", "vacuum", "resume-standby"}
 SERVER_LOG_LEVELS = ("FATAL", "PANIC", "ERROR", "HINT", "DETAIL", "WARNING")
 
 
@@ -801,11 +804,15 @@ def s2_backup(ctx, port):
     chk = Checks()
     chk.expect({"backup-in-progress", "backup-label"} & set(hazards(doc)),
                f"no backup-in-progress / backup-label hazard: {describe(doc)}")
-    expect_first(chk, doc, "recover-backup", 1)
+    # The primary's shutdown checkpoint is in pg_wal: an exclusive backup's
+    # copy is proved consistent there and finished; a non-exclusive one
+    # replays to its end-of-backup record.
+    wanted = "finish-backup" if exclusive else "recover-backup"
+    expect_first(chk, doc, wanted, 1)
     chk.attempt(dry_run_printed, ctx, doc, copy_dir)
-    r = find_remedy(doc, "recover-backup")
+    r = find_remedy(doc, wanted)
     if r is None:
-        chk.expect(False, f"no recover-backup remedy: {describe(doc)}")
+        chk.expect(False, f"no {wanted} remedy: {describe(doc)}")
     else:
         chk.attempt(follow, ctx, copy, r)
     t = a = None
@@ -828,7 +835,7 @@ def s2_backup(ctx, port):
                f"pgrescue-reset --from-wal on the backup copy exited {from_wal_exit}, expected 1 naming "
                f"recover-backup: {from_wal_said.strip()[-400:]}")
     return chk.done(f"t {t}/8000 rows, after_copy {a}/100; --from-wal exit {from_wal_exit}; "
-                    f"recover-backup: {r['commands'] if r else None}")
+                    f"{wanted}: {r['commands'] if r else None}")
 
 
 def ensure_started_or(chk, server):

@@ -49,6 +49,13 @@ as printed, the server must start, and the rows promised are counted.
                    it, its top remedy is a single-user VACUUM of every
                    database, never a reset; run as printed, XIDs flow again
                    and every row is there.
+  standby-behind   a standby (a copy of the cleanly stopped primary) stopped
+                   while its archiving primary switches WAL and checkpoints
+                   six times: it cannot stream ("requested WAL segment ...
+                   has already been removed"). The plan confirms wal-gone and
+                   its only remedy keeps it a standby; with restore_command
+                   set to the archive, as it says, it catches up to 11,000
+                   rows, still a standby.
   symptom          --symptom with a pasted line names the class too.
 """
 import argparse
@@ -323,6 +330,74 @@ def wraparound(a, base):
     return n
 
 
+def standby_behind(a, base):
+    """A standby stopped while its primary (archiving, max_wal_size 32MB) switches WAL and checkpoints six
+    times: started again, it cannot stream ("requested WAL segment ... has already been removed"). Fed its log,
+    the plan confirms wal-gone and its only remedy keeps it a standby (removing standby.signal would promote
+    it); with restore_command pointed at the primary's archive, as that remedy says, and started as printed,
+    it catches up to every row while still a standby."""
+    archive = os.path.join(base, "sb-archive")
+    os.makedirs(archive)
+    shutil.chown(archive, a.user)
+    primary = Cluster(a, base, "sb-primary", settings=("wal_level=replica", "archive_mode=on", "max_wal_size=32MB",
+                                                       "min_wal_size=32MB", f"archive_command='cp %p {archive}/%f'"))
+    primary.initdb(False)
+    primary.start()
+    primary.sql(f"CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, {ROWS})")
+    primary.stop()
+    # A copy of a cleanly stopped primary is a standby's base on every version.
+    b = argparse.Namespace(**{**vars(a), "port": a.port + 50})
+    standby = Cluster(b, base, "sb-standby")
+    subprocess.run(["cp", "-a", primary.data, standby.data], check=True)
+    major = int(open(os.path.join(standby.data, "PG_VERSION")).read().split(".")[0])
+    conninfo = f"primary_conninfo = 'host={base} port={a.port} user=postgres'\n"
+    if major <= 11:
+        settings_file = os.path.join(standby.data, "recovery.conf")
+        with open(settings_file, "w") as f:
+            f.write("standby_mode = on\n" + conninfo)
+    else:
+        settings_file = os.path.join(standby.data, "postgresql.auto.conf")
+        with open(settings_file, "a") as f:
+            f.write(conninfo)
+        open(os.path.join(standby.data, "standby.signal"), "w").close()
+    subprocess.run(["chown", "-R", a.user, standby.data], check=True)
+    primary.start()
+    standby.start()
+    standby.stop()
+    for _ in range(6):
+        primary.sql("INSERT INTO t SELECT generate_series(1, 1000)")
+        primary.sql("SELECT pg_switch_wal()")
+        primary.sql("CHECKPOINT")
+    standby.start()
+    deadline = time.monotonic() + 120
+    while "has already been removed" not in open(standby.data + ".log").read():
+        if time.monotonic() > deadline:
+            raise Failure("standby-behind: the standby never said its WAL was removed")
+        time.sleep(0.5)
+    standby.stop()
+    p = plan(b, standby.data, "--log", standby.data + ".log")
+    if symptom(p, "wal-gone")["verdict"] != "confirmed":
+        raise Failure(f"standby-behind: {symptom(p, 'wal-gone')}")
+    codes = [r["code"] for r in p["remedies"]]
+    commands = [c for r in p["remedies"] for c in r["commands"]]
+    if codes != ["resume-standby"] or [shlex.split(c) for c in commands] != [["pg_ctl", "-D", standby.data, "start"]]:
+        raise Failure(f"standby-behind: remedies {codes}: {commands}")
+    with open(settings_file, "a") as f:
+        f.write(f"restore_command = 'cp {archive}/%f %p'\n")
+    standby.start()
+    deadline = time.monotonic() + 120
+    while True:
+        r = standby.sql("SELECT pg_is_in_recovery(), count(*) FROM t", check=False)
+        if r.returncode == 0 and r.stdout.strip() == f"t|{ROWS + 6000}":
+            break
+        if time.monotonic() > deadline:
+            raise Failure(f"standby-behind: the standby did not catch up: {r.stdout}{r.stderr}")
+        time.sleep(0.5)
+    standby.stop()
+    primary.stop()
+    return ROWS + 6000
+
+
 def pasted(a, base):
     c = fresh(a, base, "symptom")
     c.stop()
@@ -348,7 +423,8 @@ def main():
                                          ("control-crc", control_crc, ROWS), ("no-checkpoint", no_checkpoint, ROWS),
                                          ("page-damaged", page_damaged, None), ("wal-damaged", wal_damaged, "any"),
                                          ("system-id", system_id, ROWS), ("xact-zeroed", xact_zeroed, "any"),
-                                         ("wraparound", wraparound, ROWS), ("symptom", pasted, None)):
+                                         ("wraparound", wraparound, ROWS),
+                                         ("standby-behind", standby_behind, ROWS + 6000), ("symptom", pasted, None)):
             got = scenario(a, base)
             if expected != "any" and got != expected:
                 raise Failure(f"{name}: {got} rows, expected {expected}")
