@@ -1,8 +1,6 @@
 // pgrescue-reset: pg_resetwal for every supported version, keeping every file
 // it replaces in a rescue folder so --undo can put the cluster back.
-#include <algorithm>
 #include <ctime>
-#include <thread>
 #include <iostream>
 #include <optional>
 #include <span>
@@ -18,24 +16,17 @@
 #include "libcontrol/plan/planner.h"
 #include "libcontrol/plan/remedies.h"
 #include "libcontrol/reset/apply.h"
-#include "libcontrol/reset/finish_backup.h"
-#include "libcontrol/reset/from_wal.h"
 #include "libcontrol/reset/rebuild.h"
 #include "libcontrol/reset/refusals.h"
 #include "libcontrol/reset/rescue.h"
 #include "libcontrol/reset/reset.h"
-#include "libcontrol/reset/xact_rebuild.h"
 #include "tools/cli.h"
+#include "tools/reset_modes.h"
 
 namespace {
 
-namespace pg = pgrescue;
+using namespace pgrescue::reset_cli;  // NOLINT: the modes and what they share
 using pgrescue::cli::kExitUnusable;
-constexpr int kExitDone = 0;
-constexpr int kExitRefused = 1;
-constexpr int kExitPartialUndo = 3;
-constexpr int kExitUndoNeeded = 4;
-constexpr const char* kProgname = "pgrescue-reset";
 
 constexpr const char* kDescription =
     "Resets the write-ahead log of a PostgreSQL cluster (9.4 to 19) as that version's\n"
@@ -91,34 +82,6 @@ constexpr const char* kFooter =
     "  pgrescue-reset -n --rebuild --from-wal -D \"$PGDATA\"\n"
     "  pgrescue-reset -n --rebuild-xact -D \"$PGDATA\"\n"
     "  pgrescue-reset --finish-backup --wal-archive /mnt/archive -D /srv/copy\n";
-
-int Fail(const std::string& message) { return pgrescue::cli::Fail(kProgname, message); }
-
-int Refuse(const pg::Refusal& r) {
-  for (const auto& e : r.evidence) std::cerr << kProgname << ": " << e << "\n";
-  std::cerr << kProgname << ": error: " << r.message << "\n" << kProgname << ": hint: " << r.hint << "\n";
-  return kExitRefused;
-}
-
-// Prints a check's warnings; the exit code when it refuses.
-std::optional<int> Check(const pg::SafetyCheck& check) {
-  for (const auto& w : check.warnings) std::cerr << kProgname << ": warning: " << w << "\n";
-  if (check.refusal) return Refuse(*check.refusal);
-  return std::nullopt;
-}
-
-struct Options {
-  bool force = false, dry_run = false, auto_values = false, trust_control = false, rebuild = false;
-  bool from_wal = false, rebuild_xact = false, json = false, finish_backup = false;
-  std::optional<std::string> unknown, undo;
-  std::string checkpoint, rescue_dir;
-  std::optional<uint32_t> catalog_version;
-  pg::ResetOptionText values;
-  std::vector<std::string> archives;
-  std::string RescueDir(const std::string& data_dir) const {
-    return rescue_dir.empty() ? pg::DefaultRescueDir(data_dir) : rescue_dir;
-  }
-};
 
 CLI::Option* AddOptions(CLI::App& app, Options& opt) {
   app.add_flag("-f,--force", opt.force, "force the reset even with guessed values or an unclean shutdown");
@@ -182,107 +145,6 @@ int Undo(const std::string& data_dir, const std::string& given) {
   return kExitPartialUndo;
 }
 
-// Keep, then write. Exit 2 while nothing is written; once the rescue folder
-// may hold files, exit 4 with the command that puts everything back.
-int Apply(const std::string& data_dir, const Options& opt, const pg::Result<pg::ResetWrites>& writes,
-          pg::Applied* applied) {
-  if (!writes) return Fail(writes.error().ToString());
-  *applied = pg::ApplyWrites(data_dir, opt.RescueDir(data_dir), *writes);
-  if (applied->status.ok()) return kExitDone;
-  if (!applied->needs_undo()) return Fail(applied->status.error().ToString());
-  std::cerr << fmt::format("{0}: error: {1}\n{0}: error: stopped part-way: the data directory is neither as it "
-                           "was nor reset; every file moved or replaced so far is in {2}\n{0}: hint: to put the "
-                           "data directory back as it was, run: {0} --undo {3} -D {4}\n",
-                           kProgname, applied->status.error().ToString(), applied->rescue_dir,
-                           pg::ShellQuote(applied->rescue_dir), pg::ShellQuote(data_dir));
-  return kExitUndoNeeded;
-}
-
-// --from-wal: pg_control pointed at the newest usable checkpoint in WAL (or
-// --checkpoint's); the server's crash recovery replays the rest. No WAL is
-// removed; every segment is copied to the rescue folder.
-int FromWal(const std::string& data_dir, const pg::DataDir& dir, const pg::ControlFile& current, bool trusted,
-            bool rebuilt, const Options& opt, int64_t now) {
-  std::optional<pg::Lsn> wanted;
-  if (!opt.checkpoint.empty()) {
-    auto parsed = pg::ParseLsn(opt.checkpoint);
-    if (!parsed) return Fail(fmt::format("invalid argument for option --checkpoint: \"{}\"; give an LSN such as "
-                                         "0/3000060", opt.checkpoint));
-    wanted = *parsed;
-  }
-  // A backup copy, or a cluster mid-recovery, must replay from the backup's
-  // start: nothing newer may be chosen, and its backup state stays.
-  const auto backup = pg::JudgeBackup(dir, trusted ? &current : nullptr);
-  auto report = pg::ScanForCheckpoints(dir, current, backup, wanted.has_value());
-  if (!report) return Fail(report.error().ToString());
-  auto chosen = pg::ChooseCheckpoint(*report, wanted, backup.recovering ? backup.newest_start : std::nullopt);
-  if (!chosen && backup.recovering) {
-    return Refuse(pg::RecoverBackupRefusal(backup, data_dir, chosen.error().ToString(), false));
-  }
-  if (!chosen) return Fail(chosen.error().ToString());
-  if (auto refused = Check(pg::CheckBackupLabelReadable(dir, backup, opt.force))) return *refused;
-  const auto& c = **chosen;
-  std::cout << pg::DescribeStart(*report, c);
-  if (trusted && current.value(pg::Field::kCheckPoint) == c.record.lsn.value) {
-    std::cout << "pg_control already points at this checkpoint; nothing to change. If the server still does "
-                 "not start, its log says why.\n";
-    return backup.recovering ? Refuse(pg::RecoverBackupRefusal(backup, data_dir, "", true)) : kExitDone;
-  }
-  auto control = pg::PointAtCheckpoint(current, *report, c, now, backup.recovering);
-  if (!trusted) for (const auto& l : pg::TakeIdentityFromWal(dir, &control)) std::cout << "Taken from WAL: " << l << "\n";
-  std::cout << pg::DescribeControlChanges(current, control, !rebuilt);
-  const auto pages = pg::ScanDataPages(dir, trusted ? &current : nullptr);
-  const pg::Lsn start{report->end.at.value + 1};
-  if (auto refused = Check(pg::CheckStartPastBounds(pg::WalStartBounds(nullptr, pages.max), start, opt.force))) {
-    return *refused;
-  }
-  if (auto refused = Check(pg::CheckBackupLabelAgrees(dir, backup, c.record.lsn, opt.force))) return *refused;
-  if (opt.dry_run) {
-    std::cout << "Dry run: nothing written. Without -n, pg_control is written and the server, when started, "
-                 "runs crash recovery from the redo point.\n";
-    return kExitDone;
-  }
-  pg::Applied a;
-  const uint64_t segment_size = current.value(pg::Field::kWalSegmentSize);
-  if (int code = Apply(data_dir, opt, pg::WritesForFromWal(dir, control, segment_size), &a)) return code;
-  std::cout << fmt::format("pg_control now points at the checkpoint at {}. Start the server: it runs crash recovery "
-                           "from {} and replays WAL up to {}.\n",
-                           pg::FormatLsn(c.record.lsn), pg::FormatLsn(pg::Lsn{c.record.redo()}),
-                           pg::FormatLsn(report->end.at));
-  std::cout << fmt::format("Kept the old pg_control and copies of all {} WAL segment(s) ({} bytes copied, {} bytes "
-                           "shared by reflink) in {}\nTo put them back: {} --undo {} -D {}\n",
-                           a.wal_copies, a.copied_bytes, a.reflinked_bytes, a.rescue_dir, kProgname,
-                           pg::ShellQuote(a.rescue_dir), pg::ShellQuote(data_dir));
-  return kExitDone;
-}
-
-// --finish-backup: pg_control's backup end set to the primary's shutdown
-// checkpoint, once the copy is proved consistent there; nothing else changes.
-int FinishBackup(const std::string& data_dir, const pg::DataDir& dir, const pg::ControlFile& current,
-                 const Options& opt) {
-  const auto pages = pg::ScanDataPages(dir, &current);
-  const auto finish = pg::PlanBackupFinish(dir, current, pages);
-  if (!finish.control) return Refuse(pg::BackupEndRefusal(finish.proof));
-  std::cout << "The copy is consistent at the primary's shutdown:\n";
-  for (const auto& line : finish.proof.evidence) std::cout << "  " << line << "\n";
-  std::cout << "\n" << pg::DescribeControlChanges(current, *finish.control, true);
-  if (opt.dry_run) {
-    std::cout << "Dry run: nothing written.\n";
-    return kExitDone;
-  }
-  pg::Applied a;
-  if (int code = Apply(data_dir, opt, pg::WritesForControl(*finish.control, "the backup's end set in pg_control"),
-                       &a)) {
-    return code;
-  }
-  std::cout << fmt::format("pg_control now ends the backup at {}. Start the copy with its recovery settings as "
-                           "they are: it reaches consistency there and replays the rest of the archive.\n"
-                           "Kept the old pg_control in {}\nTo put it back: {} --undo {} -D {}\n",
-                           pg::FormatLsn(finish.proof.end_point), a.rescue_dir, kProgname,
-                           pg::ShellQuote(a.rescue_dir), pg::ShellQuote(data_dir));
-  return kExitDone;
-}
-
 // What makes a reset impossible without --rebuild.
 std::string NeedsRebuild(const pg::DataDir& dir, const pg::ControlTrust& trust) {
   return fmt::format("global/pg_control is {}; --rebuild builds a new one from the cluster's files (try it with -n "
@@ -309,54 +171,15 @@ pg::Result<pg::Rebuilt> Rebuild(const pg::DataDir& dir, const Options& opt, int6
   return built;
 }
 
-// --rebuild-xact: lost pg_xact pages written from evidence; unknown XIDs
-// only by the DBA's explicit choice.
-int RebuildXact(const std::string& data_dir, const pg::DataDir& dir, const pg::ControlTrust& trust,
-                const Options& opt) {
-  if (!opt.rebuild_xact) return Fail("--unknown and --json go with --rebuild-xact");
-  if (opt.rebuild || opt.from_wal || opt.auto_values || opt.values.any_value()) {
-    return Fail("--rebuild-xact goes alone: run it, then any reset, as separate steps");
+// --finish-backup goes alone, and writes into a trusted pg_control only.
+int FinishBackupAlone(const std::string& data_dir, const pg::DataDir& dir, const pg::ControlTrust& trust,
+                      const Options& opt) {
+  if (opt.rebuild || opt.from_wal || opt.auto_values || opt.values.any_value() || !opt.checkpoint.empty() ||
+      opt.rebuild_xact || opt.unknown || opt.json) {
+    return Fail("--finish-backup goes alone (with --wal-archive, -n and --rescue-dir)");
   }
-  if (!trust.ok()) {
-    return Fail("--rebuild-xact needs pg_control's oldest and next XID, and pg_control cannot be trusted; "
-                "rebuild it first (pgrescue-reset --rebuild, -n to try)");
-  }
-  const pg::ControlFile& control = trust.read->control;
-  auto rebuild = pg::PlanXactRebuild(dir, control, std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
-  if (!rebuild) return Fail(rebuild.error().ToString());
-  auto json = pg::XactRebuildJson(*rebuild);
-  json["unknown_policy"] = opt.unknown ? nlohmann::ordered_json(*opt.unknown) : nlohmann::ordered_json();
-  auto report = [&] { std::cout << (opt.json ? json.dump(2) + "\n" : ""); };
-  if (!opt.json) std::cout << pg::DescribeXactRebuild(*rebuild) << "\n";
-  if (rebuild->segments.empty()) {
-    report();
-    std::cerr << fmt::format("{}: pg_xact holds every page from the oldest XID {} to the next XID {}: nothing to "
-                             "rebuild\n", kProgname, rebuild->evidence.oldest_xid, rebuild->evidence.next_xid);
-    return kExitDone;
-  }
-  const bool undecided = !rebuild->unknown.empty() && !opt.unknown;
-  if (opt.dry_run) {  // a dry run reports; only the write waits for the choice
-    std::cout << (opt.json ? json.dump(2) + "\n" : "Dry run: nothing written.\n");
-    if (undecided) std::cerr << kProgname << ": warning: without -n, " << pg::UnknownXidsRefusal(*rebuild).hint << "\n";
-    return kExitDone;
-  }
-  if (undecided) {
-    report();
-    return Refuse(pg::UnknownXidsRefusal(*rebuild));
-  }
-  pg::Applied a;
-  const bool committed = opt.unknown && *opt.unknown == "committed";
-  if (int code = Apply(data_dir, opt, pg::WritesForXactRebuild(dir, control, *rebuild, committed), &a)) return code;
-  json["written"] = true;
-  json["rescue_dir"] = a.rescue_dir;
-  report();
-  if (!opt.json) {
-    std::cout << fmt::format("Wrote {} pg_xact segment(s). Kept {} replaced file(s) in {}\nTo put them back: {} "
-                             "--undo {} -D {}\n",
-                             rebuild->segments.size(), a.kept, a.rescue_dir, kProgname, pg::ShellQuote(a.rescue_dir),
-                             pg::ShellQuote(data_dir));
-  }
-  return kExitDone;
+  if (!trust.ok()) return Fail("--finish-backup writes into pg_control, and pg_control cannot be trusted");
+  return FinishBackup(data_dir, dir, trust.read->control, opt);
 }
 
 }  // namespace
@@ -380,15 +203,9 @@ int main(int argc, char** argv) {
   if (auto refused = Check(pg::CheckNotInUse(*dir))) return *refused;
   if (auto refused = Check(pg::CheckCopyFinished(*dir, opt.force))) return *refused;
   const auto trust = pg::JudgeControl(*dir, nullptr);
+  if (opt.finish_backup) return FinishBackupAlone(*data_dir, *dir, trust, opt);
   if (opt.rebuild_xact || opt.unknown || opt.json) return RebuildXact(*data_dir, *dir, trust, opt);
   if (trust.needs_rebuild() && !opt.rebuild) return Fail(NeedsRebuild(*dir, trust));
-  if (opt.finish_backup) {
-    if (opt.rebuild || opt.from_wal || opt.auto_values || opt.values.any_value() || !opt.checkpoint.empty()) {
-      return Fail("--finish-backup goes alone (with --wal-archive, -n and --rescue-dir)");
-    }
-    if (!trust.ok()) return Fail("--finish-backup writes into pg_control, and pg_control cannot be trusted");
-    return FinishBackup(*data_dir, *dir, trust.read->control, opt);
-  }
   const auto now = static_cast<int64_t>(time(nullptr));
   std::optional<pg::Rebuilt> rebuilt;
   if (opt.rebuild) {
