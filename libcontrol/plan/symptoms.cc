@@ -1,6 +1,7 @@
 #include "libcontrol/plan/symptoms.h"
 
 #include <algorithm>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -84,11 +85,30 @@ void UnfinishedCopy(const PlanEvidence& e, Judgement* j) {
   }
 }
 
-void XactMissing(const std::optional<std::string>& xact_missing, const PlanEvidence& e, Judgement* j) {
-  if (xact_missing) {
-    j->Say(Verdict::kConfirmed, *xact_missing);
-  } else if (e.trust.ok()) {
+// What each judge may read: the evidence, the plan's pg_xact coverage
+// finding, and the log messages that named the class.
+struct JudgeInput {
+  const PlanEvidence& e;
+  const std::optional<std::string>& xact_missing;
+  const std::vector<LogMessage>& messages;
+};
+
+void XactMissing(const JudgeInput& in, Judgement* j) {
+  if (in.xact_missing) {
+    j->Say(Verdict::kConfirmed, *in.xact_missing);
+  } else if (in.e.trust.ok()) {
     j->Say(Verdict::kRefuted, "pg_xact and pg_multixact cover every ID from pg_control's oldest to its next");
+  }
+  // Crash recovery that found a pg_xact file missing made it up from zeroes
+  // (10-18 alike): coverage looks whole now, and the rows of those
+  // transactions read as never committed.
+  const bool zeroed = std::any_of(in.messages.begin(), in.messages.end(), [](const LogMessage& m) {
+    return m.text.ends_with("doesn't exist, reading as zeroes");
+  });
+  if (zeroed && j->verdict == Verdict::kRefuted) {
+    j->Say(Verdict::kConfirmed, "the server's recovery wrote the missing pg_xact pages as zeroes: their "
+                                "transactions now read as not committed and their rows are invisible, without an "
+                                "error; restore pg_xact from a backup of this cluster before anything writes more");
   }
 }
 
@@ -157,6 +177,27 @@ void Wraparound(const PlanEvidence& e, Judgement* j) {
   if (const auto wrap = JudgeXidWrap(e)) j->Say(wrap->near ? Verdict::kConfirmed : Verdict::kRefuted, wrap->line);
 }
 
+using Judge = void (*)(const JudgeInput&, Judgement*);
+
+// Each class's judge, by its code (failure_catalogue.h).
+const std::map<std::string_view, Judge>& Judges() {
+  static const std::map<std::string_view, Judge> judges{
+      {"directory-in-use", [](const JudgeInput& in, Judgement* j) { DirectoryInUse(in.e, j); }},
+      {"control-damaged", [](const JudgeInput& in, Judgement* j) { ControlDamaged(in.e, j); }},
+      {"no-checkpoint", [](const JudgeInput& in, Judgement* j) { NoCheckpoint(in.e, j); }},
+      {"canceled-backup", [](const JudgeInput& in, Judgement* j) { CanceledBackup(in.e, j); }},
+      {"crashed-in-backup", [](const JudgeInput& in, Judgement* j) { CrashedInBackup(in.e, j); }},
+      {"unfinished-copy", [](const JudgeInput& in, Judgement* j) { UnfinishedCopy(in.e, j); }},
+      {"xact-missing", XactMissing},
+      {"wal-gone", [](const JudgeInput& in, Judgement* j) { WalGone(in.e, j); }},
+      {"wal-damaged", [](const JudgeInput& in, Judgement* j) { WalDamaged(in.e, j); }},
+      {"system-id-differs", [](const JudgeInput& in, Judgement* j) { SystemIdDiffers(in.e, j); }},
+      {"page-damaged", [](const JudgeInput& in, Judgement* j) { PageDamaged(in.e, j); }},
+      {"wraparound", [](const JudgeInput& in, Judgement* j) { Wraparound(in.e, j); }},
+  };
+  return judges;
+}
+
 }  // namespace
 
 std::string_view SymptomVerdictName(SymptomVerdict v) {
@@ -185,29 +226,9 @@ std::vector<Diagnosis> Diagnose(const std::vector<ServerLog>& logs, const PlanEv
     }
     if (d.messages.empty()) continue;
     Judgement j;
-    if (c.code == "directory-in-use") DirectoryInUse(e, &j);
-    if (c.code == "control-damaged") ControlDamaged(e, &j);
-    if (c.code == "no-checkpoint") NoCheckpoint(e, &j);
-    if (c.code == "canceled-backup") CanceledBackup(e, &j);
-    if (c.code == "crashed-in-backup") CrashedInBackup(e, &j);
-    if (c.code == "unfinished-copy") UnfinishedCopy(e, &j);
-    if (c.code == "xact-missing") XactMissing(xact_missing, e, &j);
-    // Crash recovery that found a pg_xact file missing made it up from zeroes
-    // (10-18 alike): coverage looks whole now, and the rows of those
-    // transactions read as never committed.
-    const bool zeroed = std::any_of(d.messages.begin(), d.messages.end(), [](const LogMessage& m) {
-      return m.text.ends_with("doesn't exist, reading as zeroes");
-    });
-    if (c.code == "xact-missing" && zeroed && j.verdict == Verdict::kRefuted) {
-      j.Say(Verdict::kConfirmed, "the server's recovery wrote the missing pg_xact pages as zeroes: their "
-                                 "transactions now read as not committed and their rows are invisible, without an "
-                                 "error; restore pg_xact from a backup of this cluster before anything writes more");
+    if (const auto judge = Judges().find(c.code); judge != Judges().end()) {
+      judge->second(JudgeInput{e, xact_missing, d.messages}, &j);
     }
-    if (c.code == "wal-gone") WalGone(e, &j);
-    if (c.code == "wal-damaged") WalDamaged(e, &j);
-    if (c.code == "system-id-differs") SystemIdDiffers(e, &j);
-    if (c.code == "page-damaged") PageDamaged(e, &j);
-    if (c.code == "wraparound") Wraparound(e, &j);
     d.verdict = j.verdict;
     d.evidence = std::move(j.evidence);
     out.push_back(std::move(d));
