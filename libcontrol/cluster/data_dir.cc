@@ -203,6 +203,23 @@ void ScanRelations(const fs::path& root, DataDir* out) {
   }
 }
 
+}  // namespace
+
+bool SettingIsOn(const DataDir& dir, const std::string& name) {
+  const auto it = dir.settings.find(name);
+  if (it == dir.settings.end() || it->second.empty()) return false;
+  std::string v = it->second;
+  std::transform(v.begin(), v.end(), v.begin(), ::tolower);
+  if (v == "1") return true;
+  // parse_bool: "on" needs two letters ("o" alone is ambiguous); others any prefix.
+  for (const std::string_view word : {"true", "yes"}) {
+    if (word.starts_with(v)) return true;
+  }
+  return v.size() >= 2 && std::string_view("on").starts_with(v);
+}
+
+namespace {
+
 void ReadSettings(const fs::path& file, std::map<std::string, std::string>* settings) {
   std::ifstream in(file);
   std::string line;
@@ -299,10 +316,7 @@ Result<DataDir> ScanDataDir(const std::string& root_text, const std::vector<std:
   ReadSettings(root / "postgresql.conf", &d.settings);
   ReadSettings(root / "postgresql.auto.conf", &d.settings);
   if (d.recovery_conf) ReadSettings(root / "recovery.conf", &d.settings);
-  const auto mode = d.settings.find("standby_mode");
-  d.standby = d.standby_signal || (d.recovery_conf && mode != d.settings.end() &&
-                                   (mode->second == "on" || mode->second == "true" || mode->second == "yes" ||
-                                    mode->second == "1"));
+  d.standby = d.standby_signal || (d.recovery_conf && SettingIsOn(d, "standby_mode"));
   return d;
 }
 

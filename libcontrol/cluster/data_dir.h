@@ -63,6 +63,10 @@ std::vector<const DirListing*> WalListings(const DataDir& dir);
 // is not a readable directory.
 Result<DataDir> ScanDataDir(const std::string& root, const std::vector<std::string>& wal_archives);
 
+// A boolean setting as the server reads it (on, true, yes, 1 and their
+// unique prefixes, any case); false when absent.
+bool SettingIsOn(const DataDir& dir, const std::string& name);
+
 // The settings pg_control records, as postgresql.conf spells them.
 const std::vector<std::string>& ControlRelevantSettings();
 

@@ -8,19 +8,13 @@
 #include <fmt/format.h>
 
 #include "libcontrol/base/wal_names.h"
+#include "libcontrol/control/control_json.h"
 #include "libcontrol/pages/relation_files.h"
 #include "libcontrol/wal/wal_decode.h"
 
 namespace pgrescue {
 namespace {
 
-constexpr int64_t kPgEpochUnixSeconds = 946684800;  // 2000-01-01
-
-// "2026-11-21 17:25:46 UTC": file times and checkpoint times have whole seconds.
-std::string FormatUnixTime(int64_t seconds) {
-  const std::string text = FormatPgTimestamp((seconds - kPgEpochUnixSeconds) * 1000000);
-  return text.substr(0, text.find('.')) + " UTC";
-}
 
 // Reading the copy as recovery will: the checkpoint recovery starts from
 // (backup_label's, or pg_control's once the copy has been started), and the
@@ -68,18 +62,26 @@ std::optional<int64_t> FirstStart(const DataDir& dir) {
   return static_cast<int64_t>(st.st_ctim.tv_sec);
 }
 
-// Relation files modified after the shutdown and before the copy's first
-// start: written by a primary that came back while the copy was read.
+// Relation files and commit-status (SLRU) files modified after the shutdown
+// and before the copy's first start: written by a primary that came back
+// while the copy was read. SLRU pages written then hold the status of XIDs
+// past the end point, which the promoted copy would hand out again.
 std::vector<std::pair<std::string, int64_t>> FilesNewerThan(const PlanEvidence& e, int64_t shutdown,
                                                             std::optional<int64_t> first_start, size_t* files) {
+  std::vector<std::string> names;
+  for (const RelationFile& f : FindRelationFiles(e.dir->root, e.block_size(), e.Pc(Field::kRelSegSize)).files) {
+    names.push_back(f.rel);
+  }
+  for (const SlruEvidence* slru : {&e.xact, &e.offsets, &e.members, &e.commit_ts}) {
+    for (const auto& [segment, name] : slru->segments) names.push_back(slru->dir + "/" + name);
+  }
+  *files = names.size();
   std::vector<std::pair<std::string, int64_t>> newer;
-  const auto relation_files = FindRelationFiles(e.dir->root, e.block_size(), e.Pc(Field::kRelSegSize));
-  *files = relation_files.files.size();
-  for (const RelationFile& f : relation_files.files) {
+  for (const std::string& name : names) {
     struct stat st {};
-    if (stat((e.dir->root + "/" + f.rel).c_str(), &st) != 0) continue;
+    if (stat((e.dir->root + "/" + name).c_str(), &st) != 0) continue;
     const int64_t mtime = st.st_mtim.tv_sec;
-    if (mtime > shutdown && (!first_start || mtime < *first_start)) newer.emplace_back(f.rel, mtime);
+    if (mtime > shutdown && (!first_start || mtime < *first_start)) newer.emplace_back(name, mtime);
   }
   return newer;
 }
@@ -132,6 +134,14 @@ BackupEndProof ProveBackupEnd(const PlanEvidence& e) {
     return p;
   }
   const WalCheckpoint& c = shutdown->record;
+  for (const auto& b : wal.backup_ends) {
+    if (b.start == start->redo && b.lsn < c.lsn) {
+      p.missing = fmt::format("WAL holds this backup's end-of-backup record at {}: pg_stop_backup ran, and the "
+                              "copy's recovery ends the backup there by itself (recover-backup)",
+                              FormatLsn(b.lsn));
+      return p;
+    }
+  }
   if (BreakBetween(wal, start->checkpoint, c.end)) {
     p.missing = fmt::format("WAL breaks between the backup's start and the primary's shutdown checkpoint at {}",
                             FormatLsn(c.lsn));
@@ -144,7 +154,7 @@ BackupEndProof ProveBackupEnd(const PlanEvidence& e) {
   p.shutdown_time = at_shutdown.signed_value(Field::kCheckpointTime);
   p.evidence.push_back(fmt::format("the primary shut down: shutdown checkpoint at {} (ends at {}, {}), and every "
                                    "WAL record from {} to it is readable",
-                                   FormatLsn(c.lsn), FormatLsn(c.end), FormatUnixTime(p.shutdown_time),
+                                   FormatLsn(c.lsn), FormatLsn(c.end), FormatIsoUtc(p.shutdown_time),
                                    FormatLsn(start->redo)));
   if (e.pages.max && e.pages.max->lsn > c.end) {
     p.missing = fmt::format("{} block {} carries LSN {}, past the primary's shutdown checkpoint at {}: the copy "
@@ -157,6 +167,12 @@ BackupEndProof ProveBackupEnd(const PlanEvidence& e) {
                                                  "block {}",
                                                  FormatLsn(e.pages.max->lsn), e.pages.max->file, e.pages.max->block)
                                    : std::string("no data page carries an LSN"));
+  for (const FileFinding& f : e.pages.structural) {
+    if (f.problem != FileProblem::kUnreadable && f.problem != FileProblem::kNotAFile) continue;
+    p.missing = fmt::format("{} could not be read ({}): the page LSNs do not cover the whole copy", f.file,
+                            f.message);
+    return p;
+  }
   if (e.pages.invalid_pages > 0) {
     p.evidence.push_back(fmt::format("{} page(s) fail their checks (a page torn by the copy is one; replay writes "
                                      "it whole again from its full-page image)",
@@ -166,16 +182,18 @@ BackupEndProof ProveBackupEnd(const PlanEvidence& e) {
   const auto first_start = FirstStart(*e.dir);
   const auto newer = FilesNewerThan(e, p.shutdown_time, first_start, &files);
   if (!newer.empty()) {
-    p.missing = fmt::format("{} relation file(s) were modified after the primary's shutdown ({}), such as {} at "
+    p.missing = fmt::format("{} file(s) were modified after the primary's shutdown ({}), such as {} at "
                             "{}: the copy was still being read when the primary wrote again; take a new base "
                             "backup",
-                            newer.size(), FormatUnixTime(p.shutdown_time), newer.front().first,
-                            FormatUnixTime(newer.front().second));
+                            newer.size(), FormatIsoUtc(p.shutdown_time), newer.front().first,
+                            FormatIsoUtc(newer.front().second));
     return p;
   }
-  p.evidence.push_back(fmt::format("none of the {} relation files was modified after the shutdown{}", files,
+  p.evidence.push_back(fmt::format("none of the {} relation and commit-status files was modified after the "
+                                   "shutdown{}",
+                                   files,
                                    first_start ? fmt::format(" and before the copy's own first start ({})",
-                                                             FormatUnixTime(*first_start))
+                                                             FormatIsoUtc(*first_start))
                                                : std::string()));
   p.proven = true;
   return p;

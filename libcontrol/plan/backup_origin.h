@@ -7,13 +7,15 @@
 // copy: a copy's pages were read at different times, and only replay from
 // the backup's start makes them agree.
 //
-// Nothing in the files proves which it is (why 15 dropped exclusive
-// backups). These facts together say primary, each shown: the label is an
-// exclusive backup's; pg_control says "in production" at a checkpoint newer
-// than the label's, and crash recovery from it reads to the end of WAL with
-// no page past it; postmaster.pid, if any, is this directory's (a failed
-// start removes it). A copy taken with pg_wal and restored to the same path
-// fits them too: the remedy says so, and names the alternative.
+// The primary is told from a copy by its files' change times: every file of
+// a copy made during the backup was created after the backup started (no
+// copy tool can set a change time back), while the primary's PG_VERSION is
+// as old as the cluster. An atomic snapshot keeps change times, but is as
+// crash-consistent as the primary, so the same remedy is right for it. The
+// other facts, each shown: the label is an exclusive backup's; pg_control
+// says "in production" at a checkpoint newer than the label's, and crash
+// recovery from it reads to the end of WAL with no page past it;
+// postmaster.pid, if any, is this directory's (a failed start removes it).
 #pragma once
 
 #include <string>

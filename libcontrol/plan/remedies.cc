@@ -130,6 +130,10 @@ Remedy FinishBackup(const RemedyFacts& f) {
            f.backup_end_evidence};
   r.reasons.push_back("the copy's recovery settings stay as they are: archive recovery (restore_command) replays "
                       "to the end of the archive and promotes; pg_control's old bytes are kept for --undo");
+  if (f.signal_files.empty()) {
+    r.reasons.push_back("the copy must ask for archive recovery as it did before: recovery.signal with "
+                        "restore_command reading the archive (recovery.conf up to 11)");
+  }
   return r;
 }
 
@@ -154,9 +158,8 @@ Remedy RestartPrimary(const RemedyFacts& f) {
            fmt::format("This is the primary that crashed inside pg_start_backup(): move backup_label aside and start "
                        "it; crash recovery replays from its own checkpoint at {}",
                        FormatLsn(*f.control_checkpoint)),
-           "nothing, as this directory is the primary itself; were it a copy (taken with pg_wal), changes made "
-           "after the backup's start to pages copied before them would be lost without an error: for a copy, "
-           "supply the WAL from the backup's start instead (the next remedy)",
+           "nothing: this directory is the primary itself, and crash recovery from its own checkpoint replays "
+           "everything after it",
            {"mv " + ShellQuote(label) + " " + ShellQuote(label + ".pgrescue-saved"), StartCommand(f)},
            f.crashed_primary_evidence};
   r.reasons.push_back("while backup_label is there the server replays from the backup's checkpoint, whose WAL is "
@@ -205,10 +208,10 @@ Remedy Vacuum(const RemedyFacts& f) {
   r.commands.push_back(StartCommand(f));
   r.reasons.push_back(f.databases.empty()
                           ? "pg_database could not be read: vacuum every database it holds, template0 included"
-                          : "single-user mode connects to template0 too, which the server itself never vacuums "
-                            "unless asked");
-  r.reasons.push_back("the server stays up meanwhile only for reading: every command that assigns a transaction ID "
-                      "fails until this is done; resetting WAL or the XID counter is never the remedy");
+                          : "single-user mode connects to template0 too, which accepts no other connections");
+  r.reasons.push_back("within a few million XIDs of wraparound the server refuses every command that assigns a "
+                      "transaction ID until this is done (before that, it warns); resetting WAL or the XID counter "
+                      "is never the remedy");
   return r;
 }
 
@@ -296,7 +299,6 @@ std::vector<Remedy> RankRemedies(const RemedyFacts& f) {
     out.push_back(NewBackup(f));
     return out;
   }
-  if (f.xid_wrap_near) out.push_back(Vacuum(f));
   const bool pages_past_wal = PagesPastWal(f);
   bool recovery_offered = false;
   // A proved end makes the copy's own recovery work as set up; crash
@@ -306,15 +308,17 @@ std::vector<Remedy> RankRemedies(const RemedyFacts& f) {
     recovery_offered = true;
   } else if (f.crashed_primary && !f.backup_wal_readable && f.control_checkpoint) {
     out.push_back(RestartPrimary(f));
-    out.push_back(RecoverBackup(f));  // were it a copy after all
     recovery_offered = true;
-  } else if (f.standby && f.backup_recovering) {
+  } else if (f.standby) {
+    // Nothing done to a standby in place beats rebuilding it from its primary.
     out.push_back(ResumeStandby(f));
     recovery_offered = true;
   } else if (f.backup_recovering && f.backup_start) {
     out.push_back(RecoverBackup(f));
     recovery_offered = f.backup_wal_readable;
   } else if (f.crash_recovery_works && !pages_past_wal) {
+    // Single-user mode starts the way the server does: only once it can.
+    if (f.xid_wrap_near) out.push_back(Vacuum(f));
     out.push_back(StartServer(f));
     recovery_offered = true;
   }

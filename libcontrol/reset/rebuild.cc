@@ -74,12 +74,6 @@ std::optional<uint64_t> SettingNumber(const DataDir& dir, const std::string& nam
   }
 }
 
-bool SettingOn(const DataDir& dir, const std::string& name) {
-  const auto it = dir.settings.find(name);
-  return it != dir.settings.end() && (it->second == "on" || it->second == "true" || it->second == "1" ||
-                                       it->second == "yes");
-}
-
 }  // namespace
 
 Result<Rebuilt> RebuildControlFile(const DataDir& dir, const ControlLayout& layout, const RebuildOptions& options) {
@@ -195,8 +189,8 @@ Result<Rebuilt> RebuildControlFile(const DataDir& dir, const ControlLayout& layo
   c.set(Field::kMaxWalSenders, SettingNumber(dir, "max_wal_senders").value_or(10));
   c.set(Field::kMaxPreparedXacts, SettingNumber(dir, "max_prepared_transactions").value_or(0));
   c.set(Field::kMaxLocksPerXact, SettingNumber(dir, "max_locks_per_transaction").value_or(64));
-  c.set(Field::kWalLogHints, SettingOn(dir, "wal_log_hints") ? 1 : 0);
-  c.set(Field::kTrackCommitTimestamp, SettingOn(dir, "track_commit_timestamp") ? 1 : 0);
+  c.set(Field::kWalLogHints, SettingIsOn(dir, "wal_log_hints") ? 1 : 0);
+  c.set(Field::kTrackCommitTimestamp, SettingIsOn(dir, "track_commit_timestamp") ? 1 : 0);
   r.evidence.push_back(fmt::format("settings = wal_level {}, max_connections {}, max_prepared_transactions {} "
                                    "(postgresql.conf / postgresql.auto.conf, else defaults)",
                                    conf_level, c.value(Field::kMaxConnections), c.value(Field::kMaxPreparedXacts)));

@@ -88,8 +88,7 @@ SafetyCheck CheckCopyFinished(const DataDir& dir, bool force) {
   return Refused("backup_label is there and global/pg_control is not: this is a base backup copy that stopped "
                  "before its end (pg_basebackup sends pg_control last), and other files are missing too; a "
                  "rebuilt pg_control would start a server on a partial copy",
-                 "take a new base backup; if this directory is not a backup copy, move backup_label aside; to go "
-                 "on anyway, use -f");
+                 "take a new base backup; to write into this copy anyway, use -f");
 }
 
 SafetyCheck CheckBackupLabelReadable(const DataDir& dir, const BackupState& backup, bool force) {

@@ -50,14 +50,14 @@ SafetyCheck CheckCleanShutdown(const ControlFile& current, bool force);
 Refusal RecoverBackupRefusal(const BackupState& backup, const std::string& data_dir, const std::string& why,
                              bool already_there);
 
-// --from-wal and backup_label, without -f: refused when backup_label names
-// no start and checkpoint (so how far back recovery must begin is unknown),
-// and when it names another checkpoint than `chosen` (the server would start
-// from that one).
 // Every write: refused when backup_label is there without pg_control (an
 // unfinished base backup copy), unless -f.
 SafetyCheck CheckCopyFinished(const DataDir& dir, bool force);
 
+// --from-wal and backup_label, without -f: refused when backup_label names
+// no start and checkpoint (so how far back recovery must begin is unknown),
+// and when it names another checkpoint than `chosen` (the server would start
+// from that one).
 SafetyCheck CheckBackupLabelReadable(const DataDir& dir, const BackupState& backup, bool force);
 SafetyCheck CheckBackupLabelAgrees(const DataDir& dir, const BackupState& backup, Lsn chosen, bool force);
 

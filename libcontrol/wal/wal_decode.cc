@@ -13,6 +13,7 @@ namespace {
 
 constexpr uint8_t kRmXact = 1, kRmMultiXact = 6;
 constexpr uint8_t kXlogNextOid = 0x30;
+constexpr uint8_t kXlogBackupEnd = 0x50;  // main data: the backup's start LSN
 constexpr uint8_t kMultiXactCreate = 0x20;
 constexpr uint8_t kXactCommit = 0x00, kXactCommitPrepared = 0x30, kXactCommitCompact94 = 0x60;
 
@@ -132,6 +133,13 @@ std::optional<WalCheckpoint> DecodeCheckpoint(const ControlLayout& layout, const
   c.shutdown = (record.info & 0xF0) == 0x00;
   c.body.assign(body.begin(), body.end());
   return c;
+}
+
+std::optional<Lsn> DecodeBackupEnd(const ControlLayout& layout, const WalRecord& record) {
+  if (record.rmid != kRmXlogId || (record.info & 0xF0) != kXlogBackupEnd) return std::nullopt;
+  const auto data = RecordMainData(layout, record);
+  if (data.size() < 8) return std::nullopt;
+  return Lsn{LoadLittleEndian(data.data(), 8)};
 }
 
 void WalCheckpoint::ApplyTo(ControlFile* control) const {

@@ -56,6 +56,10 @@ struct WalCheckpoint {
   uint64_t redo() const;
 };
 
+// The start of the backup an end-of-backup record (XLOG_BACKUP_END, written
+// by pg_stop_backup) ends, if `record` is one.
+std::optional<Lsn> DecodeBackupEnd(const ControlLayout& layout, const WalRecord& record);
+
 // The checkpoint in `record`, if it is one.
 std::optional<WalCheckpoint> DecodeCheckpoint(const ControlLayout& layout, const WalRecord& record, uint32_t timeline);
 

@@ -39,6 +39,7 @@ class Scanner {
         found.push_back({std::move(*c), false});
         found.back().usable = found.back().record.redo() >= start.value;
       }
+      if (auto backup_start = DecodeBackupEnd(*o_.layout, r)) report_.backup_ends.push_back({r.lsn, *backup_start});
       return true;
     });
     if (end.at > start) report_.bytes_validated += end.at.value - start.value;

@@ -90,6 +90,11 @@ struct WalScanReport {
   std::vector<WalScanEnd> breaks;  // kFull: breaks before the end where reading resumed later
   WalMaxima maxima;                // over the records validated
   std::optional<WalPastEnd> past_end;  // written WAL beyond `end`, when any
+  struct BackupEnd {
+    Lsn lsn;    // the end-of-backup record
+    Lsn start;  // the backup it ends
+  };
+  std::vector<BackupEnd> backup_ends;  // end-of-backup records among those validated
 
   // The newest checkpoint crash recovery could start from. Both point into
   // `checkpoints`: valid while the report lives and that vector is unchanged.

@@ -18,7 +18,8 @@
             canceled-backup and its top remedy is finish-backup; its
             pgrescue-reset command runs as printed. The second copy was never
             started (backup_label in place) and gets the same remedy without a
-            log. Restarted with the same recovery settings, each copy must
+            log, after a --finish-backup that --undo takes back to the byte.
+            Restarted with the same recovery settings, each copy must
             reach consistency, promote at the end of the archive, and hold
             exactly 8000 + 2000 rows.
   unfinished  pg_basebackup (Debian's 15) at 1 MB/s killed once global/
@@ -33,7 +34,9 @@
             checkpoint record". Fed that log, pgrescue-plan confirms
             crashed-in-backup and refutes canceled-backup; its top remedy,
             restart-primary (move backup_label aside, start), run as printed,
-            starts it with exactly 8000 + 6000 rows.
+            starts it with exactly 8000 + 6000 rows. A cp -a of the same
+            files (without postmaster.pid) is never offered restart-primary:
+            its files' change times are newer than the backup's start.
   variant   the copy was still running when the primary came back: everything
             except base/ is copied during the backup, the primary is stopped
             -m fast without pg_stop_backup, started again, writes 1000 more rows
@@ -56,7 +59,7 @@ import subprocess
 import tempfile
 import time
 
-from pgtest import Cluster, Failure, follow_top_remedy, plan, run, symptom, tree_hashes
+from pgtest import Cluster, Failure, follow_top_remedy, plan, run, symptom, tree_hashes, wait_gone
 
 ROWS_BEFORE, ROWS_AFTER, ROWS_RESTARTED, ROWS_CRASHED, ROWS_SOURCE = 8000, 2000, 1000, 6000, 50000
 PANIC = "online backup was canceled, recovery cannot continue"
@@ -195,8 +198,22 @@ def finish_backup(a, copy, archive, log):
     return top
 
 
+def undone(a, copy, archive):
+    """pgrescue-reset --finish-backup, then --undo: every byte of the copy as it was."""
+    before = tree_hashes(copy.data)
+    for args in (["--finish-backup", "--wal-archive", archive], ["--undo"]):
+        r = subprocess.run([a.reset, *args, "-D", copy.data], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Failure(f"pgrescue-reset {args[0]}: exit {r.returncode}: {r.stderr}")
+    if tree_hashes(copy.data) != before:
+        raise Failure("--undo after --finish-backup left the copy changed")
+    shutil.rmtree(copy.data + ".pgrescue")
+
+
 def finished(a, copy, archive, log):
     """The remedy followed, then the copy restarted as set up: consistent, promoted, every row."""
+    if log is None:
+        undone(a, copy, archive)
     finish_backup(a, copy, archive, log)
     said = promoted(copy)
     if "consistent recovery state reached" not in said:
@@ -283,6 +300,9 @@ def crashed(a, base):
     c.start()
     c.sql(f"CREATE TABLE t1 (id int, body text); "
           f"INSERT INTO t1 SELECT g, repeat('a', 60) FROM generate_series(1, {ROWS_BEFORE}) g; CREATE TABLE t2 (id int)")
+    # The backup starts in a later second than initdb wrote PG_VERSION: the plan tells the primary from a copy
+    # by that file's change time (a slow machine only widens the gap).
+    time.sleep(1.5)
     c.sql("SELECT pg_start_backup('x', true, true)")
     for _ in range(6):
         c.sql(f"INSERT INTO t2 SELECT generate_series(1, {ROWS_CRASHED // 6})")
@@ -291,10 +311,19 @@ def crashed(a, base):
     with open(os.path.join(c.data, "postmaster.pid")) as f:
         postmaster = int(f.readline())
     os.kill(postmaster, signal.SIGKILL)
-    # Its children notice and exit; the killed postmaster counts as running until it is reaped.
+    wait_gone(postmaster)
+    # Its children notice and exit.
     deadline = time.monotonic() + 120
-    while (users_of(c.data) or os.path.exists(f"/proc/{postmaster}")) and time.monotonic() < deadline:
+    while users_of(c.data) and time.monotonic() < deadline:
         time.sleep(0.2)
+    # The same files copied elsewhere (pg_wal included, postmaster.pid left out as the documentation says)
+    # fit every other fact: only their change times, newer than the backup's start, tell the copy.
+    twin = os.path.join(base, "crashed-copy")
+    subprocess.run(["cp", "-a", c.data, twin], check=True)
+    os.remove(os.path.join(twin, "postmaster.pid"))
+    p = plan(a, twin, "--no-log")
+    if any(r["code"] == "restart-primary" for r in p["remedies"]):
+        raise Failure(f"crashed: a copy of the crashed primary is offered restart-primary: {p['remedies'][0]}")
     seen = log_size(c.data + ".log")
     try:
         c.start()

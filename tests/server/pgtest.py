@@ -7,6 +7,7 @@ import os
 import shlex
 import subprocess
 import sys
+import time
 
 
 class Failure(Exception):
@@ -64,6 +65,16 @@ def follow_top_remedy(a, p, code):
     return top
 
 
+def wait_gone(pid, limit=120):
+    """Until process pid is gone and reaped: the server counts a zombie postmaster as running ("lock file
+    already exists"). Failure after limit s, instead of hanging where nothing reaps it."""
+    deadline = time.monotonic() + limit
+    while os.path.exists(f"/proc/{pid}"):
+        if time.monotonic() > deadline:
+            raise Failure(f"process {pid} is still there after {limit} s (not reaped?)")
+        time.sleep(0.2)
+
+
 def run(main):
     """The scripts' entry: main's exit status; a Failure printed as FAIL and exit 1."""
     try:
@@ -96,7 +107,8 @@ class Cluster:
         self.as_user(f"{self.a.bin_dir}/initdb", "-U", "postgres", *flags, "-D", self.data)
 
     def start(self):
-        self.as_user(f"{self.a.bin_dir}/pg_ctl", "-D", self.data, "-w", "-l", f"{self.data}.log", "-o",
+        # -t: recovery on a slow machine can take longer than pg_ctl's default minute.
+        self.as_user(f"{self.a.bin_dir}/pg_ctl", "-D", self.data, "-w", "-t", "300", "-l", f"{self.data}.log", "-o",
                      f"-p {self.a.port} -k {self.base} -c listen_addresses=''{self.settings}", "start")
 
     def stop(self, mode="fast"):

@@ -69,7 +69,7 @@ import subprocess
 import tempfile
 import time
 
-from pgtest import Cluster, Failure, follow_top_remedy, lsn, plan, run, symptom
+from pgtest import Cluster, Failure, follow_top_remedy, lsn, plan, run, symptom, wait_gone
 
 ROWS = 5000
 
@@ -126,8 +126,7 @@ def live_backend(a, base):
     with open(os.path.join(c.data, "postmaster.pid")) as f:
         postmaster = int(f.readline())
     os.kill(postmaster, signal.SIGKILL)
-    while os.path.exists(f"/proc/{postmaster}"):
-        time.sleep(0.2)
+    wait_gone(postmaster)
     start_fails(c)
     p = plan(a, c.data, "--log", c.data + ".log")
     if symptom(p, "directory-in-use")["verdict"] != "confirmed":
@@ -138,9 +137,8 @@ def live_backend(a, base):
         raise Failure(f"live-backend: remedies {codes}: {p['remedies'][0]}")
     backend = int(found.group(1))
     os.kill(backend, signal.SIGKILL)
-    while os.path.exists(f"/proc/{backend}"):
-        time.sleep(0.2)
-    query.wait(timeout=60)
+    wait_gone(backend)
+    query.wait(timeout=120)
     p = plan(a, c.data, "--log", c.data + ".log")
     codes = [r["code"] for r in p["remedies"]]
     if codes != ["start-server"]:
