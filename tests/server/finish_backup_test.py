@@ -48,18 +48,16 @@
             --finish-backup must refuse (exit 1), naming the page past the
             shutdown checkpoint, and leave pg_control as it was.
 """
-import argparse
 import json
 import os
-import re
 import shlex
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 
-from pgtest import Cluster, Failure, follow_top_remedy, plan, run, symptom, tree_hashes, wait_gone
+from pgtest import (Cluster, Failure, follow_top_remedy, plan, run, server_test_setup, symptom, tree_hashes,
+                    wait_gone)
 
 ROWS_BEFORE, ROWS_AFTER, ROWS_RESTARTED, ROWS_CRASHED, ROWS_SOURCE = 8000, 2000, 1000, 6000, 50000
 PANIC = "online backup was canceled, recovery cannot continue"
@@ -400,14 +398,7 @@ def unfinished(a, base):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    for name in ("label", "bin-dir", "psql", "plan", "reset", "user"):
-        ap.add_argument("--" + name, required=True)
-    ap.add_argument("--port", type=int, required=True)
-    a = ap.parse_args()
-    base = tempfile.mkdtemp(prefix=f"pgrescue-finish-backup-{a.label}-")
-    shutil.chown(base, a.user)
-    os.chmod(base, 0o755)
+    a, base = server_test_setup("finish-backup")
     try:
         began = time.monotonic()
         panicked, unstarted = canceled(a, base)

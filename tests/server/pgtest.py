@@ -1,12 +1,15 @@
 """What the real-server test scripts share: their failure type and entry, a
 cluster run as the test user, LSN text as a number, and a data directory's
 files by SHA-256, and pgrescue-plan's JSON with its top remedy followed."""
+import argparse
 import hashlib
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 
@@ -73,6 +76,20 @@ def wait_gone(pid, limit=120):
         if time.monotonic() > deadline:
             raise Failure(f"process {pid} is still there after {limit} s (not reaped?)")
         time.sleep(0.2)
+
+
+def server_test_setup(kind):
+    """The options a plan-and-remedy server test takes (--label --bin-dir --psql --plan --reset --user --port),
+    and a fresh directory for it that the test user can use."""
+    ap = argparse.ArgumentParser()
+    for name in ("label", "bin-dir", "psql", "plan", "reset", "user"):
+        ap.add_argument("--" + name, required=True)
+    ap.add_argument("--port", type=int, required=True)
+    a = ap.parse_args()
+    base = tempfile.mkdtemp(prefix=f"pgrescue-{kind}-{a.label}-")
+    shutil.chown(base, a.user)
+    os.chmod(base, 0o755)
+    return a, base
 
 
 def run(main):

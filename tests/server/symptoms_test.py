@@ -66,10 +66,10 @@ import shlex
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 
-from pgtest import Cluster, Failure, follow_top_remedy, lsn, plan, run, symptom, wait_gone
+from pgtest import (Cluster, Failure, follow_top_remedy, lsn, plan, run, server_test_setup, symptom,
+                    wait_gone)
 
 ROWS = 5000
 
@@ -407,14 +407,7 @@ def pasted(a, base):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    for name in ("label", "bin-dir", "psql", "plan", "reset", "user"):
-        ap.add_argument("--" + name, required=True)
-    ap.add_argument("--port", type=int, required=True)
-    a = ap.parse_args()
-    base = tempfile.mkdtemp(prefix=f"pgrescue-symptoms-{a.label}-")
-    shutil.chown(base, a.user)
-    os.chmod(base, 0o755)
+    a, base = server_test_setup("symptoms")
     try:
         for name, scenario, expected in (("crash", crash, ROWS), ("live-backend", live_backend, ROWS),
                                          ("control-missing", control_missing, ROWS),
