@@ -4,7 +4,7 @@
 # Prints every include that breaks the rule; exit 1 if there is one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-layers=(base control wal slru cluster pages catalogs plan reset)
+layers=(base control wal slru cluster pages catalogs plan reset salvage)
 status=0
 for i in "${!layers[@]}"; do
   for f in libcontrol/"${layers[$i]}"/*; do

@@ -18,11 +18,13 @@ namespace pgrescue {
 namespace {
 
 constexpr uint32_t kPgAttributeOid = 1249;
+constexpr uint32_t kPgAuthidOid = 1260;
 constexpr uint32_t kPgClassOid = 1259;
 constexpr uint32_t kPgDatabaseOid = 1262;
 constexpr uint32_t kPgIndexOid = 2610;
 constexpr uint32_t kPgNamespaceOid = 2615;
 constexpr size_t kNameLength = 64;  // NAMEDATALEN
+constexpr uint32_t kBootstrapSuperuserId = 10;  // initdb's superuser, whatever its name
 
 namespace fs = std::filesystem;
 
@@ -336,6 +338,20 @@ std::vector<std::string> DatabaseNames(const std::string& data_dir, const Contro
     if (row.live) names.push_back(row.name);
   }
   return names;
+}
+
+std::optional<std::string> BootstrapSuperuser(const std::string& data_dir, const ControlLayout& layout,
+                                              uint32_t block_size) {
+  RelationNames unused;
+  XactStatusReader xact(data_dir, layout, block_size);
+  Reader reader{data_dir, layout.rules(), block_size, &unused, Visibility(&xact)};
+  const auto shared_map = reader.Map("global");
+  if (!shared_map || !shared_map->contains(kPgAuthidOid)) return std::nullopt;
+  const auto bytes = reader.Relation("global", shared_map->at(kPgAuthidOid), "pg_authid");
+  if (!bytes) return std::nullopt;
+  const auto rows = reader.Rows(*bytes, 0, nullptr);
+  const auto it = rows.find(kBootstrapSuperuserId);
+  return it != rows.end() && it->second.live ? std::optional(it->second.name) : std::nullopt;
 }
 
 RelationNames NameRelations(const std::string& data_dir, const ControlLayout& layout, uint32_t block_size) {

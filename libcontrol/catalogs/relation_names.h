@@ -68,4 +68,9 @@ RelationNames NameRelations(const std::string& data_dir, const ControlLayout& la
 // empty when it cannot be read.
 std::vector<std::string> DatabaseNames(const std::string& data_dir, const ControlLayout& layout, uint32_t block_size);
 
+// The name of the role initdb created (OID 10), from pg_authid; nullopt
+// when it cannot be read.
+std::optional<std::string> BootstrapSuperuser(const std::string& data_dir, const ControlLayout& layout,
+                                              uint32_t block_size);
+
 }  // namespace pgrescue

@@ -135,4 +135,20 @@ std::optional<uint32_t> RowsByLinePointers(std::span<const uint8_t> page) {
   return rows;
 }
 
+std::optional<uint32_t> RowsByLinePointersPastHeader(std::span<const uint8_t> page) {
+  if (auto rows = RowsByLinePointers(page)) return rows;
+  uint32_t rows = 0;
+  size_t lowest_tuple = page.size();
+  for (uint16_t offset = 1;; ++offset) {
+    const size_t at = kPageHeaderSize + (offset - 1) * kLinePointerSize;
+    if (at + kLinePointerSize > lowest_tuple) break;
+    const LinePointer lp = LinePointerAt(page, offset);
+    if (lp.flags != kLpNormal) continue;
+    if (lp.off < at + kLinePointerSize || lp.len < kTupleHeaderSize || lp.off + lp.len > page.size()) break;
+    ++rows;
+    lowest_tuple = std::min<size_t>(lowest_tuple, lp.off);
+  }
+  return rows > 0 ? std::optional(rows) : std::nullopt;
+}
+
 }  // namespace pgrescue

@@ -95,4 +95,11 @@ void CheckHeapPage(std::span<const uint8_t> page, const HeapLimits& limits, std:
 // is plausible; nullopt when it is not, and the count is unknowable.
 std::optional<uint32_t> RowsByLinePointers(std::span<const uint8_t> page);
 
+// The same when the header itself is garbage but the line pointers after it
+// are intact: they are read in order while each normal one points at a
+// tuple that lies wholly in the page past the pointers read so far, up to
+// the lowest such tuple (where the pointer array must end). nullopt when
+// not even the first can be read that way.
+std::optional<uint32_t> RowsByLinePointersPastHeader(std::span<const uint8_t> page);
+
 }  // namespace pgrescue

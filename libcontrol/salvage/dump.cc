@@ -1,0 +1,136 @@
+#include "libcontrol/salvage/dump.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <regex>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "libcontrol/salvage/process.h"
+
+namespace pgrescue {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A pattern pg_dump matches against exactly one name: double quotes make
+// every character literal.
+std::string ExactPattern(const std::pair<std::string, std::string>& t) {
+  auto quote = [](const std::string& s) {
+    std::string out = "\"";
+    for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + "\"";
+  };
+  return quote(t.first) + "." + quote(t.second);
+}
+
+// Lines in a data file of pg_dump's directory format (uncompressed): one
+// row a line, COPY text escaping newlines inside values.
+uint64_t CountLines(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  std::vector<char> buffer(1 << 20);
+  uint64_t lines = 0;
+  ssize_t n = 0;
+  std::string tail;
+  while ((n = read(fd, buffer.data(), buffer.size())) > 0) {
+    for (const char* p = buffer.data(); (p = static_cast<const char*>(memchr(p, '\n', buffer.data() + n - p)));) {
+      ++lines;
+      ++p;
+    }
+    tail += std::string(buffer.data() + std::max<ssize_t>(0, n - 16), buffer.data() + n);
+    tail.erase(0, tail.size() > 16 ? tail.size() - 16 : 0);
+  }
+  close(fd);
+  // pg_dump ends the data with COPY's end marker, a line "\." (a row never
+  // is: COPY doubles backslashes), and blank lines after it.
+  const size_t marker = tail.rfind("\\.\n");
+  if (marker == std::string::npos || (marker > 0 && tail[marker - 1] != '\n')) return lines;
+  return lines - static_cast<uint64_t>(std::count(tail.begin() + static_cast<ptrdiff_t>(marker), tail.end(), '\n'));
+}
+
+// pg_restore -l's "<id>; <oid> <oid> TABLE DATA <schema> <table> <owner>" for
+// each table, to its rows.
+Result<std::map<std::pair<std::string, std::string>, uint64_t>> CountRows(const DumpRequest& r) {
+  auto run = RunProgram({r.programs.bindir + "/pg_restore", "-l", r.dir}, r.log_path);
+  if (!run) return run.error();
+  if (!run->ok()) return MakeError(ErrorCode::kIo, "pg_restore -l failed: " + run->output, r.dir);
+  std::map<std::pair<std::string, std::string>, uint64_t> rows;
+  std::istringstream in(run->output);
+  for (std::string line; std::getline(in, line);) {
+    const auto at = line.find(" TABLE DATA ");
+    if (line.starts_with(";") || at == std::string::npos) continue;
+    const std::string rest = line.substr(at + 12);
+    for (const auto& t : r.tables) {
+      if (rest.starts_with(t.first + " " + t.second + " ")) {
+        rows[t] = CountLines(fmt::format("{}/{}.dat", r.dir, std::stoul(line)));
+      }
+    }
+  }
+  return rows;
+}
+
+}  // namespace
+
+std::set<std::string> TablesPgDumpCouldNotRead(const std::string& output) {
+  static const std::regex kFailed(R"re(Dumping the contents of table "((?:[^"]|"")*)" failed)re");
+  std::set<std::string> names;
+  for (auto it = std::sregex_iterator(output.begin(), output.end(), kFailed); it != std::sregex_iterator(); ++it) {
+    names.insert((*it)[1].str());
+  }
+  return names;
+}
+
+Result<DumpResult> DumpDatabase(const DumpRequest& r) {
+  DumpResult out;
+  out.excluded = r.exclude;
+  for (size_t attempt = 0; attempt <= r.tables.size(); ++attempt) {
+    std::error_code ec;
+    fs::remove_all(r.dir, ec);
+    std::vector<std::string> argv = {r.programs.bindir + "/pg_dump"};
+    for (auto& a : r.server->ClientArgs()) argv.push_back(a);
+    for (auto a : {"--format=directory", "--compress=0", "--no-sync"}) argv.push_back(a);
+    argv.push_back(fmt::format("--jobs={}", r.jobs));
+    argv.push_back("--file=" + r.dir);
+    for (const auto& t : out.excluded) argv.push_back("--exclude-table-data=" + ExactPattern(t));
+    argv.push_back(r.database);
+    auto run = RunProgram(argv, r.log_path);
+    if (!run) return run.error();
+    if (run->ok()) {
+      auto rows = CountRows(r);
+      if (!rows) return rows.error();
+      out.rows = std::move(*rows);
+      return out;
+    }
+    size_t added = 0;
+    for (const auto& name : TablesPgDumpCouldNotRead(run->output)) {
+      for (const auto& t : r.tables) {
+        if (t.second == name && out.excluded.insert(t).second) ++added;
+      }
+    }
+    if (added == 0) {
+      return MakeError(ErrorCode::kIo, "pg_dump failed: " + run->output.substr(run->output.size() > 2000 ? run->output.size() - 2000 : 0),
+                       r.database);
+    }
+  }
+  return MakeError(ErrorCode::kIo, "pg_dump kept failing", r.database);
+}
+
+Status DumpGlobals(const PrivateServer& server, const PostgresPrograms& programs, const std::string& path,
+                   const std::string& log_path) {
+  std::vector<std::string> argv = {programs.bindir + "/pg_dumpall"};
+  for (auto& a : server.ClientArgs()) argv.push_back(a);
+  argv.push_back("--globals-only");
+  argv.push_back("--file=" + path);
+  auto run = RunProgram(argv, log_path);
+  if (!run) return run.error();
+  if (!run->ok()) return MakeError(ErrorCode::kIo, "pg_dumpall --globals-only failed: " + run->output, path);
+  return {};
+}
+
+}  // namespace pgrescue

@@ -1,0 +1,47 @@
+// pg_dump's part of a salvage: roles and tablespaces with pg_dumpall, then
+// each database in directory format with parallel jobs, leaving out the
+// data of tables it cannot read. A table whose COPY fails stops pg_dump;
+// its name is taken from pg_dump's message and the database dumped again
+// without that table's data, until a dump succeeds.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "libcontrol/base/result.h"
+#include "libcontrol/salvage/binaries.h"
+#include "libcontrol/salvage/private_server.h"
+
+namespace pgrescue {
+
+struct DumpRequest {
+  const PrivateServer* server = nullptr;
+  PostgresPrograms programs;  // pg_dump's directory
+  std::string database;
+  std::string dir;            // the dump's directory; must not exist
+  std::string log_path;
+  unsigned jobs = 1;
+  // "schema.table" of every table; those in `exclude` are dumped without data.
+  std::vector<std::pair<std::string, std::string>> tables;
+  std::set<std::pair<std::string, std::string>> exclude;
+};
+
+struct DumpResult {
+  std::set<std::pair<std::string, std::string>> excluded;  // by request and found failing
+  std::map<std::pair<std::string, std::string>, uint64_t> rows;  // per dumped table, from its data file
+};
+
+// Fails when pg_dump fails for a reason that names no table.
+Result<DumpResult> DumpDatabase(const DumpRequest& request);
+
+// pg_dumpall --globals-only into `path`.
+Status DumpGlobals(const PrivateServer& server, const PostgresPrograms& programs, const std::string& path,
+                   const std::string& log_path);
+
+// The table names in pg_dump's "Dumping the contents of table "t" failed".
+std::set<std::string> TablesPgDumpCouldNotRead(const std::string& output);
+
+}  // namespace pgrescue

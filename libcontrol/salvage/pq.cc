@@ -1,0 +1,131 @@
+#include "libcontrol/salvage/pq.h"
+
+#include <libpq-fe.h>
+
+#include <fmt/format.h>
+
+namespace pgrescue {
+
+struct Connection::Impl {
+  PGconn* conn = nullptr;
+  std::vector<std::string> notices;
+  ~Impl() {
+    if (conn != nullptr) PQfinish(conn);
+  }
+};
+
+namespace {
+
+// The primary message as the server words it, without severity or newline.
+std::string ServerWords(const PGresult* res, PGconn* conn) {
+  const char* primary = res != nullptr ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  std::string text = primary != nullptr ? primary : PQerrorMessage(conn);
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+void KeepNotice(void* arg, const PGresult* res) {
+  auto* impl = static_cast<Connection::Impl*>(arg);
+  const char* primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+  if (primary != nullptr) impl->notices.emplace_back(primary);
+}
+
+}  // namespace
+
+Result<Connection> Connection::Open(const std::string& socket_dir, int port, const std::string& user,
+                                    const std::string& database) {
+  const std::string port_text = std::to_string(port);
+  const char* keys[] = {"host", "port", "user", "dbname", "application_name", "client_encoding", nullptr};
+  const char* values[] = {socket_dir.c_str(), port_text.c_str(), user.c_str(), database.c_str(),
+                          "pgrescue-salvage", "SQL_ASCII", nullptr};
+  Connection c;
+  c.impl_ = std::make_unique<Impl>();
+  c.impl_->conn = PQconnectdbParams(keys, values, 0);
+  if (PQstatus(c.impl_->conn) != CONNECTION_OK) {
+    return MakeError(ErrorCode::kIo, ServerWords(nullptr, c.impl_->conn), "database " + database);
+  }
+  PQsetNoticeReceiver(c.impl_->conn, &KeepNotice, c.impl_.get());
+  return c;
+}
+
+Connection::Connection(Connection&&) noexcept = default;
+Connection& Connection::operator=(Connection&&) noexcept = default;
+Connection::~Connection() = default;
+
+Result<std::vector<SqlRow>> Connection::Query(const std::string& sql) {
+  PGresult* res = PQexec(impl_->conn, sql.c_str());
+  const auto status = PQresultStatus(res);
+  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+    std::string why = ServerWords(res, impl_->conn);
+    PQclear(res);
+    return MakeError(ErrorCode::kIo, why);
+  }
+  std::vector<SqlRow> rows;
+  for (int r = 0; r < PQntuples(res); ++r) {
+    SqlRow row;
+    for (int f = 0; f < PQnfields(res); ++f) {
+      if (PQgetisnull(res, r, f)) row.emplace_back(std::nullopt);
+      else row.emplace_back(std::string(PQgetvalue(res, r, f), static_cast<size_t>(PQgetlength(res, r, f))));
+    }
+    rows.push_back(std::move(row));
+  }
+  PQclear(res);
+  return rows;
+}
+
+Result<std::string> Connection::Value(const std::string& sql) {
+  auto rows = Query(sql);
+  if (!rows) return rows.error();
+  if (rows->empty() || rows->front().empty() || !rows->front().front()) {
+    return MakeError(ErrorCode::kNotFound, "no value", sql);
+  }
+  return *rows->front().front();
+}
+
+Status Connection::Execute(const std::string& sql) {
+  auto rows = Query(sql);
+  if (!rows) return rows.error();
+  return {};
+}
+
+Result<Connection::CopyRows> Connection::CopyOut(const std::string& copy_sql) {
+  PGresult* res = PQexec(impl_->conn, copy_sql.c_str());
+  if (PQresultStatus(res) != PGRES_COPY_OUT) {
+    std::string why = ServerWords(res, impl_->conn);
+    PQclear(res);
+    return MakeError(ErrorCode::kIo, why);
+  }
+  PQclear(res);
+  CopyRows out;
+  char* buffer = nullptr;
+  int n = 0;
+  while ((n = PQgetCopyData(impl_->conn, &buffer, 0)) > 0) {
+    out.text.append(buffer, static_cast<size_t>(n));
+    ++out.rows;
+    PQfreemem(buffer);
+  }
+  std::string why;
+  if (n == -2) why = ServerWords(nullptr, impl_->conn);
+  while ((res = PQgetResult(impl_->conn)) != nullptr) {
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && why.empty()) why = ServerWords(res, impl_->conn);
+    PQclear(res);
+  }
+  if (!why.empty()) return MakeError(ErrorCode::kIo, why);
+  return out;
+}
+
+std::vector<std::string> Connection::TakeNotices() { return std::exchange(impl_->notices, {}); }
+
+std::string Connection::QuoteIdent(const std::string& name) {
+  std::string out = "\"";
+  for (char c : name) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+std::string Connection::QuoteLiteral(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
+}  // namespace pgrescue

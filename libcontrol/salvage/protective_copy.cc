@@ -1,0 +1,117 @@
+#include "libcontrol/salvage/protective_copy.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "libcontrol/salvage/process.h"
+
+namespace pgrescue {
+namespace {
+
+namespace fs = std::filesystem;
+
+uint64_t TreeBytes(const fs::path& root) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    struct stat st {};
+    if (lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) total += static_cast<uint64_t>(st.st_blocks) * 512;
+  }
+  return total;
+}
+
+// The directories a data directory reaches through links: pg_wal (pg_xlog)
+// and each tablespace, as (path of the link inside, target).
+std::vector<std::pair<std::string, fs::path>> LinkedDirs(const fs::path& data_dir) {
+  std::vector<std::pair<std::string, fs::path>> out;
+  std::error_code ec;
+  for (const char* wal : {"pg_wal", "pg_xlog"}) {
+    if (fs::is_symlink(data_dir / wal, ec)) out.emplace_back(wal, fs::canonical(data_dir / wal, ec));
+  }
+  for (const auto& e : fs::directory_iterator(data_dir / "pg_tblspc", ec)) {
+    if (fs::is_symlink(e.path(), ec)) out.emplace_back("pg_tblspc/" + e.path().filename().string(),
+                                                      fs::canonical(e.path(), ec));
+  }
+  return out;
+}
+
+// Whether `dest_dir`'s filesystem clones files from `data_dir`'s.
+bool CanReflink(const fs::path& data_dir, const fs::path& dest_dir) {
+  const int src = open((data_dir / "PG_VERSION").c_str(), O_RDONLY | O_CLOEXEC);
+  if (src < 0) return false;
+  const fs::path probe = dest_dir / ".pgrescue-reflink-probe";
+  const int dst = open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  bool ok = false;
+  if (dst >= 0) {
+    ok = ioctl(dst, FICLONE, src) == 0;
+    close(dst);
+    unlink(probe.c_str());
+  }
+  close(src);
+  return ok;
+}
+
+Status Copy(const fs::path& from, const fs::path& to, const std::string& log_path) {
+  auto run = RunProgram({"/bin/cp", "-a", "--reflink=auto", "--no-target-directory", from.string(), to.string()},
+                        log_path);
+  if (!run) return run.error();
+  if (!run->ok()) return MakeError(ErrorCode::kIo, "the copy failed: " + run->output, to.string());
+  return {};
+}
+
+}  // namespace
+
+uint64_t DataDirBytes(const std::string& data_dir) {
+  uint64_t total = TreeBytes(data_dir);
+  for (const auto& [link, target] : LinkedDirs(data_dir)) total += TreeBytes(target);
+  return total;
+}
+
+Result<CopyOutcome> CopyDataDirectory(const std::string& data_dir, const std::string& dest,
+                                      const std::string& tablespace_dir, const std::string& log_path) {
+  const auto start = std::chrono::steady_clock::now();
+  const fs::path parent = fs::path(dest).parent_path();
+  CopyOutcome out;
+  out.bytes = DataDirBytes(data_dir);
+  out.method = CanReflink(data_dir, parent) ? "reflink" : "copy";
+  struct statvfs vfs {};
+  if (out.method == "copy" && statvfs(parent.c_str(), &vfs) == 0) {
+    const uint64_t free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+    // Crash recovery and the dump's server write more WAL and files.
+    const uint64_t needed = out.bytes + out.bytes / 20 + (uint64_t{64} << 20);
+    if (free_bytes < needed) {
+      return MakeError(ErrorCode::kIo,
+                       fmt::format("a copy of the data directory needs about {} MB, but its filesystem has {} MB "
+                                   "free and cannot clone files; free space, give --out on a larger filesystem, or "
+                                   "use --in-place (the original is then started and written)",
+                                   needed >> 20, free_bytes >> 20),
+                       parent.string());
+    }
+  }
+  if (auto s = Copy(data_dir, dest, log_path); !s) return s.error();
+  for (const auto& [link, target] : LinkedDirs(data_dir)) {
+    const fs::path copy = link.starts_with("pg_tblspc/") ? fs::path(tablespace_dir) / fs::path(link).filename()
+                                                         : fs::path(dest + ".pg_wal");
+    std::error_code ec;
+    fs::create_directories(copy.parent_path(), ec);
+    if (auto s = Copy(target, copy, log_path); !s) return s.error();
+    fs::remove(fs::path(dest) / link, ec);
+    if (!ec) fs::create_directory_symlink(fs::absolute(copy), fs::path(dest) / link, ec);
+    if (ec) return MakeError(ErrorCode::kIo, "cannot point the copy's link at its copy: " + ec.message(), link);
+  }
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return out;
+}
+
+}  // namespace pgrescue

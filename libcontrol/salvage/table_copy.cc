@@ -1,0 +1,128 @@
+#include "libcontrol/salvage/table_copy.h"
+
+#include <regex>
+
+#include <fmt/format.h>
+
+namespace pgrescue {
+namespace {
+
+// A TID range of this many blocks is one COPY: a few MB held until it
+// succeeds. Before 14 the range is a list of every possible item, so shorter.
+constexpr uint64_t kRangeBlocks = 2048;
+constexpr uint64_t kListBlocks = 256;
+
+uint32_t MaxItems(uint32_t block_size) { return (block_size - 24) / 28; }  // MaxHeapTuplesPerPage
+
+std::string Qualified(const TableToCopy& t) {
+  return Connection::QuoteIdent(t.schema) + "." + Connection::QuoteIdent(t.table);
+}
+
+class BlockCopier {
+ public:
+  BlockCopier(Connection& c, const TableToCopy& t, const TableCopyOptions& o, std::ostream& sink, TableOutcome* out)
+      : c_(c), t_(t), o_(o), sink_(sink), out_(out) {}
+
+  void Range(uint64_t lo, uint64_t hi) {
+    auto rows = c_.CopyOut(CopyRangeSql(t_, o_, lo, hi));
+    Zeroed();
+    if (rows) {
+      Keep(*rows);
+      Done(hi - lo);
+      return;
+    }
+    if (hi - lo > 1) {
+      const uint64_t mid = lo + (hi - lo) / 2;
+      Range(lo, mid);
+      Range(mid, hi);
+      return;
+    }
+    // One block. The server names the table's own file when the page itself
+    // is unreadable; anything else comes from elsewhere (its TOAST table).
+    const std::string& why = rows.error().message;
+    if (why.find(t_.file) != std::string::npos) {
+      out_->skipped.push_back({lo, why, o_.rows_on_block ? o_.rows_on_block(t_, lo) : std::nullopt});
+    } else {
+      Rows(lo);
+    }
+    Done(1);
+  }
+
+ private:
+  void Rows(uint64_t block) {
+    for (uint32_t item = 1; item <= MaxItems(o_.block_size); ++item) {
+      const std::string ctid = fmt::format("({},{})", block, item);
+      auto row = c_.CopyOut(fmt::format("COPY (SELECT {} FROM ONLY {} WHERE ctid = '{}'::tid) TO STDOUT", t_.columns,
+                                        Qualified(t_), ctid));
+      if (row) Keep(*row);
+      else out_->failed_rows.push_back({ctid, row.error().message});
+    }
+  }
+
+  void Keep(const Connection::CopyRows& rows) {
+    sink_ << rows.text;
+    out_->rows_saved += rows.rows;
+  }
+
+  // zero_damaged_pages turns an unreadable page into a warning and an empty page.
+  void Zeroed() {
+    static const std::regex kZeroed(R"(invalid page in block ([0-9]+) of relation (\S+); zeroing out page)");
+    for (const auto& notice : c_.TakeNotices()) {
+      std::smatch m;
+      if (!std::regex_search(notice, m, kZeroed)) continue;
+      const uint64_t block = std::stoull(m[1].str());
+      if (m[2].str() == t_.file) {
+        out_->skipped.push_back({block, notice, o_.rows_on_block ? o_.rows_on_block(t_, block) : std::nullopt});
+      }
+      if (o_.zeroed != nullptr) o_.zeroed->push_back(notice);
+    }
+  }
+
+  void Done(uint64_t blocks) {
+    done_ += blocks;
+    if (o_.progress) o_.progress(done_, t_.blocks);
+  }
+
+  Connection& c_;
+  const TableToCopy& t_;
+  const TableCopyOptions& o_;
+  std::ostream& sink_;
+  TableOutcome* out_;
+  uint64_t done_ = 0;
+};
+
+}  // namespace
+
+std::string CopyRangeSql(const TableToCopy& t, const TableCopyOptions& o, uint64_t lo, uint64_t hi) {
+  if (o.server_major >= 1400) {
+    return fmt::format("COPY (SELECT {} FROM ONLY {} WHERE ctid >= '({},0)'::tid AND ctid < '({},0)'::tid) TO STDOUT",
+                       t.columns, Qualified(t), lo, hi);
+  }
+  return fmt::format(
+      "COPY (SELECT {} FROM ONLY {} WHERE ctid = ANY (ARRAY(SELECT format('(%s,%s)', b, i)::tid "
+      "FROM generate_series({}::bigint, {}::bigint) b, generate_series(1, {}) i))) TO STDOUT",
+      t.columns, Qualified(t), lo, hi - 1, MaxItems(o.block_size));
+}
+
+void CopyTableByBlocks(Connection& c, const TableToCopy& t, const TableCopyOptions& o, std::ostream& sink,
+                       TableOutcome* out) {
+  sink << fmt::format("COPY {} ({}) FROM stdin;\n", Qualified(t), t.columns);
+  BlockCopier copier(c, t, o, sink, out);
+  const uint64_t step = o.server_major >= 1400 ? kRangeBlocks : kListBlocks;
+  // Known damaged blocks are read alone, for the server's words, so that
+  // their ranges need not be split to find them.
+  for (uint64_t lo = 0; lo < t.blocks;) {
+    if (t.known_damaged.contains(lo)) {
+      copier.Range(lo, lo + 1);
+      ++lo;
+      continue;
+    }
+    uint64_t hi = std::min(t.blocks, lo + step);
+    if (auto next = t.known_damaged.lower_bound(lo); next != t.known_damaged.end() && *next < hi) hi = *next;
+    copier.Range(lo, hi);
+    lo = hi;
+  }
+  sink << "\\.\n\n";
+}
+
+}  // namespace pgrescue
