@@ -1,11 +1,12 @@
 #include "libcontrol/salvage/binaries.h"
+#include "libcontrol/salvage/tool_output.h"
 
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <regex>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -53,7 +54,15 @@ std::vector<std::string> CommonDirs() {
       at = end + 1;
     }
   }
-  return dirs;
+  // The same directory by several names (/bin and /usr/bin) once.
+  std::vector<std::string> unique;
+  std::set<std::string> seen;
+  for (const auto& d : dirs) {
+    std::error_code bad;
+    const auto canonical = fs::canonical(d, bad);
+    if (!bad && seen.insert(canonical.string()).second) unique.push_back(d);
+  }
+  return unique;
 }
 
 }  // namespace
@@ -67,15 +76,9 @@ int MajorNumber(const std::string& major) {
 std::optional<PostgresPrograms> ProgramVersion(const std::string& bindir, const std::string& program) {
   const std::string path = bindir + "/" + program;
   if (!Executable(path)) return std::nullopt;
-  static const std::regex kVersion(R"(\(PostgreSQL\) ([0-9]+)(\.[0-9]+)?(\.[0-9]+)?)");
-  std::smatch m;
-  const std::string line = FirstLine(Quoted(path) + " --version 2>/dev/null");
-  if (!std::regex_search(line, m, kVersion)) return std::nullopt;
-  PostgresPrograms p;
-  p.bindir = bindir;
-  p.version = m[1].str() + m[2].str() + m[3].str();
-  p.major = std::stoi(m[1].str()) >= 10 ? m[1].str() : m[1].str() + m[2].str();
-  return p;
+  const auto v = ParseVersionLine(FirstLine(Quoted(path) + " --version 2>/dev/null"));
+  if (!v) return std::nullopt;
+  return PostgresPrograms{bindir, v->version, v->major};
 }
 
 Result<PostgresPrograms> FindServer(const std::string& major, const std::string& bindir) {

@@ -6,12 +6,14 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
-#include <regex>
-#include <sstream>
+#include <fstream>
+#include <iterator>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "libcontrol/salvage/process.h"
+#include "libcontrol/salvage/tool_output.h"
 
 namespace pgrescue {
 namespace {
@@ -31,9 +33,9 @@ std::string ExactPattern(const std::pair<std::string, std::string>& t) {
 
 // Lines in a data file of pg_dump's directory format (uncompressed): one
 // row a line, COPY text escaping newlines inside values.
-uint64_t CountLines(const std::string& path) {
+std::optional<uint64_t> CountLines(const std::string& path) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
+  if (fd < 0) return std::nullopt;
   std::vector<char> buffer(1 << 20);
   uint64_t lines = 0;
   ssize_t n = 0;
@@ -57,34 +59,22 @@ uint64_t CountLines(const std::string& path) {
 // pg_restore -l's "<id>; <oid> <oid> TABLE DATA <schema> <table> <owner>" for
 // each table, to its rows.
 Result<std::map<std::pair<std::string, std::string>, uint64_t>> CountRows(const DumpRequest& r) {
-  auto run = RunProgram({r.programs.bindir + "/pg_restore", "-l", r.dir}, r.log_path);
+  const std::string list_path = r.dir + ".list";
+  auto run = RunProgram({r.programs.bindir + "/pg_restore", "--list", "--file=" + list_path, r.dir}, r.log_path);
   if (!run) return run.error();
-  if (!run->ok()) return MakeError(ErrorCode::kIo, "pg_restore -l failed: " + run->output, r.dir);
+  if (!run->ok()) return MakeError(ErrorCode::kIo, "pg_restore --list failed: " + run->output, r.dir);
+  std::ifstream in(list_path);
+  const std::string listing((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::map<std::pair<std::string, std::string>, uint64_t> rows;
-  std::istringstream in(run->output);
-  for (std::string line; std::getline(in, line);) {
-    const auto at = line.find(" TABLE DATA ");
-    if (line.starts_with(";") || at == std::string::npos) continue;
-    const std::string rest = line.substr(at + 12);
-    for (const auto& t : r.tables) {
-      if (rest.starts_with(t.first + " " + t.second + " ")) {
-        rows[t] = CountLines(fmt::format("{}/{}.dat", r.dir, std::stoul(line)));
-      }
-    }
+  for (const auto& [table, id] : TableDataIds(listing, r.tables)) {
+    const auto lines = CountLines(fmt::format("{}/{}.dat", r.dir, id));
+    if (!lines) return MakeError(ErrorCode::kIo, fmt::format("cannot read {}.dat, the data of {}.{}", id, table.first, table.second), r.dir);
+    rows[table] = *lines;
   }
   return rows;
 }
 
 }  // namespace
-
-std::set<std::string> TablesPgDumpCouldNotRead(const std::string& output) {
-  static const std::regex kFailed(R"re(Dumping the contents of table "((?:[^"]|"")*)" failed)re");
-  std::set<std::string> names;
-  for (auto it = std::sregex_iterator(output.begin(), output.end(), kFailed); it != std::sregex_iterator(); ++it) {
-    names.insert((*it)[1].str());
-  }
-  return names;
-}
 
 Result<DumpResult> DumpDatabase(const DumpRequest& r) {
   DumpResult out;
@@ -108,11 +98,13 @@ Result<DumpResult> DumpDatabase(const DumpRequest& r) {
       return out;
     }
     size_t added = 0;
-    for (const auto& name : TablesPgDumpCouldNotRead(run->output)) {
+    for (const auto& [schema, name] : TablesPgDumpCouldNotRead(run->output)) {
       for (const auto& t : r.tables) {
-        if (t.second == name && out.excluded.insert(t).second) ++added;
+        if ((schema.empty() || t.first == schema) && t.second == name && out.excluded.insert(t).second) ++added;
       }
     }
+    // A crashed server process restarts the server, which recovers first.
+    if (auto ready = r.server->WaitReady(300); !ready) return ready.error();
     if (added == 0) {
       return MakeError(ErrorCode::kIo, "pg_dump failed: " + run->output.substr(run->output.size() > 2000 ? run->output.size() - 2000 : 0),
                        r.database);

@@ -41,7 +41,4 @@ Result<DumpResult> DumpDatabase(const DumpRequest& request);
 Status DumpGlobals(const PrivateServer& server, const PostgresPrograms& programs, const std::string& path,
                    const std::string& log_path);
 
-// The table names in pg_dump's "Dumping the contents of table "t" failed".
-std::set<std::string> TablesPgDumpCouldNotRead(const std::string& output);
-
 }  // namespace pgrescue

@@ -2,6 +2,9 @@
 
 #include <libpq-fe.h>
 
+#include <chrono>
+#include <thread>
+
 #include <fmt/format.h>
 
 namespace pgrescue {
@@ -9,6 +12,7 @@ namespace pgrescue {
 struct Connection::Impl {
   PGconn* conn = nullptr;
   std::vector<std::string> notices;
+  std::vector<std::string> settings;  // SETs to run again after a reconnect
   ~Impl() {
     if (conn != nullptr) PQfinish(conn);
   }
@@ -20,6 +24,8 @@ namespace {
 std::string ServerWords(const PGresult* res, PGconn* conn) {
   const char* primary = res != nullptr ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
   std::string text = primary != nullptr ? primary : PQerrorMessage(conn);
+  // libpq's own messages run on with hints on further lines.
+  if (primary == nullptr && text.find('\n') != std::string::npos) text.erase(text.find('\n'));
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   return text;
 }
@@ -85,7 +91,25 @@ Result<std::string> Connection::Value(const std::string& sql) {
 Status Connection::Execute(const std::string& sql) {
   auto rows = Query(sql);
   if (!rows) return rows.error();
+  if (sql.starts_with("SET ")) impl_->settings.push_back(sql);
   return {};
+}
+
+bool Connection::Broken() const { return PQstatus(impl_->conn) == CONNECTION_BAD; }
+
+Status Connection::Reconnect(int seconds) {
+  for (int waited = 0; waited <= seconds * 4; ++waited) {
+    PQreset(impl_->conn);
+    if (PQstatus(impl_->conn) == CONNECTION_OK) {
+      for (const auto& setting : impl_->settings) {
+        PGresult* res = PQexec(impl_->conn, setting.c_str());
+        PQclear(res);
+      }
+      return {};
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return MakeError(ErrorCode::kIo, "the server did not come back: " + ServerWords(nullptr, impl_->conn));
 }
 
 Result<Connection::CopyRows> Connection::CopyOut(const std::string& copy_sql) {

@@ -43,6 +43,13 @@ class Connection {
   };
   Result<CopyRows> CopyOut(const std::string& copy_sql);
 
+  // The server ended the session: its process crashed (a damaged tuple can
+  // make it), or the server restarted after another one did.
+  bool Broken() const;
+  // Connects again, waiting up to `seconds` while the server recovers from
+  // a crash, and runs again every SET given to Execute.
+  Status Reconnect(int seconds);
+
   // WARNINGs and NOTICEs the server sent since the last call (zero_damaged_pages
   // reports what it zeroed this way).
   std::vector<std::string> TakeNotices();

@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -67,13 +69,30 @@ PrivateServer::~PrivateServer() {
 Status PrivateServer::Stop() {
   if (!running_) return {};
   running_ = false;
-  auto run = RunProgram({options_.server.bindir + "/pg_ctl", "-D", options_.data_dir, "-w", "-t", "600", "-m", "fast",
+  const std::string log = options_.work_dir + "/" + options_.log_name + ".pg_ctl.log";
+  auto run = RunProgram({options_.server.bindir + "/pg_ctl", "-D", options_.data_dir, "-w", "-t", "300", "-m", "fast",
                          "stop"},
-                        options_.work_dir + "/" + options_.log_name + ".pg_ctl.log");
+                        log);
+  if (run && !run->ok()) {
+    run = RunProgram({options_.server.bindir + "/pg_ctl", "-D", options_.data_dir, "-w", "-t", "60", "-m", "immediate",
+                      "stop"},
+                     log);
+  }
   rmdir(socket_dir_.c_str());
   if (!run) return run.error();
   if (!run->ok()) return MakeError(ErrorCode::kIo, "the private server did not stop: " + run->output, options_.data_dir);
   return {};
+}
+
+Status PrivateServer::WaitReady(int seconds) const {
+  std::string why;
+  for (int tries = 0; tries <= seconds * 4; ++tries) {
+    auto c = Connect("template1");
+    if (c) return {};
+    why = c.error().message;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return MakeError(ErrorCode::kIo, "the private server does not accept connections: " + why, options_.data_dir);
 }
 
 Result<Connection> PrivateServer::Connect(const std::string& database) const {

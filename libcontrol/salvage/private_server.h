@@ -36,7 +36,11 @@ class PrivateServer {
   ~PrivateServer();
 
   Result<Connection> Connect(const std::string& database) const;
-  // Stops it (fast) and removes its socket directory.
+  // Waits up to `seconds` until it accepts connections again: after a
+  // server process crashes, the server restarts and recovers first.
+  Status WaitReady(int seconds) const;
+  // Stops it (fast; immediate when a fast shutdown hangs, as one after a
+  // crash restart can) and removes its socket directory.
   Status Stop();
 
   const std::string& socket_dir() const { return socket_dir_; }

@@ -249,7 +249,9 @@ void Salvage::DumpOne(const PrivateServer& server, Connection& c, DatabaseOutcom
     fs::create_directories(o_.out_dir + "/salvaged", ec);
     d->salvaged = o_.out_dir + "/salvaged/" + FileName(d->name) + ".sql";
     sink.open(*d->salvaged, std::ios::binary);
-    sink << "-- pgrescue-salvage: the readable rows of tables pg_dump could not read, as COPY data\n"
+    sink << "-- pgrescue-salvage: the readable rows of "
+         << (r_.pg_dump ? "the tables pg_dump could not read" : "every table (no pg_dump: create the tables first)")
+         << ", as COPY data for psql -f\n"
          << "SET client_encoding = " << Connection::QuoteLiteral(shape_.encoding) << ";\n\n";
     if (o_.zero_damaged_pages) (void)c.Execute("SET zero_damaged_pages = on");
   }

@@ -1,6 +1,6 @@
 #include "libcontrol/salvage/table_copy.h"
+#include "libcontrol/salvage/tool_output.h"
 
-#include <regex>
 
 #include <fmt/format.h>
 
@@ -24,7 +24,7 @@ class BlockCopier {
       : c_(c), t_(t), o_(o), sink_(sink), out_(out) {}
 
   void Range(uint64_t lo, uint64_t hi) {
-    auto rows = c_.CopyOut(CopyRangeSql(t_, o_, lo, hi));
+    auto rows = Copy(CopyRangeSql(t_, o_, lo, hi));
     Zeroed();
     if (rows) {
       Keep(*rows);
@@ -49,10 +49,20 @@ class BlockCopier {
   }
 
  private:
+  // A COPY; when it crashed the server process, the session is opened again
+  // once the server has recovered, and the error says so.
+  Result<Connection::CopyRows> Copy(const std::string& sql) {
+    auto rows = c_.CopyOut(sql);
+    if (rows || !c_.Broken()) return rows;
+    const std::string why = "the server process crashed reading it (see server.log): " + rows.error().message;
+    if (auto s = c_.Reconnect(300); !s) return MakeError(ErrorCode::kIo, why + "; " + s.error().message);
+    return MakeError(ErrorCode::kIo, why);
+  }
+
   void Rows(uint64_t block) {
     for (uint32_t item = 1; item <= MaxItems(o_.block_size); ++item) {
       const std::string ctid = fmt::format("({},{})", block, item);
-      auto row = c_.CopyOut(fmt::format("COPY (SELECT {} FROM ONLY {} WHERE ctid = '{}'::tid) TO STDOUT", t_.columns,
+      auto row = Copy(fmt::format("COPY (SELECT {} FROM ONLY {} WHERE ctid = '{}'::tid) TO STDOUT", t_.columns,
                                         Qualified(t_), ctid));
       if (row) Keep(*row);
       else out_->failed_rows.push_back({ctid, row.error().message});
@@ -66,12 +76,11 @@ class BlockCopier {
 
   // zero_damaged_pages turns an unreadable page into a warning and an empty page.
   void Zeroed() {
-    static const std::regex kZeroed(R"(invalid page in block ([0-9]+) of relation (\S+); zeroing out page)");
     for (const auto& notice : c_.TakeNotices()) {
-      std::smatch m;
-      if (!std::regex_search(notice, m, kZeroed)) continue;
-      const uint64_t block = std::stoull(m[1].str());
-      if (m[2].str() == t_.file) {
+      const auto zeroed = ZeroedBlock(notice);
+      if (!zeroed) continue;
+      const uint64_t block = zeroed->first;
+      if (zeroed->second == t_.file) {
         out_->skipped.push_back({block, notice, o_.rows_on_block ? o_.rows_on_block(t_, block) : std::nullopt});
       }
       if (o_.zeroed != nullptr) o_.zeroed->push_back(notice);
