@@ -278,12 +278,6 @@ Remedy Reset(const RemedyFacts& f) {
 
 }  // namespace
 
-std::string ShellQuote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 std::vector<Remedy> RankRemedies(const RemedyFacts& f) {
   std::vector<Remedy> out;
   if (!f.users.empty()) out.push_back(Wait(f));

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "libcontrol/base/shell_words.h"
 #include "libcontrol/base/lsn.h"
 
 namespace pgrescue {
@@ -83,8 +84,5 @@ struct RemedyFacts {
 };
 
 std::vector<Remedy> RankRemedies(const RemedyFacts& facts);
-
-// Single-quoted for a POSIX shell, as the commands print it.
-std::string ShellQuote(const std::string& text);
 
 }  // namespace pgrescue

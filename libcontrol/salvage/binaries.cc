@@ -1,4 +1,5 @@
 #include "libcontrol/salvage/binaries.h"
+#include "libcontrol/base/shell_words.h"
 #include "libcontrol/salvage/tool_output.h"
 
 #include <unistd.h>
@@ -23,12 +24,6 @@ std::string FirstLine(const std::string& command) {
   const bool got = fgets(line, sizeof line, p) != nullptr;
   pclose(p);
   return got ? std::string(line) : std::string();
-}
-
-std::string Quoted(const std::string& path) {
-  std::string out = "'";
-  for (char c : path) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
 }
 
 bool Executable(const std::string& path) { return access(path.c_str(), X_OK) == 0; }
@@ -68,15 +63,17 @@ std::vector<std::string> CommonDirs() {
 }  // namespace
 
 int MajorNumber(const std::string& major) {
-  int a = 0, b = 0;
-  if (std::sscanf(major.c_str(), "%d.%d", &a, &b) < 1) return 0;
-  return a >= 10 ? a * 100 : a * 100 + b;
+  const auto v = ParseVersionLine("(PostgreSQL) " + major);
+  if (!v) return 0;
+  const long a = std::stol(v->major);
+  const long b = v->major.find('.') == std::string::npos ? 0 : std::stol(v->major.substr(v->major.find('.') + 1));
+  return static_cast<int>(std::min(a * 100 + b, 100000000L));
 }
 
 std::optional<PostgresPrograms> ProgramVersion(const std::string& bindir, const std::string& program) {
   const std::string path = bindir + "/" + program;
   if (!Executable(path)) return std::nullopt;
-  const auto v = ParseVersionLine(FirstLine(Quoted(path) + " --version 2>/dev/null"));
+  const auto v = ParseVersionLine(FirstLine(ShellQuote(path) + " --version 2>/dev/null"));
   if (!v) return std::nullopt;
   return PostgresPrograms{bindir, v->version, v->major};
 }

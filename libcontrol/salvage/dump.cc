@@ -31,9 +31,11 @@ std::string ExactPattern(const std::pair<std::string, std::string>& t) {
   return quote(t.first) + "." + quote(t.second);
 }
 
-// Lines in a data file of pg_dump's directory format (uncompressed): one
-// row a line, COPY text escaping newlines inside values.
-std::optional<uint64_t> CountLines(const std::string& path) {
+}  // namespace
+
+// COPY text escapes newlines inside values, so a row is a line.
+
+std::optional<uint64_t> CountCopyRows(const std::string& path) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::nullopt;
   std::vector<char> buffer(1 << 20);
@@ -56,6 +58,8 @@ std::optional<uint64_t> CountLines(const std::string& path) {
   return lines - static_cast<uint64_t>(std::count(tail.begin() + static_cast<ptrdiff_t>(marker), tail.end(), '\n'));
 }
 
+namespace {
+
 // pg_restore -l's "<id>; <oid> <oid> TABLE DATA <schema> <table> <owner>" for
 // each table, to its rows.
 Result<std::map<std::pair<std::string, std::string>, uint64_t>> CountRows(const DumpRequest& r) {
@@ -67,7 +71,7 @@ Result<std::map<std::pair<std::string, std::string>, uint64_t>> CountRows(const 
   const std::string listing((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::map<std::pair<std::string, std::string>, uint64_t> rows;
   for (const auto& [table, id] : TableDataIds(listing, r.tables)) {
-    const auto lines = CountLines(fmt::format("{}/{}.dat", r.dir, id));
+    const auto lines = CountCopyRows(fmt::format("{}/{}.dat", r.dir, id));
     if (!lines) return MakeError(ErrorCode::kIo, fmt::format("cannot read {}.dat, the data of {}.{}", id, table.first, table.second), r.dir);
     rows[table] = *lines;
   }

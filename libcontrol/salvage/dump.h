@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -40,5 +41,10 @@ Result<DumpResult> DumpDatabase(const DumpRequest& request);
 // pg_dumpall --globals-only into `path`.
 Status DumpGlobals(const PrivateServer& server, const PostgresPrograms& programs, const std::string& path,
                    const std::string& log_path);
+
+// The rows in a data file of pg_dump's directory format (uncompressed): one
+// a line, COPY's end marker and the blank lines after it not counted;
+// nullopt when it cannot be read.
+std::optional<uint64_t> CountCopyRows(const std::string& path);
 
 }  // namespace pgrescue

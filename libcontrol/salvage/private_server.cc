@@ -42,7 +42,7 @@ Result<PrivateServer> PrivateServer::Start(const PrivateServerOptions& o) {
   if (MajorNumber(o.server.major) >= 1200) settings.push_back("primary_conninfo=");
   if (o.ignore_system_indexes) settings.push_back("ignore_system_indexes=on");
   std::string opts = fmt::format("-p {}", kPort);
-  for (const auto& setting : settings) opts += " -c " + ShellQuote(setting);
+  for (const auto& setting : settings) opts += " -c " + ShellWord(setting);
   auto run = RunProgram({o.server.bindir + "/pg_ctl", "-D", o.data_dir, "-w", "-t", "3600", "-l", s.log_path(), "-o",
                          opts, "start"},
                         o.work_dir + "/" + o.log_name + ".pg_ctl.log");

@@ -59,22 +59,6 @@ Result<ProgramRun> RunProgram(const std::vector<std::string>& argv, const std::s
   return run;
 }
 
-std::string ShellQuote(const std::string& text) {
-  if (!text.empty() && text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=:,+@%") ==
-                           std::string::npos) {
-    return text;
-  }
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-std::string ShellCommand(const std::vector<std::string>& argv) {
-  std::string out;
-  for (const auto& a : argv) out += (out.empty() ? "" : " ") + ShellQuote(a);
-  return out;
-}
-
 Status BecomeDataDirOwner(const std::string& data_dir, const std::vector<std::string>& own_dirs) {
   struct stat st {};
   if (stat(data_dir.c_str(), &st) != 0) return MakeError(ErrorCode::kIo, std::strerror(errno), data_dir);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "libcontrol/base/result.h"
+#include "libcontrol/base/shell_words.h"
 
 namespace pgrescue {
 
@@ -20,10 +21,6 @@ struct ProgramRun {
 // server's own English words, both outputs appended to `log_path`. Fails
 // only when the program cannot be started.
 Result<ProgramRun> RunProgram(const std::vector<std::string>& argv, const std::string& log_path);
-
-// `text` quoted for the shell, as the commands salvage prints are typed.
-std::string ShellQuote(const std::string& text);
-std::string ShellCommand(const std::vector<std::string>& argv);
 
 // As root, becomes the owner of `data_dir` (group and supplementary groups
 // too), as the server would run; first creates each of `own_dirs` that is

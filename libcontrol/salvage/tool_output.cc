@@ -54,7 +54,11 @@ std::optional<VersionLine> ParseVersionLine(std::string_view line) {
     if (rest.empty() || rest.front() != '.') break;
     rest.remove_prefix(1);
   }
-  if (parts.empty() || (parts[0] < 10 && parts.size() < 2)) return std::nullopt;
+  // No release numbers anywhere near 10^6; larger ones are not a version.
+  if (parts.empty() || (parts[0] < 10 && parts.size() < 2) || parts[0] > 1000000 ||
+      (parts.size() > 1 && parts[1] > 1000000)) {
+    return std::nullopt;
+  }
   VersionLine v;
   for (size_t i = 0; i < parts.size(); ++i) v.version += (i ? "." : "") + std::to_string(parts[i]);
   v.major = parts[0] >= 10 ? std::to_string(parts[0]) : std::to_string(parts[0]) + "." + std::to_string(parts[1]);

@@ -150,5 +150,19 @@ TEST(BtreeCheck, SpecialSpaceFlagsAndMetapage) {
             "index is not a btree: block 0 has flags 0x0001 and magic 0x000000, a metapage has 0x0008 and 0x053162");
 }
 
+TEST(RowsByLinePointers, PastAGarbageHeaderTheLinePointersStillCount) {
+  Bytes page = HeapPage();
+  EXPECT_EQ(RowsByLinePointers(page), 3u);
+  for (size_t i = 0; i < 24; ++i) page[i] = static_cast<uint8_t>("GARBAGEGARBAGEGARBAGEGA"[i % 23]);
+  EXPECT_FALSE(RowsByLinePointers(page));
+  EXPECT_EQ(RowsByLinePointersPastHeader(page), 3u);
+  // A pointer past the page's end ends the count.
+  StoreLittleEndian(page.data() + 24 + 4, 4, 8190u | 1u << 15 | 32u << 17);
+  EXPECT_EQ(RowsByLinePointersPastHeader(page), 1u);
+  Bytes zeros(8192, 0);
+  for (size_t i = 0; i < 24; ++i) zeros[i] = 0xAB;
+  EXPECT_FALSE(RowsByLinePointersPastHeader(zeros));
+}
+
 }  // namespace
 }  // namespace pgrescue
