@@ -9,6 +9,7 @@
 
 #include "tools/cli.h"
 
+#include "libcontrol/salvage/private_server.h"
 #include "libcontrol/salvage/salvage.h"
 
 namespace {
@@ -67,6 +68,7 @@ int main(int argc, char** argv) {
   options.data_dir = *data_dir;
   if (progress) options.progress = [](const std::string& line) { std::cerr << kProgname << ": " << line << "\n"; };
 
+  pgrescue::StopPrivateServersOnSignal();
   auto report = pgrescue::RunSalvage(options);
   if (!report) return pgrescue::cli::Fail(kProgname, report.error().ToString());
 

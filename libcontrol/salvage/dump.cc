@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "libcontrol/salvage/databases.h"
 #include "libcontrol/salvage/process.h"
 #include "libcontrol/salvage/tool_output.h"
 
@@ -70,9 +71,15 @@ Result<std::map<std::pair<std::string, std::string>, uint64_t>> CountRows(const 
   std::ifstream in(list_path);
   const std::string listing((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::map<std::pair<std::string, std::string>, uint64_t> rows;
-  for (const auto& [table, id] : TableDataIds(listing, r.tables)) {
-    const auto lines = CountCopyRows(fmt::format("{}/{}.dat", r.dir, id));
-    if (!lines) return MakeError(ErrorCode::kIo, fmt::format("cannot read {}.dat, the data of {}.{}", id, table.first, table.second), r.dir);
+  const auto ids = TableDataIds(listing);
+  for (const auto& [table, oid] : r.tables) {
+    const auto id = ids.find(oid);
+    if (id == ids.end()) continue;  // not in the dump: excluded, or an extension's table
+    const auto lines = CountCopyRows(fmt::format("{}/{}.dat", r.dir, id->second));
+    if (!lines) {
+      return MakeError(ErrorCode::kIo, fmt::format("cannot read {}.dat, the data of {}.{}", id->second, table.first, table.second),
+                       r.dir);
+    }
     rows[table] = *lines;
   }
   return rows;
@@ -88,11 +95,12 @@ Result<DumpResult> DumpDatabase(const DumpRequest& r) {
     fs::remove_all(r.dir, ec);
     std::vector<std::string> argv = {r.programs.bindir + "/pg_dump"};
     for (auto& a : r.server->ClientArgs()) argv.push_back(a);
-    for (auto a : {"--format=directory", "--compress=0", "--no-sync"}) argv.push_back(a);
+    for (auto a : {"--format=directory", "--compress=0"}) argv.push_back(a);
+    if (MajorNumber(r.programs.major) >= 1000) argv.push_back("--no-sync");  // the copy is thrown away on a crash anyway
     argv.push_back(fmt::format("--jobs={}", r.jobs));
     argv.push_back("--file=" + r.dir);
     for (const auto& t : out.excluded) argv.push_back("--exclude-table-data=" + ExactPattern(t));
-    argv.push_back(r.database);
+    argv.push_back(DatabaseArg(r.database));
     auto run = RunProgram(argv, r.log_path);
     if (!run) return run.error();
     if (run->ok()) {
@@ -103,7 +111,7 @@ Result<DumpResult> DumpDatabase(const DumpRequest& r) {
     }
     size_t added = 0;
     for (const auto& [schema, name] : TablesPgDumpCouldNotRead(run->output)) {
-      for (const auto& t : r.tables) {
+      for (const auto& [t, oid] : r.tables) {
         if ((schema.empty() || t.first == schema) && t.second == name && out.excluded.insert(t).second) ++added;
       }
     }
@@ -122,6 +130,8 @@ Status DumpGlobals(const PrivateServer& server, const PostgresPrograms& programs
   std::vector<std::string> argv = {programs.bindir + "/pg_dumpall"};
   for (auto& a : server.ClientArgs()) argv.push_back(a);
   argv.push_back("--globals-only");
+  // A new cluster on this machine cannot have the original's tablespace locations.
+  argv.push_back("--no-tablespaces");
   argv.push_back("--file=" + path);
   auto run = RunProgram(argv, log_path);
   if (!run) return run.error();

@@ -25,8 +25,9 @@ struct DumpRequest {
   std::string dir;            // the dump's directory; must not exist
   std::string log_path;
   unsigned jobs = 1;
-  // "schema.table" of every table; those in `exclude` are dumped without data.
-  std::vector<std::pair<std::string, std::string>> tables;
+  // Every table by (schema, name), with its OID; those in `exclude` are
+  // dumped without data.
+  std::map<std::pair<std::string, std::string>, uint32_t> tables;
   std::set<std::pair<std::string, std::string>> exclude;
 };
 

@@ -41,9 +41,15 @@ void KeepNotice(void* arg, const PGresult* res) {
 Result<Connection> Connection::Open(const std::string& socket_dir, int port, const std::string& user,
                                     const std::string& database) {
   const std::string port_text = std::to_string(port);
-  const char* keys[] = {"host", "port", "user", "dbname", "application_name", "client_encoding", nullptr};
+  // Settings a role or database may have changed: enable_tidscan off would
+  // turn every range into a scan that meets the damaged block; a search_path
+  // could run user functions as the superuser. options beats both (and
+  // PGOPTIONS).
+  const char* options =
+      "-c search_path=pg_catalog -c enable_tidscan=on -c statement_timeout=0 -c lock_timeout=0";
+  const char* keys[] = {"host", "port", "user", "dbname", "application_name", "client_encoding", "options", nullptr};
   const char* values[] = {socket_dir.c_str(), port_text.c_str(), user.c_str(), database.c_str(),
-                          "pgrescue-salvage", "SQL_ASCII", nullptr};
+                          "pgrescue-salvage", "SQL_ASCII", options, nullptr};
   Connection c;
   c.impl_ = std::make_unique<Impl>();
   c.impl_->conn = PQconnectdbParams(keys, values, 0);

@@ -1,6 +1,12 @@
 #include "libcontrol/salvage/private_server.h"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <mutex>
 
 #include <chrono>
 #include <filesystem>
@@ -24,7 +30,32 @@ std::string LogTail(const std::string& path, size_t lines) {
   return out;
 }
 
+// Every private server running: data directory -> pg_ctl.
+std::mutex running_mutex;
+std::map<std::string, std::string>& Running() {
+  static std::map<std::string, std::string> running;
+  return running;
+}
+
 }  // namespace
+
+void StopPrivateServersOnSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread([set] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    std::lock_guard lock(running_mutex);
+    for (const auto& [data_dir, pg_ctl] : Running()) {
+      (void)RunProgram({pg_ctl, "-D", data_dir, "-w", "-t", "60", "-m", "immediate", "stop"}, "/dev/null");
+      std::fprintf(stderr, "stopped the private server on %s\n", data_dir.c_str());
+    }
+    std::fprintf(stderr, "interrupted by signal %d\n", sig);
+    std::_Exit(2);
+  }).detach();
+}
 
 Result<PrivateServer> PrivateServer::Start(const PrivateServerOptions& o) {
   PrivateServer s;
@@ -35,10 +66,18 @@ Result<PrivateServer> PrivateServer::Start(const PrivateServerOptions& o) {
   const std::string hba = o.work_dir + "/" + o.log_name + ".pg_hba.conf";
   std::ofstream(hba) << "# pgrescue-salvage: only its own processes, over its private socket\n"
                         "local all all trust\n";
+  // data_directory: a postgresql.conf that names the original (a copied
+  // one, or one kept elsewhere) would otherwise send the server there.
   std::vector<std::string> settings = {
-      "listen_addresses=", "unix_socket_directories=" + s.socket_dir_, "unix_socket_permissions=0700",
-      "hba_file=" + hba,   "autovacuum=off",   "archive_mode=off",  "synchronous_standby_names=",
-      "lc_messages=C",     "logging_collector=off", "ssl=off"};
+      "data_directory=" + o.data_dir, "listen_addresses=", "unix_socket_directories=" + s.socket_dir_,
+      "unix_socket_permissions=0700", "hba_file=" + hba, "autovacuum=off", "archive_mode=off",
+      "synchronous_standby_names=", "lc_messages=C", "logging_collector=off", "ssl=off"};
+  // Debian keeps postgresql.conf in /etc/postgresql: an empty one will do.
+  if (access((o.data_dir + "/postgresql.conf").c_str(), F_OK) != 0) {
+    const std::string conf = o.work_dir + "/" + o.log_name + ".postgresql.conf";
+    std::ofstream(conf) << "# pgrescue-salvage: the data directory has no postgresql.conf\n";
+    settings.push_back("config_file=" + conf);
+  }
   if (MajorNumber(o.server.major) >= 1200) settings.push_back("primary_conninfo=");
   if (o.ignore_system_indexes) settings.push_back("ignore_system_indexes=on");
   std::string opts = fmt::format("-p {}", kPort);
@@ -46,8 +85,16 @@ Result<PrivateServer> PrivateServer::Start(const PrivateServerOptions& o) {
   auto run = RunProgram({o.server.bindir + "/pg_ctl", "-D", o.data_dir, "-w", "-t", "3600", "-l", s.log_path(), "-o",
                          opts, "start"},
                         o.work_dir + "/" + o.log_name + ".pg_ctl.log");
-  if (!run) return run.error();
+  if (!run) {
+    rmdir(s.socket_dir_.c_str());
+    return run.error();
+  }
   if (!run->ok()) {
+    // pg_ctl gives up waiting but leaves a server that did come up.
+    if (access((o.data_dir + "/postmaster.pid").c_str(), F_OK) == 0) {
+      (void)RunProgram({o.server.bindir + "/pg_ctl", "-D", o.data_dir, "-w", "-t", "60", "-m", "immediate", "stop"},
+                       o.work_dir + "/" + o.log_name + ".pg_ctl.log");
+    }
     rmdir(s.socket_dir_.c_str());
     return MakeError(ErrorCode::kIo,
                      fmt::format("the private server did not start; its log {} ends:{}", s.log_path(),
@@ -55,6 +102,8 @@ Result<PrivateServer> PrivateServer::Start(const PrivateServerOptions& o) {
                      o.data_dir);
   }
   s.running_ = true;
+  std::lock_guard lock(running_mutex);
+  Running()[o.data_dir] = o.server.bindir + "/pg_ctl";
   return s;
 }
 
@@ -69,6 +118,8 @@ PrivateServer::~PrivateServer() {
 Status PrivateServer::Stop() {
   if (!running_) return {};
   running_ = false;
+  std::lock_guard lock(running_mutex);
+  Running().erase(options_.data_dir);
   const std::string log = options_.work_dir + "/" + options_.log_name + ".pg_ctl.log";
   auto run = RunProgram({options_.server.bindir + "/pg_ctl", "-D", options_.data_dir, "-w", "-t", "300", "-m", "fast",
                          "stop"},

@@ -28,6 +28,13 @@ struct PrivateServerOptions {
   bool ignore_system_indexes = false;
 };
 
+// From now on SIGINT, SIGTERM and SIGHUP stop every private server still
+// running (immediate: its directory is a copy, or crash-safe) and end the
+// process with exit status 2. pg_ctl detaches the server from the terminal,
+// so an interrupted salvage would otherwise leave it running. Call before
+// any thread starts: it blocks those signals for the threads to come.
+void StopPrivateServersOnSignal();
+
 class PrivateServer {
  public:
   static Result<PrivateServer> Start(const PrivateServerOptions& options);

@@ -7,6 +7,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -72,6 +73,42 @@ Status Copy(const fs::path& from, const fs::path& to, const std::string& log_pat
 
 }  // namespace
 
+Status CheckCopyable(const std::string& data_dir, bool in_place, const std::vector<std::string>& outputs) {
+  std::error_code ec;
+  const fs::path root = fs::canonical(data_dir, ec);
+  std::vector<fs::path> originals = {root};
+  for (const auto& [link, target] : LinkedDirs(root)) originals.push_back(target);
+  for (const auto& out : outputs) {
+    if (out.empty()) continue;
+    const fs::path where = fs::weakly_canonical(out, ec);
+    for (const auto& original : originals) {
+      const auto [end, rest] = std::mismatch(original.begin(), original.end(), where.begin(), where.end());
+      if (end == original.end()) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "lies inside the cluster's files (" + original.string() + "); give a directory outside it", out);
+      }
+    }
+  }
+  if (in_place) return {};
+  const auto linked = LinkedDirs(root);
+  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (!it->is_symlink(ec)) continue;
+    const std::string rel = fs::relative(it->path(), root, ec).string();
+    const bool handled = std::any_of(linked.begin(), linked.end(), [&](const auto& l) { return l.first == rel; });
+    // A configuration file kept elsewhere is only read.
+    const bool config = rel.find('/') == std::string::npos && rel.ends_with(".conf") && fs::is_regular_file(it->path(), ec);
+    if (!handled && !config) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "is a symbolic link; a copy would let the server write through it into the original. "
+                       "Copy the cluster yourself with the link resolved, or use --in-place",
+                       it->path().string());
+    }
+    if (it->is_directory(ec)) it.disable_recursion_pending();
+  }
+  return {};
+}
+
 uint64_t DataDirBytes(const std::string& data_dir) {
   uint64_t total = TreeBytes(data_dir);
   for (const auto& [link, target] : LinkedDirs(data_dir)) total += TreeBytes(target);
@@ -99,17 +136,29 @@ Result<CopyOutcome> CopyDataDirectory(const std::string& data_dir, const std::st
                        parent.string());
     }
   }
-  if (auto s = Copy(data_dir, dest, log_path); !s) return s.error();
+  // A copy whose links still lead to the original must not survive a failure.
+  auto fail = [&](const Error& e) -> Result<CopyOutcome> {
+    std::error_code ec;
+    fs::remove_all(dest, ec);
+    fs::remove_all(dest + ".pg_wal", ec);
+    fs::remove_all(tablespace_dir, ec);
+    return e;
+  };
+  if (auto s = Copy(data_dir, dest, log_path); !s) return fail(s.error());
   for (const auto& [link, target] : LinkedDirs(data_dir)) {
     const fs::path copy = link.starts_with("pg_tblspc/") ? fs::path(tablespace_dir) / fs::path(link).filename()
                                                          : fs::path(dest + ".pg_wal");
     std::error_code ec;
-    fs::create_directories(copy.parent_path(), ec);
-    if (auto s = Copy(target, copy, log_path); !s) return s.error();
     fs::remove(fs::path(dest) / link, ec);
-    if (!ec) fs::create_directory_symlink(fs::absolute(copy), fs::path(dest) / link, ec);
-    if (ec) return MakeError(ErrorCode::kIo, "cannot point the copy's link at its copy: " + ec.message(), link);
+    fs::create_directories(copy.parent_path(), ec);
+    if (auto s = Copy(target, copy, log_path); !s) return fail(s.error());
+    fs::create_directory_symlink(fs::absolute(copy), fs::path(dest) / link, ec);
+    if (ec) return fail(MakeError(ErrorCode::kIo, "cannot point the copy's link at its copy: " + ec.message(), link));
   }
+  // The original's lock file names a process that is gone, or by now another
+  // one, which the server would take for a running postmaster.
+  std::error_code ec;
+  fs::remove(fs::path(dest) / "postmaster.pid", ec);
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return out;
 }

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "libcontrol/base/result.h"
 
@@ -20,6 +21,12 @@ struct CopyOutcome {
   uint64_t bytes = 0;  // allocated bytes of the original's files, links followed
   double seconds = 0;
 };
+
+// Refuses, before anything is written, output directories inside the
+// cluster's files (its directory, pg_wal's and tablespaces' targets), and,
+// for a copy, a symbolic link other than pg_wal's and the tablespaces' (the
+// copy's server would write through it) or a top-level .conf file's.
+Status CheckCopyable(const std::string& data_dir, bool in_place, const std::vector<std::string>& outputs);
 
 // The bytes a full copy of `data_dir` needs (its pg_wal and tablespaces
 // included).

@@ -11,7 +11,8 @@ namespace {
 Status InitDb(const ReloadRequest& r) {
   const ClusterShape& s = r.shape;
   std::vector<std::string> argv = {r.server.bindir + "/initdb", "-D", r.data_dir, "-U", s.superuser, "-E", s.encoding,
-                                   "--lc-collate=" + s.collate, "--lc-ctype=" + s.ctype, "--no-sync"};
+                                   "--lc-collate=" + s.collate, "--lc-ctype=" + s.ctype,
+                                   MajorNumber(r.server.major) >= 1000 ? "--no-sync" : "--nosync"};
   if (s.checksums) argv.push_back("--data-checksums");
   else if (MajorNumber(r.server.major) >= 1800) argv.push_back("--no-data-checksums");
   if (!s.wal_segment_mb.empty()) argv.push_back("--wal-segsize=" + s.wal_segment_mb);

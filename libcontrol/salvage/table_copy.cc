@@ -2,6 +2,9 @@
 #include "libcontrol/salvage/tool_output.h"
 
 
+#include <algorithm>
+#include <cctype>
+
 #include <fmt/format.h>
 
 namespace pgrescue {
@@ -14,6 +17,16 @@ constexpr uint64_t kListBlocks = 256;
 
 uint32_t MaxItems(uint32_t block_size) { return (block_size - 24) / 28; }  // MaxHeapTuplesPerPage
 
+// Whether the server's message names `file` itself ("base/5/1639" is not
+// named by "base/5/16397", its TOAST table's).
+bool NamesFile(const std::string& message, const std::string& file) {
+  for (size_t at = message.find(file); at != std::string::npos; at = message.find(file, at + 1)) {
+    const size_t end = at + file.size();
+    if (end == message.size() || !std::isdigit(static_cast<unsigned char>(message[end]))) return true;
+  }
+  return false;
+}
+
 std::string Qualified(const TableToCopy& t) {
   return Connection::QuoteIdent(t.schema) + "." + Connection::QuoteIdent(t.table);
 }
@@ -24,6 +37,11 @@ class BlockCopier {
       : c_(c), t_(t), o_(o), sink_(sink), out_(out) {}
 
   void Range(uint64_t lo, uint64_t hi) {
+    if (server_gone_) {
+      for (uint64_t b = lo; b < hi; ++b) out_->skipped.push_back({b, "not read: the server did not come back after a crash", std::nullopt});
+      Done(hi - lo);
+      return;
+    }
     auto rows = Copy(CopyRangeSql(t_, o_, lo, hi));
     Zeroed();
     if (rows) {
@@ -40,7 +58,7 @@ class BlockCopier {
     // One block. The server names the table's own file when the page itself
     // is unreadable; anything else comes from elsewhere (its TOAST table).
     const std::string& why = rows.error().message;
-    if (why.find(t_.file) != std::string::npos) {
+    if (NamesFile(why, t_.file)) {
       out_->skipped.push_back({lo, why, o_.rows_on_block ? o_.rows_on_block(t_, lo) : std::nullopt});
     } else {
       Rows(lo);
@@ -55,7 +73,10 @@ class BlockCopier {
     auto rows = c_.CopyOut(sql);
     if (rows || !c_.Broken()) return rows;
     const std::string why = "the server process crashed reading it (see server.log): " + rows.error().message;
-    if (auto s = c_.Reconnect(300); !s) return MakeError(ErrorCode::kIo, why + "; " + s.error().message);
+    if (auto s = c_.Reconnect(300); !s) {
+      server_gone_ = true;
+      return MakeError(ErrorCode::kIo, why + "; " + s.error().message);
+    }
     return MakeError(ErrorCode::kIo, why);
   }
 
@@ -64,8 +85,14 @@ class BlockCopier {
       const std::string ctid = fmt::format("({},{})", block, item);
       auto row = Copy(fmt::format("COPY (SELECT {} FROM ONLY {} WHERE ctid = '{}'::tid) TO STDOUT", t_.columns,
                                         Qualified(t_), ctid));
-      if (row) Keep(*row);
-      else out_->failed_rows.push_back({ctid, row.error().message});
+      if (row) {
+        Keep(*row);
+      } else if (server_gone_) {
+        out_->skipped.push_back({block, "not read whole: the server did not come back after a crash", std::nullopt});
+        return;
+      } else {
+        out_->failed_rows.push_back({ctid, row.error().message});
+      }
     }
   }
 
@@ -80,7 +107,8 @@ class BlockCopier {
       const auto zeroed = ZeroedBlock(notice);
       if (!zeroed) continue;
       const uint64_t block = zeroed->first;
-      if (zeroed->second == t_.file) {
+      const bool known = std::any_of(out_->skipped.begin(), out_->skipped.end(), [&](const SkippedBlock& b) { return b.block == block; });
+      if (zeroed->second == t_.file && !known) {
         out_->skipped.push_back({block, notice, o_.rows_on_block ? o_.rows_on_block(t_, block) : std::nullopt});
       }
       if (o_.zeroed != nullptr) o_.zeroed->push_back(notice);
@@ -98,6 +126,7 @@ class BlockCopier {
   std::ostream& sink_;
   TableOutcome* out_;
   uint64_t done_ = 0;
+  bool server_gone_ = false;  // every block left is recorded unread, not tried
 };
 
 }  // namespace

@@ -87,22 +87,21 @@ std::set<TableKey> TablesPgDumpCouldNotRead(std::string_view output) {
   return names;
 }
 
-std::map<TableKey, uint64_t> TableDataIds(std::string_view listing, const std::vector<TableKey>& tables) {
+std::map<uint32_t, uint64_t> TableDataIds(std::string_view listing) {
   constexpr std::string_view kData = " TABLE DATA ";
-  std::map<TableKey, uint64_t> ids;
+  std::map<uint32_t, uint64_t> ids;
   while (!listing.empty()) {
     const size_t eol = std::min(listing.find('\n'), listing.size());
     std::string_view line = listing.substr(0, eol);
     listing.remove_prefix(std::min(eol + 1, listing.size()));
-    const size_t at = line.find(kData);
-    std::string_view head = line;
-    const auto id = TakeNumber(&head);
-    if (at == std::string_view::npos || !id || head.empty() || head.front() != ';') continue;
-    const std::string_view rest = line.substr(at + kData.size());
-    for (const auto& t : tables) {
-      const std::string prefix = t.first + " " + t.second + " ";
-      if (rest.starts_with(prefix)) ids[t] = *id;
-    }
+    const auto id = TakeNumber(&line);
+    if (!id || !line.starts_with("; ")) continue;
+    line.remove_prefix(2);
+    const auto table_oid_column = TakeNumber(&line);  // 0 for TABLE DATA: it has no catalog row
+    if (!table_oid_column || !line.starts_with(" ")) continue;
+    line.remove_prefix(1);
+    const auto oid = TakeNumber(&line);
+    if (oid && *oid <= UINT32_MAX && line.starts_with(kData)) ids[static_cast<uint32_t>(*oid)] = *id;
   }
   return ids;
 }

@@ -32,8 +32,9 @@ using TableKey = std::pair<std::string, std::string>;  // schema, table
 std::set<TableKey> TablesPgDumpCouldNotRead(std::string_view output);
 
 // From pg_restore -l: "3352; 0 16602 TABLE DATA public c postgres" gives
-// the dump ID (its data is <ID>.dat) of each of `tables` (schema, name).
-std::map<TableKey, uint64_t> TableDataIds(std::string_view listing, const std::vector<TableKey>& tables);
+// the dump ID 3352 (its data is 3352.dat) of the table with OID 16602. By
+// OID: names with spaces make the rest of the line ambiguous.
+std::map<uint32_t, uint64_t> TableDataIds(std::string_view listing);
 
 // "invalid page in block 3 of relation base/16384/16385; zeroing out page"
 // -> {3, "base/16384/16385"}.
