@@ -17,6 +17,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (const auto v = pgrescue::ParseVersionLine(text)) {
     if (v->major.empty() || pgrescue::MajorNumber(v->major) <= 0 || !v->version.starts_with(v->major)) std::abort();
   }
+  for (const auto& [schema, table] : pgrescue::TablesServerCrashedOn(text)) {
+    if (table.size() > size || schema.size() > size) std::abort();
+  }
   for (const auto& [oid, id] : pgrescue::TableDataIds(text)) {
     if (text.find(" TABLE DATA ") == std::string_view::npos) std::abort();
   }

@@ -116,6 +116,11 @@ void DumpDatabases(const DatabaseWork& w, const std::string& globals, std::vecto
       db.outcome.dump = w.out_dir + "/dump/" + FileName(db.outcome);
       db.by_block = (*results[i])->excluded;
       db.dumped_rows = std::move((*results[i])->rows);
+      if (!(*results[i])->schema_only_because.empty()) {
+        db.outcome.problems.push_back("pg_dump could not dump its data and blamed no table (" +
+                                      (*results[i])->schema_only_because +
+                                      "); its schema alone was dumped, and every table copied by block");
+      }
     } else {
       db.outcome.problems.push_back(results[i]->error().ToString() + "; its tables are copied by block, without their schema");
       for (const auto& t : db.tables) db.by_block.emplace(t.schema, t.table);

@@ -87,21 +87,48 @@ Result<std::map<std::pair<std::string, std::string>, uint64_t>> CountRows(const 
 
 }  // namespace
 
+namespace {
+
+std::vector<std::string> DumpArgs(const DumpRequest& r, const std::set<TableKey>& excluded, bool schema_only) {
+  std::vector<std::string> argv = {r.programs.bindir + "/pg_dump"};
+  for (auto& a : r.server->ClientArgs()) argv.push_back(a);
+  for (auto a : {"--format=directory", "--compress=0"}) argv.push_back(a);
+  if (MajorNumber(r.programs.major) >= 1000) argv.push_back("--no-sync");  // the copy is thrown away on a crash anyway
+  argv.push_back(fmt::format("--jobs={}", r.jobs));
+  argv.push_back("--file=" + r.dir);
+  if (schema_only) argv.push_back("--schema-only");
+  for (const auto& t : excluded) argv.push_back("--exclude-table-data=" + ExactPattern(t));
+  argv.push_back(DatabaseArg(r.database));
+  return argv;
+}
+
+uint64_t FileSize(const std::string& path) {
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  return ec ? 0 : size;
+}
+
+std::string ReadFrom(const std::string& path, uint64_t offset) {
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(offset));
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string Tail(const std::string& text) { return text.substr(text.size() > 2000 ? text.size() - 2000 : 0); }
+
+}  // namespace
+
 Result<DumpResult> DumpDatabase(const DumpRequest& r) {
   DumpResult out;
   out.excluded = r.exclude;
-  for (size_t attempt = 0; attempt <= r.tables.size(); ++attempt) {
+  std::string why;
+  // Attempts that blamed no table; one more is worth it only when a crash
+  // (another database's, dumped at the same time) explains the failure.
+  for (int fruitless = 0; fruitless < 3;) {
     std::error_code ec;
     fs::remove_all(r.dir, ec);
-    std::vector<std::string> argv = {r.programs.bindir + "/pg_dump"};
-    for (auto& a : r.server->ClientArgs()) argv.push_back(a);
-    for (auto a : {"--format=directory", "--compress=0"}) argv.push_back(a);
-    if (MajorNumber(r.programs.major) >= 1000) argv.push_back("--no-sync");  // the copy is thrown away on a crash anyway
-    argv.push_back(fmt::format("--jobs={}", r.jobs));
-    argv.push_back("--file=" + r.dir);
-    for (const auto& t : out.excluded) argv.push_back("--exclude-table-data=" + ExactPattern(t));
-    argv.push_back(DatabaseArg(r.database));
-    auto run = RunProgram(argv, r.log_path);
+    const uint64_t log_at = FileSize(r.server->log_path());
+    auto run = RunProgram(DumpArgs(r, out.excluded, false), r.log_path);
     if (!run) return run.error();
     if (run->ok()) {
       auto rows = CountRows(r);
@@ -109,8 +136,12 @@ Result<DumpResult> DumpDatabase(const DumpRequest& r) {
       out.rows = std::move(*rows);
       return out;
     }
+    why = Tail(run->output);
+    const std::string server_log = ReadFrom(r.server->log_path(), log_at);
+    auto blamed = TablesServerCrashedOn(server_log);
+    if (blamed.empty() && !ServerCrashed(server_log)) blamed = TablesPgDumpCouldNotRead(run->output);
     size_t added = 0;
-    for (const auto& [schema, name] : TablesPgDumpCouldNotRead(run->output)) {
+    for (const auto& [schema, name] : blamed) {
       for (const auto& [t, oid] : r.tables) {
         if ((schema.empty() || t.first == schema) && t.second == name && out.excluded.insert(t).second) ++added;
       }
@@ -118,11 +149,19 @@ Result<DumpResult> DumpDatabase(const DumpRequest& r) {
     // A crashed server process restarts the server, which recovers first.
     if (auto ready = r.server->WaitReady(300); !ready) return ready.error();
     if (added == 0) {
-      return MakeError(ErrorCode::kIo, "pg_dump failed: " + run->output.substr(run->output.size() > 2000 ? run->output.size() - 2000 : 0),
-                       r.database);
+      ++fruitless;
+      if (!ServerCrashed(server_log)) break;
     }
   }
-  return MakeError(ErrorCode::kIo, "pg_dump kept failing", r.database);
+  // The schema alone, so that the rows copied by block have tables to go to.
+  std::error_code ec;
+  fs::remove_all(r.dir, ec);
+  auto run = RunProgram(DumpArgs(r, {}, true), r.log_path);
+  if (!run) return run.error();
+  if (!run->ok()) return MakeError(ErrorCode::kIo, "pg_dump failed: " + why + "; even --schema-only: " + Tail(run->output), r.database);
+  for (const auto& [t, oid] : r.tables) out.excluded.insert(t);
+  out.schema_only_because = why;
+  return out;
 }
 
 Status DumpGlobals(const PrivateServer& server, const PostgresPrograms& programs, const std::string& path,

@@ -34,9 +34,15 @@ struct DumpRequest {
 struct DumpResult {
   std::set<std::pair<std::string, std::string>> excluded;  // by request and found failing
   std::map<std::pair<std::string, std::string>, uint64_t> rows;  // per dumped table, from its data file
+  // Set when no table could be blamed for pg_dump's failure and only the
+  // schema was dumped (every table then excluded): pg_dump's words.
+  std::string schema_only_because;
 };
 
-// Fails when pg_dump fails for a reason that names no table.
+// Dumps without the data of each table pg_dump (or the server's log, when
+// a server process crashed) names as failing, until a dump succeeds. When
+// a failure names no table, the schema alone is dumped; fails when even
+// that fails.
 Result<DumpResult> DumpDatabase(const DumpRequest& request);
 
 // pg_dumpall --globals-only into `path`.

@@ -30,10 +30,10 @@ std::string LogTail(const std::string& path, size_t lines) {
   return out;
 }
 
-// Every private server running: data directory -> pg_ctl.
+// Every private server running: data directory -> pg_ctl and socket directory.
 std::mutex running_mutex;
-std::map<std::string, std::string>& Running() {
-  static std::map<std::string, std::string> running;
+std::map<std::string, std::pair<std::string, std::string>>& Running() {
+  static std::map<std::string, std::pair<std::string, std::string>> running;
   return running;
 }
 
@@ -48,8 +48,9 @@ void StopPrivateServersOnSignal() {
     int sig = 0;
     sigwait(&set, &sig);
     std::lock_guard lock(running_mutex);
-    for (const auto& [data_dir, pg_ctl] : Running()) {
-      (void)RunProgram({pg_ctl, "-D", data_dir, "-w", "-t", "60", "-m", "immediate", "stop"}, "/dev/null");
+    for (const auto& [data_dir, server] : Running()) {
+      (void)RunProgram({server.first, "-D", data_dir, "-w", "-t", "60", "-m", "immediate", "stop"}, "/dev/null");
+      rmdir(server.second.c_str());
       std::fprintf(stderr, "stopped the private server on %s\n", data_dir.c_str());
     }
     std::fprintf(stderr, "interrupted by signal %d\n", sig);
@@ -103,7 +104,7 @@ Result<PrivateServer> PrivateServer::Start(const PrivateServerOptions& o) {
   }
   s.running_ = true;
   std::lock_guard lock(running_mutex);
-  Running()[o.data_dir] = o.server.bindir + "/pg_ctl";
+  Running()[o.data_dir] = {o.server.bindir + "/pg_ctl", s.socket_dir_};
   return s;
 }
 

@@ -76,12 +76,12 @@ class Salvage {
     auto server = FindServer(*dir_.pg_version, o_.bindir);
     if (!server) return server.error();
     r_.server = *server;
+    if (auto s = CheckCopyable(o_.data_dir, o_.in_place, {o_.out_dir, o_.reload_dir}); !s) return s;
     for (const auto& d : {o_.out_dir, o_.reload_dir}) {
       if (!d.empty() && !MissingOrEmpty(d)) {
         return MakeError(ErrorCode::kInvalidArgument, "exists and is not empty; give a new or empty directory", d);
       }
     }
-    if (auto s = CheckCopyable(o_.data_dir, o_.in_place, {o_.out_dir, o_.reload_dir}); !s) return s;
     // Before 12 a standby's recovery.conf would make the server stream from
     // its primary; on a copy it is moved aside, in place it cannot be.
     if (o_.in_place && dir_.recovery_conf && MajorNumber(*dir_.pg_version) < 1200) {

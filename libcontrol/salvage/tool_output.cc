@@ -87,6 +87,24 @@ std::set<TableKey> TablesPgDumpCouldNotRead(std::string_view output) {
   return names;
 }
 
+std::set<TableKey> TablesServerCrashedOn(std::string_view server_log) {
+  constexpr std::string_view kMark = "Failed process was running: COPY ";
+  std::set<TableKey> names;
+  for (size_t at = server_log.find(kMark); at != std::string_view::npos; at = server_log.find(kMark, at + 1)) {
+    std::string_view rest = server_log.substr(at + kMark.size());
+    auto schema = TakeIdentifier(&rest);
+    if (!schema || !rest.starts_with(".")) continue;
+    rest.remove_prefix(1);
+    auto table = TakeIdentifier(&rest);
+    if (table && rest.starts_with(" ")) names.emplace(*schema, *table);
+  }
+  return names;
+}
+
+bool ServerCrashed(std::string_view server_log) {
+  return server_log.find("all server processes terminated; reinitializing") != std::string_view::npos;
+}
+
 std::map<uint32_t, uint64_t> TableDataIds(std::string_view listing) {
   constexpr std::string_view kData = " TABLE DATA ";
   std::map<uint32_t, uint64_t> ids;

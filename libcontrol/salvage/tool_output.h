@@ -31,6 +31,16 @@ using TableKey = std::pair<std::string, std::string>;  // schema, table
 // leaves as the only trace.
 std::set<TableKey> TablesPgDumpCouldNotRead(std::string_view output);
 
+// The tables whose COPY a crashed server process was running, from the
+// server's log: "server process (PID n) was terminated by signal 11" then
+// "Failed process was running: COPY public.t (...) TO stdout;". In a
+// parallel pg_dump the other worker, terminated by the restart, often gets
+// the blame in pg_dump's own output; the server's log does not err.
+std::set<TableKey> TablesServerCrashedOn(std::string_view server_log);
+
+// Whether the server restarted after a crash in `server_log`.
+bool ServerCrashed(std::string_view server_log);
+
 // From pg_restore -l: "3352; 0 16602 TABLE DATA public c postgres" gives
 // the dump ID 3352 (its data is 3352.dat) of the table with OID 16602. By
 // OID: names with spaces make the rest of the line ambiguous.

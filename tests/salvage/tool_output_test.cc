@@ -55,6 +55,14 @@ TEST(ToolOutput, TablesPgDumpCouldNotReadNamesEachFailedTable) {
   EXPECT_TRUE(TablesPgDumpCouldNotRead("pg_dump: error: a worker process died unexpectedly").empty());
 }
 
+TEST(ToolOutput, TheServerLogNamesTheStatementThatCrashed) {
+  const std::string log = Fixture("server_15_crashed.log");
+  const std::set<TableKey> want = {{"public", "c"}};
+  EXPECT_EQ(TablesServerCrashedOn(log), want);
+  EXPECT_TRUE(ServerCrashed(log));
+  EXPECT_FALSE(ServerCrashed("LOG:  database system is ready to accept connections\n"));
+}
+
 TEST(ToolOutput, TableDataIdsFromTheListing) {
   const auto ids = TableDataIds(Fixture("pg_restore_15_list.txt"));
   ASSERT_EQ(ids.size(), 1u);  // only c's data was dumped: "3352; 0 16602 TABLE DATA public c postgres"

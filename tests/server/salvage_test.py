@@ -45,6 +45,32 @@ a TCP connect to 127.0.0.1:port may reach anything. Afterwards:
     output holds every row that was not lost and nothing else;
   - the original data directory is byte-identical (every file's SHA-256).
 One summary line per version: rows saved / lost / expected.
+
+Options add scenarios to the same damaged cluster:
+  --crash (with --no-checksums): salv.public.crash_d, 1,000 rows, whose tuple
+      (2,5) has its text column's 1-byte varlena header overwritten by a 4-byte
+      one claiming ~1 GB (0xFFFFFFF0): pgrescue-check (--check) sees nothing,
+      a backend reading it dies of signal 11 (the server log says so) and
+      pg_dump with it. The run must name exactly (2,5) in crash_d's
+      failed_rows (the error saying it crashed), save every other row of it,
+      still dump the undamaged tables with pg_dump, and crash its private
+      server's backends at most 1 + (halvings down to the block) + 1 times.
+      shared_buffers is 16MB: such a backend copies up to the end of the
+      shared buffers before it dies, 1.5 s with 128MB, 0.5 s with 16MB; dying
+      fast, it also catches pg_dump's other worker in the middle of a table,
+      as a cluster with large tables would;
+  --refusals OTHER_BINDIR (before the run, the cluster stopped): OTHER_BINDIR
+      (a server of another major) as --bindir, an --out that is not empty,
+      --reload the data directory and a link to it: each exit 2, naming both
+      majors for the first; --out as it was, the data directory unchanged;
+  --also zero: a second run with --zero-damaged-pages: the same losses,
+      zero_damaged_pages true, each skipped block's error and the `zeroed`
+      list in the server's words ("invalid page in block N of relation F;
+      zeroing out page"), once per damaged page read; the original unchanged;
+  --also in-place: a last run with --in-place: copy null, worked_on the data
+      directory, the same losses; afterwards the original's configuration
+      files are as they were, nothing runs in it, and its own server starts
+      on it (configured socket and port) with the undamaged tables' rows.
 """
 import argparse
 import glob
@@ -86,6 +112,16 @@ SETUP = [
 ]
 TABLES = {("postgres", "public.side"), ("salv", "public.heap_a"), ("salv", "public.hdr_b"),
           ("salv", "public.toasty"), ("salv", "public.clean_c")}
+# --crash (no checksums): one more table, undamaged to every page check, whose tuple CRASH_ITEM on
+# CRASH_BLOCK has its text column's varlena header replaced by a 4-byte one claiming ~1 GB: the backend
+# that reads it dies (signal 11), and with it pg_dump.
+CRASH_TABLE = ("salv", "public.crash_d")
+CRASH_BLOCK, CRASH_ITEM = 2, 5
+CRASH_HEADER = (0xFFFFFFF0).to_bytes(4, "little")
+CRASH_SETUP = [
+    ("salv", "CREATE TABLE crash_d (id int PRIMARY KEY, v text)"),
+    ("salv", "INSERT INTO crash_d SELECT i, md5(i::text) FROM generate_series(1, 1000) i"),
+]
 
 
 def patch(path, offset, data):
@@ -163,8 +199,13 @@ class Salvage:
         self.a, self.base = a, base
         self.c = Cluster(a, base, "data")
         self.data = self.c.data
-        self.out = os.path.join(base, "out")
-        self.reloaded = os.path.join(base, "reloaded")
+        self.runs = []     # (out, reloaded) of every run, for stop_all
+        self.use("out", "reloaded")
+
+    def use(self, out, reloaded):
+        """The --out and --reload directories (under base) of the next run."""
+        self.out, self.reloaded = os.path.join(self.base, out), os.path.join(self.base, reloaded)
+        self.runs.append((self.out, self.reloaded))
 
     # The original, started with its own postgresql.conf (configured port, socket and TCP address);
     # autovacuum off here only, the conf keeps it on for the tool to override.
@@ -203,7 +244,7 @@ class Salvage:
 
     def stop_all(self):
         """Stops whatever server still runs in the original, the tool's copy or the reload (after a failure)."""
-        for d in (self.data, os.path.join(self.out, "copy"), self.reloaded):
+        for d in [self.data] + [d for out, reloaded in self.runs for d in (os.path.join(out, "copy"), reloaded)]:
             if os.path.exists(os.path.join(d, "postmaster.pid")):
                 self.c.as_user(f"{self.a.bin_dir}/pg_ctl", "-D", d, "-w", "-m", "immediate", "stop", check=False)
 
@@ -217,6 +258,10 @@ def build(s, checksums):
     c.initdb(checksums)
     with open(os.path.join(s.data, "postgresql.conf"), "a") as f:
         f.write(f"\nport = {s.a.port}\nunix_socket_directories = '{s.base}'\nlisten_addresses = '127.0.0.1'\n")
+        if CRASH_TABLE in TABLES:
+            # A backend reading the ~1 GB header copies until it leaves mapped memory: to the end of the
+            # shared buffers, 1.5 s with 128MB, 0.5 s with 16MB; each run crashes 4 to 7 of them.
+            f.write("shared_buffers = 16MB\n")
     with open(os.path.join(s.data, "PG_VERSION")) as f:
         r.major = int(f.read().split(".")[0])
     s.start()
@@ -255,7 +300,27 @@ def build(s, checksums):
     for (db, t, _), ids in r.blocks.items():
         r.lost[(db, t)] |= ids
     r.lost[("salv", "public.toasty")] = {r.ctids[("salv", "public.toasty")][ctid] for ctid in r.toast_ctids}
+    r.failed = {("salv", "public.toasty"): r.toast_ctids}     # table -> the ctids failed_rows must name
+    if CRASH_TABLE in TABLES:
+        r.crash_ctid = f"({CRASH_BLOCK},{CRASH_ITEM})"
+        if r.crash_ctid not in r.ctids[CRASH_TABLE]:
+            raise Failure(f"{CRASH_TABLE} has no row at {r.crash_ctid}")
+        r.lost[CRASH_TABLE] = {r.ctids[CRASH_TABLE][r.crash_ctid]}
+        r.failed[CRASH_TABLE] = {r.crash_ctid}
+        r.crash_blocks = os.path.getsize(os.path.join(s.data, r.files[CRASH_TABLE])) // PAGE
     return r
+
+
+def crash_tuple(path, block, item):
+    """Replaces the text column's 1-byte varlena header (after the int4 id) of tuple `item` by CRASH_HEADER."""
+    page = read(path, block * PAGE, PAGE)
+    _, off, flags, length = items(page)[item - 1]
+    if flags != 1 or length < 24 + 4 + 8:
+        raise Failure(f"{path} ({block},{item}): line pointer {flags}, {length} bytes")
+    at = off + page[off + 22] + 4
+    if page[at] & 1 != 1 or page[at] >> 1 != 32 + 1:
+        raise Failure(f"{path} ({block},{item}): {page[at]:#x} at the text column is not md5's 1-byte header")
+    patch(path, block * PAGE + at, CRASH_HEADER)
 
 
 def damage(s, r, checksums):
@@ -277,6 +342,8 @@ def damage(s, r, checksums):
     if os.path.getsize(catalog) < (CATALOG_BLOCK + 1) * PAGE:
         raise Failure(f"{r.catalog_file} has no block {CATALOG_BLOCK}")
     patch(catalog, CATALOG_BLOCK * PAGE, GARBAGE)
+    if CRASH_TABLE in TABLES:
+        crash_tuple(os.path.join(d, r.files[CRASH_TABLE]), CRASH_BLOCK, CRASH_ITEM)
 
 
 def invalid_page(stderr, file, blocks):
@@ -350,16 +417,85 @@ def prove(s, r, checksums, dumper, salvage_argv):
         said.append(last_error(e))
         if s.rows("salv", "public.clean_c") != r.before[("salv", "public.clean_c")]:
             raise Failure("clean_c reads differently with ignore_system_indexes")
+        if CRASH_TABLE in TABLES:
+            said += prove_crash(s, r, dumper)
     finally:
         s.c.stop()
+    if CRASH_TABLE in TABLES and a.check:
+        print(f"{a.label}: {unseen_by_check(s, r)}")
     for line in said:
         print(f"{a.label}: the server says: {line}")
 
 
-def watch(s, proc, limit):
-    """Until proc exits: each time a private server's postmaster.pid (the copy's, the reload's) says ready,
-    psql on the configured socket and port and TCP on 127.0.0.1:port must reach nothing."""
-    pidfiles = [os.path.join(s.out, "copy", "postmaster.pid"), os.path.join(s.reloaded, "postmaster.pid")]
+def crashes(log):
+    """The server log's "server process (PID n) was terminated by signal n" lines."""
+    try:
+        with open(log, errors="replace") as f:
+            return re.findall(r"server process \(PID \d+\) was terminated by signal \d+[^\n]*", f.read())
+    except OSError:
+        return []
+
+
+def wait_recovered(s, limit=120):
+    deadline = time.monotonic() + limit
+    while s.psql("postgres", "SELECT 1", check=False).returncode != 0:
+        if time.monotonic() > deadline:
+            raise Failure(f"the server did not come back {limit} s after a crash: {open(s.data + '.log').read()[-1500:]}")
+        time.sleep(0.2)
+
+
+def unseen_by_check(s, r):
+    """pgrescue-check (--check) on the stopped cluster finds nothing wrong with crash_d: no damaged block,
+    no tuple problem."""
+    p = subprocess.run([s.a.check, "--json", s.data], capture_output=True, text=True, timeout=300)
+    try:
+        doc = json.loads(p.stdout)
+    except ValueError:
+        raise Failure(f"pgrescue-check exit {p.returncode}: {p.stderr.strip()[-500:]}")
+    file = r.files[CRASH_TABLE]
+    seen = [d for d in doc.get("damaged", []) if d.get("file") == file] + \
+        [t for t in doc.get("tuple_problems", []) if file in json.dumps(t) or "crash_d" in json.dumps(t)]
+    if seen:
+        raise Failure(f"pgrescue-check sees the crashing tuple after all (the test's premise): {seen[:3]}")
+    return f"pgrescue-check (exit {p.returncode}) finds nothing in {file}: {len(doc.get('damaged', []))} damaged " \
+           f"blocks elsewhere, {len(doc.get('tuple_problems', []))} tuple problems"
+
+
+def prove_crash(s, r, dumper):
+    """Reading crash_d's damaged tuple kills the backend (the server log says so), and pg_dump with it; reading
+    the other rows does not."""
+    said, log = [], s.data + ".log"
+    before = len(crashes(log))
+    p = s.psql("salv", "COPY (SELECT * FROM crash_d ORDER BY id) TO STDOUT", check=False)
+    died = crashes(log)[before:]
+    if p.returncode == 0 or len(died) != 1:
+        raise Failure(f"crash_d with a ~1 GB varlena header at {r.crash_ctid}: psql exit {p.returncode}, "
+                      f"{p.stderr.strip()[-500:]}; server log: {died}")
+    said += [next((line for line in p.stderr.splitlines() if "closed the connection" in line), last_error(p.stderr)),
+             died[0]]
+    wait_recovered(s)
+    others = [i for ctid, i in r.ctids[CRASH_TABLE].items() if ctid != r.crash_ctid]
+    got = s.psql("salv", f"COPY (SELECT * FROM crash_d WHERE ctid <> '{r.crash_ctid}' ORDER BY id) TO STDOUT").stdout
+    if sorted(int(line.split("\t")[0]) for line in got.splitlines()) != sorted(others):
+        raise Failure(f"crash_d without {r.crash_ctid}: {len(got.splitlines())} rows, want {len(others)}")
+    if dumper:
+        before = len(crashes(log))
+        p = s.c.as_user(f"{dumper}/pg_dump", "-h", s.base, "-p", str(s.a.port), "-U", "postgres", "-d", "salv",
+                        "-t", "public.crash_d", "-f", "/dev/null", check=False)
+        died = crashes(log)[before:]
+        if p.returncode == 0 or len(died) != 1:
+            raise Failure(f"{dumper}/pg_dump -t crash_d: exit {p.returncode}: {p.stderr.strip()[-500:]}; server log: "
+                          f"{died}")
+        said.append(last_error(p.stderr))
+        wait_recovered(s)
+    return said
+
+
+def watch(s, proc, limit, worked_on):
+    """Until proc exits: each time a private server's postmaster.pid (worked_on's: the copy's, or with
+    --in-place the original's; the reload's) says ready, psql on the configured socket and port and TCP on
+    127.0.0.1:port must reach nothing."""
+    pidfiles = [os.path.join(worked_on, "postmaster.pid"), os.path.join(s.reloaded, "postmaster.pid")]
     seen, problems = {}, []
     deadline = time.monotonic() + limit
     while proc.poll() is None:
@@ -398,7 +534,7 @@ def watch(s, proc, limit):
                 problems.append(f"the private server's socket directory {sockdir} is {os.stat(sockdir).st_mode & 0o777:o}")
         time.sleep(0.02)
     if not any(pf == pidfiles[0] for pf, _ in seen):
-        problems.append("never saw the private server on the copy ready (out/copy/postmaster.pid)")
+        problems.append(f"never saw the private server on {worked_on} ready ({pidfiles[0]})")
     return seen, problems
 
 
@@ -435,7 +571,14 @@ def compare(label, before, lost, got):
             f"({[e[:60] for e in extra[:3]]}), {dup} duplicates"]
 
 
-def check_report(s, r, rep, code, dumper, checksums):
+def zeroed_blocks(words):
+    """The server's "invalid page in block N of relation F; zeroing out page": (F, N), or None."""
+    m = re.search(r'invalid page in block (\d+) of relation "?([^"\s;]+)"?; zeroing out page', words)
+    return (m.group(2), int(m.group(1))) if m else None
+
+
+def check_report(s, r, rep, code, dumper, checksums, mode):
+    """mode: "copy" (the default run), "zero" (--zero-damaged-pages), "in-place"."""
     a, problems = s.a, []
 
     def expect(ok, text):
@@ -444,11 +587,16 @@ def check_report(s, r, rep, code, dumper, checksums):
 
     expect(code == 1, f"exit {code}, want 1 (saved with losses)")
     expect(os.path.realpath(rep.get("data_dir", "")) == os.path.realpath(s.data), f"data_dir {rep.get('data_dir')}")
-    expect(os.path.realpath(rep.get("worked_on", "")) == os.path.realpath(os.path.join(s.out, "copy")),
-           f"worked_on {rep.get('worked_on')}")
-    expect(rep.get("in_place") is False, f"in_place {rep.get('in_place')}")
-    copy = rep.get("copy") or {}
-    expect(copy.get("method") in ("reflink", "copy") and copy.get("bytes", 0) > 0, f"copy {copy}")
+    worked_on = s.data if mode == "in-place" else os.path.join(s.out, "copy")
+    expect(os.path.realpath(rep.get("worked_on", "")) == os.path.realpath(worked_on),
+           f"worked_on {rep.get('worked_on')}, want {worked_on}")
+    expect(rep.get("in_place") is (mode == "in-place"), f"in_place {rep.get('in_place')}")
+    if mode == "in-place":
+        expect("copy" in rep and rep["copy"] is None, f"copy {rep.get('copy', '(absent)')}, want null in place")
+        expect(not os.path.exists(os.path.join(s.out, "copy")), f"{s.out}/copy exists in place")
+    else:
+        copy = rep.get("copy") or {}
+        expect(copy.get("method") in ("reflink", "copy") and copy.get("bytes", 0) > 0, f"copy {copy}")
     server = rep.get("server") or {}
     want_bin = a.bin_dir
     expect(os.path.realpath(server.get("bindir", "")) == os.path.realpath(want_bin)
@@ -465,7 +613,18 @@ def check_report(s, r, rep, code, dumper, checksums):
     expect(rep.get("ignore_system_indexes") is True and (CATALOG_INDEX in why or r.catalog_file in why),
            f"ignore_system_indexes {rep.get('ignore_system_indexes')}, why {why!r} (damaged: {CATALOG_INDEX}, "
            f"{r.catalog_file} block {CATALOG_BLOCK})")
-    expect(rep.get("zero_damaged_pages") is False, f"zero_damaged_pages {rep.get('zero_damaged_pages')}")
+    expect(rep.get("zero_damaged_pages") is (mode == "zero"), f"zero_damaged_pages {rep.get('zero_damaged_pages')}")
+    zeroed = rep.get("zeroed")
+    if mode == "zero":
+        # Every damaged page the table pass read, in the server's words, each once: the damaged heap blocks
+        # and, with checksums, the TOAST block (without them its page is valid, its chunks gone).
+        want = {(r.files[(db, t)], b) for db, t, b in r.blocks} | ({(r.toast_file, TOAST_BLOCK)} if checksums else set())
+        got = [zeroed_blocks(w) for w in zeroed or []]
+        expect(isinstance(zeroed, list) and None not in got and sorted(got) == sorted(want),
+               f"zeroed {zeroed}; want once each, the server's 'invalid page in block N of relation F; zeroing "
+               f"out page' for {sorted(want)}")
+    else:
+        expect(zeroed in (None, []), f"zeroed {zeroed} without --zero-damaged-pages")
     expect(isinstance(rep.get("restore"), list) and rep["restore"], f"restore {rep.get('restore')}")
 
     tables = {(d["name"], t["name"]): t for d in rep.get("databases", []) for t in d.get("tables", [])}
@@ -476,16 +635,26 @@ def check_report(s, r, rep, code, dumper, checksums):
         if key in r.blocks:
             expect(b.get("rows_lost") == len(r.blocks[key]), f"{key}: rows_lost {b.get('rows_lost')}, "
                    f"{len(r.blocks[key])} rows were on it")
-            expect("invalid page" in (b.get("error") or ""), f"{key}: error {b.get('error')!r}")
-    toasty = tables.get(("salv", "public.toasty"), {})
-    failed = {f["ctid"].replace(" ", ""): f.get("error") or "" for f in toasty.get("failed_rows", [])}
-    expect(set(failed) == r.toast_ctids, f"toasty failed_rows {sorted(failed)}, rows with a chunk on TOAST block "
-           f"{TOAST_BLOCK}: {sorted(r.toast_ctids)}")
-    for ctid, error in failed.items():
-        words = "invalid page" if checksums else "chunk number"
-        expect(words in error, f"toasty {ctid}: error {error!r}, want the server's '{words} ...'")
-    other_failed = {k: t["failed_rows"] for k, t in tables.items() if t.get("failed_rows") and k[1] != "public.toasty"}
-    expect(not other_failed, f"failed_rows in {other_failed}")
+            words = "zeroing out page" if mode == "zero" else "invalid page"
+            expect(words in (b.get("error") or ""), f"{key}: error {b.get('error')!r}, want the server's "
+                   f"'{words}'")
+            if mode == "zero":
+                expect(zeroed_blocks(b.get("error") or "") == (r.files[key[:2]], key[2]),
+                       f"{key}: error {b.get('error')!r} names another page")
+    for key, t in sorted(tables.items()):
+        rows = t.get("failed_rows") or []
+        failed = {f["ctid"].replace(" ", ""): f.get("error") or "" for f in rows}
+        want = r.failed.get(key, set())
+        expect(set(failed) == want and len(rows) == len(failed),
+               f"{key}: failed_rows {[f.get('ctid') for f in rows]}, want {sorted(want)}"
+               + (f" (the rows with a chunk on TOAST block {TOAST_BLOCK})" if key == ("salv", "public.toasty") else ""))
+        for ctid, error in failed.items():
+            if key == CRASH_TABLE:
+                words = "crash"
+            else:
+                # zero_damaged_pages turns the TOAST page's checksum failure into a chunk that is missing.
+                words = "invalid page" if checksums and mode != "zero" else "chunk number"
+            expect(words in error, f"{key} {ctid}: error {error!r}, want '{words} ...'")
     saved = lost = 0
     for key in sorted(TABLES & set(tables)):
         t, before = tables[key], len(r.before[key])
@@ -513,7 +682,7 @@ def check_report(s, r, rep, code, dumper, checksums):
             expect(dump and os.path.isfile(os.path.join(dump, "toc.dat")), f"database {d.get('name')}: dump {dump}")
         if d.get("name") == "salv":
             expect(salvaged and os.path.exists(salvaged), f"database salv: salvaged {salvaged}")
-    for d in (os.path.join(s.out, "copy"), s.reloaded):
+    for d in (worked_on, s.reloaded):
         expect(not os.path.exists(os.path.join(d, "postmaster.pid")), f"a server still runs in {d} after the tool exited")
     return problems, tables
 
@@ -526,7 +695,7 @@ def check_reload(s, r, rep):
         problems.append(f"reload {reload}")
     if not os.path.isfile(os.path.join(s.reloaded, "PG_VERSION")):
         return problems + [f"no cluster in {s.reloaded}"]
-    new = Cluster(s.a, s.base, "reloaded")
+    new = Cluster(s.a, s.base, os.path.basename(s.reloaded))
     new.start()
     try:
         for db, t in sorted(TABLES):
@@ -564,24 +733,19 @@ def check_data_only(s, r, rep):
     return problems
 
 
-def scenario(s):
+def salvage_run(s, r, dumper, bindir, checksums, mode):
+    """One pgrescue-salvage run into s.out (and s.reloaded) and its checks: (problems, context)."""
     a = s.a
-    checksums = not a.no_checksums
-    r = build(s, checksums)
-    dumper = s.dumper(r.major)
-    bindir = [] if a.no_bindir else ["--bindir", a.bin_dir]
-    damage(s, r, checksums)
-    prove(s, r, checksums, dumper, bindir)
-    if a.setup_only:
-        return 0
-    hashes = tree_hashes(s.data)
-
-    argv = [a.salvage, "--out", s.out, *bindir, *(["--reload", s.reloaded] if dumper else []), "--json", s.data]
-    out_path, err_path = os.path.join(s.base, "salvage.stdout"), os.path.join(s.base, "salvage.stderr")
+    extra = {"copy": [], "zero": ["--zero-damaged-pages"], "in-place": ["--in-place"]}[mode]
+    worked_on = s.data if mode == "in-place" else os.path.join(s.out, "copy")
+    argv = [a.salvage, "--out", s.out, *bindir, *extra, *(["--reload", s.reloaded] if dumper else []), "--json",
+            s.data]
+    name = os.path.basename(s.out)
+    out_path, err_path = os.path.join(s.base, f"{name}.stdout"), os.path.join(s.base, f"{name}.stderr")
     started = time.monotonic()
     with open(out_path, "w") as out, open(err_path, "w") as err:
         proc = subprocess.Popen(argv, stdout=out, stderr=err)
-        seen, problems = watch(s, proc, a.limit)
+        seen, problems = watch(s, proc, a.limit, worked_on)
     seconds = time.monotonic() - started
     with open(out_path) as f:
         stdout = f.read()
@@ -594,34 +758,181 @@ def scenario(s):
     try:
         rep = json.loads(stdout)
     except ValueError:
-        raise Failure(f"no JSON on stdout{context}")
+        raise Failure(f"{mode}: no JSON on stdout{context}")
     try:
         with open(os.path.join(s.out, "report.json")) as f:
             if json.load(f) != rep:
                 problems.append("report.json differs from the JSON on stdout")
     except (OSError, ValueError) as e:
         problems.append(f"report.json: {e}")
-    print(f"{a.label}: pgrescue-salvage exit {proc.returncode} in {seconds:.1f} s; private servers seen ready "
-          f"{len(seen)} time(s), psql/TCP on the configured socket and port reached nothing: "
+    print(f"{a.label} [{mode}]: pgrescue-salvage {' '.join(extra)} exit {proc.returncode} in {seconds:.1f} s; private "
+          f"servers seen ready {len(seen)} time(s), psql/TCP on the configured socket and port reached nothing: "
           f"{all(v == (False, False) for v in seen.values()) and bool(seen)}")
 
-    more, tables = check_report(s, r, rep, proc.returncode, dumper, checksums)
+    more, tables = check_report(s, r, rep, proc.returncode, dumper, checksums, mode)
     problems += more
     problems += check_reload(s, r, rep) if dumper else check_data_only(s, r, rep)
-    after = tree_hashes(s.data)
-    if after != hashes:
-        changed = sorted(k for k in set(after) | set(hashes) if after.get(k) != hashes.get(k))
-        problems.append(f"the original data directory changed: {changed[:20]}")
+    if CRASH_TABLE in TABLES:
+        # Each crash costs a crash restart of the private server: pg_dump's, then the halving of the range
+        # down to the block and the row. More would mean the tool reads the tuple again and again.
+        died = crashes(log)
+        bound = 1 + (r.crash_blocks - 1).bit_length() + 1 + 1
+        print(f"{a.label} [{mode}]: the private server's backends crashed {len(died)} time(s) (at most {bound} "
+              f"expected for {r.crash_blocks} blocks): {died[:1]}")
+        if not 1 <= len(died) <= bound:
+            problems.append(f"{len(died)} backend crashes in {log}, want 1 to {bound}: {died[:5]}")
 
     saved = sum(t.get("rows_saved", 0) for t in tables.values())
     lost = sum(t.get("rows_lost", 0) for t in tables.values())
     total = sum(len(v) for v in r.before.values())
     want_lost = sum(len(v) for v in r.lost.values())
-    print(f"{a.label}: rows saved {saved} / lost {lost} / expected {total - want_lost} saved, {want_lost} lost of "
-          f"{total} ({'pg_dump ' + dumper + ' and reload' if dumper else 'data-only: ' + str(rep.get('pg_dump_missing'))}"
+    print(f"{a.label} [{mode}]: rows saved {saved} / lost {lost} / expected {total - want_lost} saved, {want_lost} "
+          f"lost of {total} ({'pg_dump ' + dumper + ' and reload' if dumper else 'data-only: ' + str(rep.get('pg_dump_missing'))}"
           f"; checksums {'on' if checksums else 'off'})")
+    return problems, context
+
+
+def config_hashes(s):
+    return {name: file_hash(os.path.join(s.data, name))
+            for name in ("postgresql.conf", "postgresql.auto.conf", "pg_hba.conf", "pg_ident.conf")}
+
+
+def file_hash(path):
+    try:
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+def check_in_place(s, r, hashes, configs):
+    """After --in-place: the original was written, but its configuration is its own again, nothing runs in
+    it, and its own server starts on it (configured socket and port) with the undamaged tables' rows."""
+    problems = []
+    after = tree_hashes(s.data)
+    changed = sorted(k for k in set(after) | set(hashes) if after.get(k) != hashes.get(k))
+    print(f"{s.a.label} [in-place]: {len(changed)} file(s) of the original written: {changed[:8]}")
+    if config_hashes(s) != configs:
+        problems.append(f"the original's configuration files changed: {config_hashes(s)} vs {configs}")
+    if os.path.exists(os.path.join(s.data, "postmaster.pid")):
+        return problems + ["postmaster.pid left in the original"]
+    try:
+        s.start("-c ignore_system_indexes=on")
+    except Failure as e:
+        return problems + [f"the original does not start after --in-place: {e}"]
+    try:
+        if s.reachable() != (True, True):
+            problems.append(f"the original after --in-place on its configured socket and port: psql, TCP reachable "
+                            f"= {s.reachable()}")
+        for key in sorted(TABLES):
+            if r.lost[key]:
+                continue
+            got = s.rows(*key)
+            if got != r.before[key]:
+                problems.append(f"the original after --in-place: {key} has {len(got)} rows, "
+                                f"{len(r.before[key])} before" + ("" if len(got) != len(r.before[key]) else
+                                                                  " (different)"))
+            else:
+                print(f"{s.a.label} [in-place]: the original starts; {key[0]}.{key[1]} has its {len(got)} rows")
+    finally:
+        s.c.stop()
+    return problems
+
+
+def refusals(s, r, hashes, other_bindir):
+    """Refused before anything is written (exit 2): a --bindir of another major, an --out that is not empty,
+    a --reload that is the data directory (as given, and through a symbolic link)."""
+    a, problems = s.a, []
+    other = server_major(other_bindir)
+    if other == r.major:
+        raise Failure(f"--other-bindir {other_bindir} is of the cluster's major {r.major}")
+    full = os.path.join(s.base, "full")
+    os.mkdir(full)
+    with open(os.path.join(full, "keep.txt"), "w") as f:
+        f.write("not salvage's\n")
+    shutil.chown(full, a.user)
+    link = os.path.join(s.base, "data-link")
+    os.symlink(s.data, link)
+    bindir = [] if a.no_bindir else ["--bindir", a.bin_dir]
+    cases = [
+        ("--bindir of another major", os.path.join(s.base, "refused-bindir"), ["--bindir", other_bindir],
+         [rf"(^|\D){other}(\D|$)", rf"(^|\D){r.major}(\D|$)"]),
+        ("--out not empty", full, bindir, []),
+        ("--reload the data directory", os.path.join(s.base, "refused-reload"), [*bindir, "--reload", s.data], []),
+        ("--reload a link to the data directory", os.path.join(s.base, "refused-reload-link"),
+         [*bindir, "--reload", link], []),
+    ]
+    for what, out, argv, words in cases:
+        before = tree_hashes(out) if os.path.exists(out) else None
+        started = time.monotonic()
+        p = subprocess.run([a.salvage, "--out", out, *argv, "--json", s.data], capture_output=True, text=True,
+                           timeout=120)
+        seconds = time.monotonic() - started
+        after = tree_hashes(out) if os.path.exists(out) else None
+        said = p.stderr.strip().splitlines()[-1:] or p.stdout.strip()[-300:]
+        print(f"{a.label} [refusals]: {what}: exit {p.returncode} in {seconds:.1f} s: {said}")
+        if p.returncode != 2:
+            problems.append(f"{what}: exit {p.returncode}, want 2: {p.stderr.strip()[-500:]} {p.stdout[:500]}")
+        if after != before:
+            problems.append(f"{what}: --out {out} was {sorted(before) if before is not None else 'absent'}, is "
+                            f"{sorted(after) if after is not None else 'absent'}")
+        missing = [w for w in words if not re.search(w, p.stderr)]
+        if missing:
+            problems.append(f"{what}: the message names not both majors ({other} and {r.major}): {p.stderr.strip()}")
+        if tree_hashes(s.data) != hashes:
+            problems.append(f"{what}: the original data directory changed")
+        if os.path.exists(os.path.join(s.data, "postmaster.pid")):
+            problems.append(f"{what}: postmaster.pid in the original")
+    os.unlink(link)
+    return problems
+
+
+def server_major(bindir):
+    v = subprocess.run([f"{bindir}/postgres", "--version"], capture_output=True, text=True).stdout
+    m = re.search(r"(\d+)(\.\d+)?", v)
+    if not m:
+        raise Failure(f"{bindir}/postgres --version: {v!r}")
+    return int(m.group(1))
+
+
+def scenario(s):
+    a = s.a
+    checksums = not a.no_checksums
+    if a.crash:
+        if checksums:
+            raise Failure("--crash needs --no-checksums: a checksum would catch the damaged tuple")
+        SETUP.extend(CRASH_SETUP)
+        TABLES.add(CRASH_TABLE)
+    r = build(s, checksums)
+    dumper = s.dumper(r.major)
+    bindir = [] if a.no_bindir else ["--bindir", a.bin_dir]
+    damage(s, r, checksums)
+    prove(s, r, checksums, dumper, bindir)
+    if a.setup_only:
+        return 0
+    hashes = tree_hashes(s.data)
+    problems, contexts = [], []
+    if a.refusals:
+        problems += refusals(s, r, hashes, a.refusals)
+
+    modes = ["copy"] + [m for m in ("zero", "in-place") if m in (a.also or [])]
+    configs = config_hashes(s)
+    for mode in modes:
+        if mode != "copy":
+            s.use(f"out-{mode}", f"reloaded-{mode}")
+        more, context = salvage_run(s, r, dumper, bindir, checksums, mode)
+        if mode == "in-place":
+            more += check_in_place(s, r, hashes, configs)
+        else:
+            after = tree_hashes(s.data)
+            if after != hashes:
+                changed = sorted(k for k in set(after) | set(hashes) if after.get(k) != hashes.get(k))
+                more.append(f"the original data directory changed: {changed[:20]}")
+        problems += [f"[{mode}] {p}" for p in more]
+        if more:
+            contexts.append(context)
     if problems:
-        raise Failure(f"{len(problems)} problem(s):\n  " + "\n  ".join(problems) + context)
+        raise Failure(f"{len(problems)} problem(s):\n  " + "\n  ".join(problems) + "".join(contexts))
     return 0
 
 
@@ -634,6 +945,14 @@ def main():
     ap.add_argument("--no-bindir", action="store_true", help="run pgrescue-salvage without --bindir: it must "
                     "find the server (and pg_dump) itself")
     ap.add_argument("--limit", type=int, default=240, help="seconds pgrescue-salvage may take")
+    ap.add_argument("--crash", action="store_true", help="(with --no-checksums) one more table with a tuple "
+                    "that crashes the backend reading it")
+    ap.add_argument("--check", help="pgrescue-check, to show that it does not see --crash's tuple")
+    ap.add_argument("--also", action="append", choices=("zero", "in-place"), help="after the default run, run "
+                    "again with --zero-damaged-pages (zero) or --in-place (last: it writes the original)")
+    ap.add_argument("--refusals", metavar="OTHER_BINDIR", help="before the run, the refusals that need no "
+                    "server: OTHER_BINDIR (a server of another major) as --bindir, a non-empty --out, "
+                    "--reload the data directory")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--setup-only", action="store_true", help="build, damage and prove the damage; no salvage")
     a = ap.parse_args()
