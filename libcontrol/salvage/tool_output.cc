@@ -39,6 +39,18 @@ std::optional<std::string> TakeIdentifier(std::string_view* s) {
   return out;
 }
 
+// Every "<mark><schema>.<table> " in `text`: the table a quoted COPY reads.
+void CopiedTablesAfter(std::string_view text, std::string_view mark, std::set<TableKey>* names) {
+  for (size_t at = text.find(mark); at != std::string_view::npos; at = text.find(mark, at + 1)) {
+    std::string_view rest = text.substr(at + mark.size());
+    auto schema = TakeIdentifier(&rest);
+    if (!schema || !rest.starts_with(".")) continue;
+    rest.remove_prefix(1);
+    auto table = TakeIdentifier(&rest);
+    if (table && rest.starts_with(" ")) names->emplace(*schema, *table);
+  }
+}
+
 }  // namespace
 
 std::optional<VersionLine> ParseVersionLine(std::string_view line) {
@@ -74,30 +86,13 @@ std::set<TableKey> TablesPgDumpCouldNotRead(std::string_view output) {
     const size_t end = output.find(kEnd, from);
     if (end != std::string_view::npos && end < line_end) names.emplace("", output.substr(from, end - from));
   }
-  for (std::string_view mark : {"Query was: COPY ", "Command was: COPY "}) {
-    for (size_t at = output.find(mark); at != std::string_view::npos; at = output.find(mark, at + 1)) {
-      std::string_view rest = output.substr(at + mark.size());
-      auto schema = TakeIdentifier(&rest);
-      if (!schema || !rest.starts_with(".")) continue;
-      rest.remove_prefix(1);
-      auto table = TakeIdentifier(&rest);
-      if (table && rest.starts_with(" ")) names.emplace(*schema, *table);
-    }
-  }
+  for (std::string_view mark : {"Query was: COPY ", "Command was: COPY "}) CopiedTablesAfter(output, mark, &names);
   return names;
 }
 
 std::set<TableKey> TablesServerCrashedOn(std::string_view server_log) {
-  constexpr std::string_view kMark = "Failed process was running: COPY ";
   std::set<TableKey> names;
-  for (size_t at = server_log.find(kMark); at != std::string_view::npos; at = server_log.find(kMark, at + 1)) {
-    std::string_view rest = server_log.substr(at + kMark.size());
-    auto schema = TakeIdentifier(&rest);
-    if (!schema || !rest.starts_with(".")) continue;
-    rest.remove_prefix(1);
-    auto table = TakeIdentifier(&rest);
-    if (table && rest.starts_with(" ")) names.emplace(*schema, *table);
-  }
+  CopiedTablesAfter(server_log, "Failed process was running: COPY ", &names);
   return names;
 }
 

@@ -39,7 +39,7 @@ import shutil
 import subprocess
 import tempfile
 
-from pgtest import Cluster, Failure, run
+from pgtest import Cluster, Failure, patch, read, run
 
 SETUP_SQL = [
     "CREATE TABLE t (id int PRIMARY KEY, pad text)",
@@ -48,18 +48,6 @@ SETUP_SQL = [
     "INSERT INTO u SELECT generate_series(1, 2000)",
     "CHECKPOINT",
 ]
-
-
-def patch(path, offset, data):
-    with open(path, "r+b") as f:
-        f.seek(offset)
-        f.write(data)
-
-
-def read(path, offset, size):
-    with open(path, "rb") as f:
-        f.seek(offset)
-        return f.read(size)
 
 
 LOGICAL_SQL = [

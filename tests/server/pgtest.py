@@ -37,6 +37,19 @@ def tree_hashes(root):
     return out
 
 
+def patch(path, offset, data):
+    """Overwrites bytes of a file in place, as damage does."""
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        f.write(data)
+
+
+def read(path, offset, size):
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return f.read(size)
+
+
 def plan(a, data, *extra):
     """pgrescue-plan --json on data (exit 0 or 1), as a dict."""
     r = subprocess.run([a.plan, "--json", *extra, data], capture_output=True, text=True)

@@ -84,7 +84,7 @@ import subprocess
 import tempfile
 import time
 
-from pgtest import Cluster, Failure, run, tree_hashes
+from pgtest import Cluster, Failure, patch, read, run, tree_hashes
 
 PAGE = 8192
 HEAP_BLOCKS = (3, 7)           # salv.public.heap_a
@@ -122,18 +122,6 @@ CRASH_SETUP = [
     ("salv", "CREATE TABLE crash_d (id int PRIMARY KEY, v text)"),
     ("salv", "INSERT INTO crash_d SELECT i, md5(i::text) FROM generate_series(1, 1000) i"),
 ]
-
-
-def patch(path, offset, data):
-    with open(path, "r+b") as f:
-        f.seek(offset)
-        f.write(data)
-
-
-def read(path, offset, size):
-    with open(path, "rb") as f:
-        f.seek(offset)
-        return f.read(size)
 
 
 def u16(b, at):
