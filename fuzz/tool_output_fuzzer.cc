@@ -21,7 +21,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (table.size() > size || schema.size() > size) std::abort();
   }
   for (const auto& [oid, id] : pgrescue::TableDataIds(text)) {
-    if (text.find(" TABLE DATA ") == std::string_view::npos) std::abort();
+    // Both numbers come from a line of the listing.
+    if (text.find(std::to_string(id) + "; ") == std::string_view::npos ||
+        text.find(std::to_string(oid) + " TABLE DATA ") == std::string_view::npos) {
+      std::abort();
+    }
   }
   if (const auto z = pgrescue::ZeroedBlock(text)) {
     if (text.find(z->second) == std::string_view::npos) std::abort();
