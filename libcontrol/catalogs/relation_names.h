@@ -21,6 +21,9 @@
 
 namespace pgrescue {
 
+// OIDs below this were assigned by initdb: the system catalogs' own.
+constexpr uint32_t kFirstNormalObjectId = 16384;
+
 struct CatalogName {
   std::string name;  // database.schema.relation; schema.relation for shared catalogs
   std::string kind;  // table, index, sequence, TOAST table, materialized view, ...

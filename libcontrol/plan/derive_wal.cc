@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "libcontrol/base/wal_names.h"
+#include "libcontrol/catalogs/relation_names.h"
 #include "libcontrol/plan/derive_common.h"
 #include "libcontrol/plan/hazards.h"
 
@@ -12,7 +13,6 @@ namespace pgrescue {
 namespace {
 
 constexpr uint64_t kOidPrefetch = 8192;  // VAR_OID_PREFETCH: OIDs logged ahead of use
-constexpr uint64_t kFirstNormalObjectId = 16384;
 
 }  // namespace
 

@@ -24,12 +24,7 @@ namespace fs = std::filesystem;
 // A pattern pg_dump matches against exactly one name: double quotes make
 // every character literal.
 std::string ExactPattern(const std::pair<std::string, std::string>& t) {
-  auto quote = [](const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return out + "\"";
-  };
-  return quote(t.first) + "." + quote(t.second);
+  return Connection::QuoteIdent(t.first) + "." + Connection::QuoteIdent(t.second);
 }
 
 }  // namespace

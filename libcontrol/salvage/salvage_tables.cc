@@ -9,10 +9,6 @@
 
 namespace pgrescue {
 
-namespace {
-constexpr uint32_t kFirstNormalObjectId = 16384;  // below it: made by initdb
-}  // namespace
-
 Result<std::vector<TableToCopy>> ListTables(Connection& c, int server_major, uint32_t block_size) {
   const std::string generated = server_major >= 1200 ? " AND a.attgenerated = ''" : "";
   auto rows = c.Query(fmt::format(

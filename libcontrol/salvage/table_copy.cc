@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "libcontrol/pages/heap_format.h"
+
 namespace pgrescue {
 namespace {
 
@@ -15,7 +17,12 @@ namespace {
 constexpr uint64_t kRangeBlocks = 2048;
 constexpr uint64_t kListBlocks = 256;
 
-uint32_t MaxItems(uint32_t block_size) { return (block_size - 24) / 28; }  // MaxHeapTuplesPerPage
+// MaxHeapTuplesPerPage: a line pointer and a bare tuple header each.
+uint32_t MaxItems(uint32_t block_size) {
+  return static_cast<uint32_t>((block_size - heap::kPageHeaderSize) /
+                               ((heap::kTupleHeaderSize + heap::kMaxAlign - 1) / heap::kMaxAlign * heap::kMaxAlign +
+                                heap::kLinePointerSize));
+}
 
 // Whether the server's message names `file` itself ("base/5/1639" is not
 // named by "base/5/16397", its TOAST table's).
