@@ -6,7 +6,7 @@ a database `pgbench` with `pgbench -i -s SCALE` (scale 70 is about 1.1 GB),
 and times, best of --runs (3), all from the page cache:
   pg_dump -Fd -j 2 of `pgbench`, the server running (the goal is measured
       against it)
-  the same with -Z 0, the format pgrescue-salvage writes
+  the same with -Z 0 (uncompressed: where the time goes when the disk is slow)
 then stops the cluster cleanly and times
   pgrescue-salvage --in-place --jobs 2 --out DIR DATADIR
       (page scan, private server start and stop, globals, the parallel dump
@@ -148,7 +148,7 @@ def main():
               f"ratio {copy['seconds'] / floor:.2f})")
 
         print(f"ratio salvage / pg_dump -Fd -j 2: {ours / compressed:.2f}x (goal 1.2 or less); "
-              f"salvage / pg_dump -Fd -j 2 -Z 0 (the same format): {ours / plain:.2f}x")
+              f"salvage / pg_dump -Fd -j 2 -Z 0: {ours / plain:.2f}x")
         if rows != args.scale * 100000:
             print(f"pgrescue-salvage counted {rows} pgbench_accounts rows, not {args.scale * 100000}")
             return 1

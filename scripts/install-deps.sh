@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(cmake g++ make libboost-filesystem-dev libboost-dev libcli11-dev libfmt-dev
-          nlohmann-json3-dev googletest libgtest-dev libssl-dev libpq-dev pkg-config python3)
+          nlohmann-json3-dev googletest libgtest-dev libssl-dev libpq-dev zlib1g-dev pkg-config python3)
 if [[ "${1:-}" == "--test" ]]; then
   # Real servers and tools to compare against, clang for the fuzzers, strace
   # for the crash-injection tests.

@@ -1,19 +1,17 @@
 #include "libcontrol/salvage/dump.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <optional>
+#include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 
 #include "libcontrol/salvage/databases.h"
 #include "libcontrol/salvage/process.h"
+#include "libcontrol/salvage/row_count.h"
 #include "libcontrol/salvage/tool_output.h"
 
 namespace pgrescue {
@@ -29,48 +27,29 @@ std::string ExactPattern(const std::pair<std::string, std::string>& t) {
 
 }  // namespace
 
-// COPY text escapes newlines inside values, so a row is a line.
-
-std::optional<uint64_t> CountCopyRows(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  std::vector<char> buffer(1 << 20);
-  uint64_t lines = 0;
-  ssize_t n = 0;
-  std::string tail;
-  while ((n = read(fd, buffer.data(), buffer.size())) > 0) {
-    for (const char* p = buffer.data(); (p = static_cast<const char*>(memchr(p, '\n', buffer.data() + n - p)));) {
-      ++lines;
-      ++p;
-    }
-    tail += std::string(buffer.data() + std::max<ssize_t>(0, n - 16), buffer.data() + n);
-    tail.erase(0, tail.size() > 16 ? tail.size() - 16 : 0);
-  }
-  close(fd);
-  // pg_dump ends the data with COPY's end marker, a line "\." (a row never
-  // is: COPY doubles backslashes), and blank lines after it.
-  const size_t marker = tail.rfind("\\.\n");
-  if (marker == std::string::npos || (marker > 0 && tail[marker - 1] != '\n')) return lines;
-  return lines - static_cast<uint64_t>(std::count(tail.begin() + static_cast<ptrdiff_t>(marker), tail.end(), '\n'));
-}
-
 namespace {
 
 // pg_restore -l's "<id>; <oid> <oid> TABLE DATA <schema> <table> <owner>" for
-// each table, to its rows.
-Result<std::map<std::pair<std::string, std::string>, uint64_t>> CountRows(const DumpRequest& r) {
+// each table, to its rows: as counted in the dump's snapshot, else from its
+// data file.
+Result<std::map<TableKey, uint64_t>> CountRows(const DumpRequest& r, const std::map<TableKey, uint64_t>& counted) {
   const std::string list_path = r.dir + ".list";
   auto run = RunProgram({r.programs.bindir + "/pg_restore", "--list", "--file=" + list_path, r.dir}, r.log_path);
   if (!run) return run.error();
   if (!run->ok()) return MakeError(ErrorCode::kIo, "pg_restore --list failed: " + run->output, r.dir);
   std::ifstream in(list_path);
   const std::string listing((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::map<std::pair<std::string, std::string>, uint64_t> rows;
+  std::map<TableKey, uint64_t> rows;
   const auto ids = TableDataIds(listing);
   for (const auto& [table, oid] : r.tables) {
     const auto id = ids.find(oid);
     if (id == ids.end()) continue;  // not in the dump: excluded, or an extension's table
-    const auto lines = CountCopyRows(fmt::format("{}/{}.dat", r.dir, id->second));
+    if (const auto n = counted.find(table); n != counted.end()) {
+      rows[table] = n->second;
+      continue;
+    }
+    const std::string data = fmt::format("{}/{}.dat", r.dir, id->second);
+    const auto lines = CountCopyRows(fs::exists(data + ".gz") ? data + ".gz" : data);
     if (!lines) {
       return MakeError(ErrorCode::kIo, fmt::format("cannot read {}.dat, the data of {}.{}", id->second, table.first, table.second),
                        r.dir);
@@ -84,10 +63,14 @@ Result<std::map<std::pair<std::string, std::string>, uint64_t>> CountRows(const 
 
 namespace {
 
-std::vector<std::string> DumpArgs(const DumpRequest& r, const std::set<TableKey>& excluded, bool schema_only) {
+std::vector<std::string> DumpArgs(const DumpRequest& r, const std::set<TableKey>& excluded, bool schema_only,
+                                  const std::string& snapshot) {
   std::vector<std::string> argv = {r.programs.bindir + "/pg_dump"};
   for (auto& a : r.server->ClientArgs()) argv.push_back(a);
-  for (auto a : {"--format=directory", "--compress=0"}) argv.push_back(a);
+  // gzip's fastest level: pg_dump's default level makes its worker, not
+  // the server's COPY, the slowest part of a big table's dump.
+  for (auto a : {"--format=directory", "--compress=1"}) argv.push_back(a);
+  if (!snapshot.empty()) argv.push_back("--snapshot=" + snapshot);
   if (MajorNumber(r.programs.major) >= 1000) argv.push_back("--no-sync");  // the copy is thrown away on a crash anyway
   argv.push_back(fmt::format("--jobs={}", r.jobs));
   argv.push_back("--file=" + r.dir);
@@ -109,6 +92,26 @@ std::string ReadFrom(const std::string& path, uint64_t offset) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+// pg_dump on a snapshot a counter exported, counting the rows of the tables
+// it dumps meanwhile. Without a counter (a session could not be opened)
+// pg_dump takes its own snapshot and nothing is counted.
+std::pair<Result<ProgramRun>, std::map<TableKey, uint64_t>> DumpWhileCounting(const DumpRequest& r,
+                                                                             const std::set<TableKey>& excluded) {
+  auto counter = SnapshotRowCounter::Begin(*r.server, r.database);
+  std::map<TableKey, uint64_t> counted;
+  std::thread counting;
+  if (counter) {
+    std::vector<TableKey> to_count;
+    for (const auto& [t, oid] : r.tables) {
+      if (!excluded.contains(t)) to_count.push_back(t);
+    }
+    counting = std::thread([&counter, &counted, to_count] { counted = counter->Count(to_count); });
+  }
+  auto run = RunProgram(DumpArgs(r, excluded, false, counter ? counter->snapshot() : ""), r.log_path);
+  if (counting.joinable()) counting.join();
+  return {std::move(run), std::move(counted)};
+}
+
 std::string Tail(const std::string& text) { return text.substr(text.size() > 2000 ? text.size() - 2000 : 0); }
 
 }  // namespace
@@ -123,10 +126,10 @@ Result<DumpResult> DumpDatabase(const DumpRequest& r) {
     std::error_code ec;
     fs::remove_all(r.dir, ec);
     const uint64_t log_at = FileSize(r.server->log_path());
-    auto run = RunProgram(DumpArgs(r, out.excluded, false), r.log_path);
+    auto [run, counted] = DumpWhileCounting(r, out.excluded);
     if (!run) return run.error();
     if (run->ok()) {
-      auto rows = CountRows(r);
+      auto rows = CountRows(r, counted);
       if (!rows) return rows.error();
       out.rows = std::move(*rows);
       return out;
@@ -151,7 +154,7 @@ Result<DumpResult> DumpDatabase(const DumpRequest& r) {
   // The schema alone, so that the rows copied by block have tables to go to.
   std::error_code ec;
   fs::remove_all(r.dir, ec);
-  auto run = RunProgram(DumpArgs(r, {}, true), r.log_path);
+  auto run = RunProgram(DumpArgs(r, {}, true, ""), r.log_path);
   if (!run) return run.error();
   if (!run->ok()) return MakeError(ErrorCode::kIo, "pg_dump failed: " + why + "; even --schema-only: " + Tail(run->output), r.database);
   for (const auto& [t, oid] : r.tables) out.excluded.insert(t);

@@ -33,7 +33,7 @@ struct DumpRequest {
 
 struct DumpResult {
   std::set<std::pair<std::string, std::string>> excluded;  // by request and found failing
-  std::map<std::pair<std::string, std::string>, uint64_t> rows;  // per dumped table, from its data file
+  std::map<std::pair<std::string, std::string>, uint64_t> rows;  // per dumped table (row_count.h)
   // Set when no table could be blamed for pg_dump's failure and only the
   // schema was dumped (every table then excluded): pg_dump's words.
   std::string schema_only_because;
@@ -48,10 +48,5 @@ Result<DumpResult> DumpDatabase(const DumpRequest& request);
 // pg_dumpall --globals-only into `path`.
 Status DumpGlobals(const PrivateServer& server, const PostgresPrograms& programs, const std::string& path,
                    const std::string& log_path);
-
-// The rows in a data file of pg_dump's directory format (uncompressed): one
-// a line, COPY's end marker and the blank lines after it not counted;
-// nullopt when it cannot be read.
-std::optional<uint64_t> CountCopyRows(const std::string& path);
 
 }  // namespace pgrescue

@@ -9,8 +9,8 @@
 
 #include "libcontrol/pages/heap_check.h"
 #include "libcontrol/salvage/binaries.h"
-#include "libcontrol/salvage/dump.h"
 #include "libcontrol/salvage/process.h"
+#include "libcontrol/salvage/row_count.h"
 #include "libcontrol/salvage/table_copy.h"
 #include "libcontrol/salvage/tool_output.h"
 
@@ -84,6 +84,10 @@ TEST(ToolOutput, ZeroedBlock) {
 TEST(ToolOutput, CountCopyRowsLeavesOutTheEndMarker) {
   EXPECT_EQ(CountCopyRows(std::string(PGRESCUE_FIXTURES_DIR) + "/salvage/pg_dump_15_table_d.dat"), 100u);
   EXPECT_FALSE(CountCopyRows("/nonexistent/3342.dat"));
+}
+
+TEST(ToolOutput, CountCopyRowsInflatesGzip) {
+  EXPECT_EQ(CountCopyRows(std::string(PGRESCUE_FIXTURES_DIR) + "/salvage/pg_dump_15_pgbench_tellers.dat.gz"), 700u);
 }
 
 TEST(ToolOutput, ShellQuoting) {
