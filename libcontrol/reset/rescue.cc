@@ -248,16 +248,23 @@ Result<RescueFolder> RescueFolder::Create(const std::string& data_dir, const std
   const fs::path absolute = fs::absolute(dir).lexically_normal();
   fs::create_directories(absolute, ec);
   if (ec) return MakeError(ErrorCode::kIo, "could not create the rescue folder: " + ec.message(), dir);
-  if (chmod(absolute.c_str(), 0700) != 0) return IoError("could not chmod", dir);
+  // Nothing is in the data directory's place yet: a folder that cannot be
+  // made durable goes again, so that a failure here leaves nothing behind.
+  const auto abandon = [&absolute](Error e) -> Error {
+    std::error_code ignored;
+    fs::remove_all(absolute, ignored);
+    return e;
+  };
+  if (chmod(absolute.c_str(), 0700) != 0) return abandon(IoError("could not chmod", dir));
   // The folder must outlive a power loss before the manifest in it matters.
-  if (auto r = FsyncDir(absolute.parent_path().string()); !r) return r.error();
+  if (auto r = FsyncDir(absolute.parent_path().string()); !r) return abandon(r.error());
   Manifest m;
   m.data_dir = fs::absolute(data_dir).lexically_normal().string();
   while (m.data_dir.size() > 1 && m.data_dir.back() == '/') m.data_dir.pop_back();
   m.purpose = purpose;
   m.created_at = UtcStamp();
   RescueFolder folder(absolute.string(), std::move(m));
-  if (auto r = folder.SaveManifest(); !r) return r.error();
+  if (auto r = folder.SaveManifest(); !r) return abandon(r.error());
   return folder;
 }
 
