@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <string>
 
@@ -11,6 +10,7 @@
 
 #include "tools/cli.h"
 
+#include "libcontrol/base/file_bytes.h"
 #include "libcontrol/control/control_file.h"
 #include "libcontrol/control/control_json.h"
 #include "libcontrol/control/control_text.h"
@@ -116,9 +116,9 @@ int InspectControl(const std::string& path, const std::string& data_dir, bool js
   int status = read->findings.empty() ? kExitClean : kExitWarnings;
   std::string pg_version_warning;
   if (!data_dir.empty()) {
-    std::ifstream in(data_dir + "/PG_VERSION");
-    std::string pg_version;
-    if (in && std::getline(in, pg_version) && Trim(pg_version) != read->control.layout().major()) {
+    const auto text = pgrescue::ReadSmallText(data_dir + "/PG_VERSION", 4096);
+    const std::string pg_version = text ? text->substr(0, text->find('\n')) : "";
+    if (text && Trim(pg_version) != read->control.layout().major()) {
       pg_version_warning = "PG_VERSION says " + Trim(pg_version) + " but pg_control is PostgreSQL " +
                            std::string(read->control.layout().major()) + "'s";
       status = kExitWarnings;

@@ -9,9 +9,11 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <sstream>
 
 #include <fmt/format.h>
+
+#include "libcontrol/base/file_bytes.h"
 
 namespace pgrescue {
 namespace fs = std::filesystem;
@@ -114,9 +116,9 @@ DirListing List(const fs::path& dir) {
 }
 
 std::optional<std::string> FirstLine(const fs::path& p) {
-  std::ifstream in(p);
-  std::string line;
-  if (!in || !std::getline(in, line)) return std::nullopt;
+  const auto text = ReadSmallText(p.string(), 4096);
+  if (!text || text->empty()) return std::nullopt;
+  std::string line = text->substr(0, text->find('\n'));
   while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
   return line;
 }
@@ -138,20 +140,12 @@ std::optional<uint64_t> RelationOid(const std::string& name) {
 }
 
 // A small text file whole (64 KiB at most: a label is a few lines).
-std::optional<std::string> SmallFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::string text(64 * 1024, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(in.gcount()));
-  return text;
-}
+std::optional<std::string> SmallFile(const fs::path& p) { return ReadSmallText(p.string(), 64 * 1024); }
 
 std::optional<uint16_t> PageSizeVersion(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  uint8_t header[24];
-  if (!in.read(reinterpret_cast<char*>(header), sizeof header)) return std::nullopt;
-  return static_cast<uint16_t>(header[18] | (header[19] << 8));
+  const auto head = ReadFileHead(file.string(), 24);
+  if (!head || head->bytes.size() < 24) return std::nullopt;
+  return static_cast<uint16_t>(head->bytes[18] | (head->bytes[19] << 8));
 }
 
 void NoteRelations(const fs::path& dir, DataDir* out) {
@@ -221,7 +215,8 @@ bool SettingIsOn(const DataDir& dir, const std::string& name) {
 namespace {
 
 void ReadSettings(const fs::path& file, std::map<std::string, std::string>* settings) {
-  std::ifstream in(file);
+  // A configuration file is a few hundred lines; 16 MiB is not one.
+  std::istringstream in(ReadSmallText(file.string(), 16 << 20).value_or(""));
   std::string line;
   auto wanted = ControlRelevantSettings();
   // Where the server logs, for the symptoms (server_log.h).

@@ -2,15 +2,17 @@
 
 #include <fnmatch.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
 #include <filesystem>
-#include <fstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include "libcontrol/base/file_bytes.h"
 
 namespace pgrescue {
 namespace fs = std::filesystem;
@@ -241,16 +243,17 @@ Result<ServerLog> ReadServerLog(const std::string& path) {
   if (std::error_code ec; fs::is_directory(path, ec)) {
     return MakeError(ErrorCode::kInvalidArgument, "is a directory: give the server's log file itself", path);
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return MakeError(ErrorCode::kIo, fmt::format("could not open the server log: {}", strerror(errno)), path);
-  in.seekg(0, std::ios::end);
-  const auto size = static_cast<size_t>(std::max<std::streamoff>(in.tellg(), 0));
+  const int fd = OpenRegularFile(path);
+  if (fd < 0) return MakeError(ErrorCode::kIo, fmt::format("could not open the server log: {}", strerror(errno)), path);
+  struct stat st {};
+  fstat(fd, &st);
+  const auto size = static_cast<size_t>(std::max<off_t>(st.st_size, 0));
   const size_t from = size > kTailBytes ? size - kTailBytes : 0;
   std::string text(size - from, '\0');
-  in.seekg(static_cast<std::streamoff>(from));
-  if (!in.read(text.data(), static_cast<std::streamsize>(text.size()))) {
-    return MakeError(ErrorCode::kIo, "could not read the server log", path);
-  }
+  const ssize_t n = pread(fd, text.data(), text.size(), static_cast<off_t>(from));
+  close(fd);
+  if (n < 0) return MakeError(ErrorCode::kIo, "could not read the server log", path);
+  text.resize(static_cast<size_t>(n));
   if (from > 0) text.erase(0, std::min(text.find('\n') + 1, text.size()));  // a cut first line
   ServerLog log;
   log.source = path;

@@ -2,12 +2,11 @@
 
 #include <bit>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 
 #include <fmt/format.h>
 
 #include "libcontrol/base/bytes.h"
+#include "libcontrol/base/file_bytes.h"
 #include "libcontrol/base/wal_names.h"
 
 namespace pgrescue {
@@ -165,16 +164,19 @@ Result<ControlFileRead> ParseControlFile(std::span<const uint8_t> bytes, const s
 }
 
 Result<ControlFileRead> ReadControlFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return MakeError(ErrorCode::kIo,
-                     fmt::format("could not open for reading: {}", std::strerror(errno)), path);
+  // Larger than any pg_control with a little garbage appended; an 8 GB
+  // sparse file is not one to read whole.
+  constexpr uint64_t kReadAtMost = 1 << 20;
+  auto head = ReadFileHead(path, kReadAtMost);
+  if (!head) return head.error();
+  if (head->size > kReadAtMost) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("is {} bytes; PostgreSQL writes pg_control as {}: this is not a pg_control file "
+                                 "(to try its first {} bytes anyway, copy them into a file of their own)",
+                                 head->size, kControlFileSize, kControlFileSize),
+                     path);
   }
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) {
-    return MakeError(ErrorCode::kIo, fmt::format("could not read: {}", std::strerror(errno)), path);
-  }
-  return ParseControlFile(bytes, path);
+  return ParseControlFile(head->bytes, path);
 }
 
 Result<std::vector<uint8_t>> SerializeControlFile(const ControlFile& control,

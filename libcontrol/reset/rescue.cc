@@ -8,11 +8,11 @@
 #include <cerrno>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "libcontrol/base/file_bytes.h"
 #include "libcontrol/reset/rescue_io.h"
 
 namespace pgrescue {
@@ -159,15 +159,16 @@ Status WriteFileAtomically(const std::string& path, std::span<const uint8_t> byt
 }
 
 Result<Manifest> ReadManifest(const std::string& rescue_dir) {
-  std::ifstream in(rescue_dir + "/manifest.json");
-  if (!in) {
+  // A manifest lists every WAL file kept: a few MB for 100,000 of them.
+  const auto text = ReadSmallText(rescue_dir + "/manifest.json", 1ull << 30);
+  if (!text) {
     if (Exists(rescue_dir + "/manifest.undone.json")) {
       return MakeError(ErrorCode::kNotFound, "already undone: manifest.undone.json, no manifest.json", rescue_dir);
     }
     return MakeError(ErrorCode::kNotFound, "no manifest.json: not a pgrescue rescue folder", rescue_dir);
   }
   try {
-    const auto j = nlohmann::json::parse(in);
+    const auto j = nlohmann::json::parse(*text);
     const std::string format = j.value("format", std::string());
     if (format != kFormat && format != "pgrescue-rescue-1") {
       return MakeError(ErrorCode::kInvalidArgument, "manifest.json has an unknown format \"" + format + "\"",

@@ -7,12 +7,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
 #include <set>
 #include <sstream>
 
 #include <fmt/format.h>
 
+#include "libcontrol/base/file_bytes.h"
 #include "libcontrol/base/wal_names.h"
 
 namespace pgrescue {
@@ -20,7 +20,7 @@ namespace {
 
 // Reads up to `size` bytes at offset 0; the rest stays as it was (zeros).
 bool ReadPrefix(const std::string& path, uint8_t* out, size_t size) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = OpenRegularFile(path);
   if (fd < 0) return false;
   posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   size_t done = 0;
@@ -33,13 +33,8 @@ bool ReadPrefix(const std::string& path, uint8_t* out, size_t size) {
   return true;
 }
 
-std::optional<std::string> ReadText(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+// A timeline's history is a line per switch.
+std::optional<std::string> ReadText(const std::string& path) { return ReadSmallText(path, 1 << 20); }
 
 }  // namespace
 

@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 
 #include <fmt/format.h>
 
 #include "libcontrol/base/bytes.h"
 #include "libcontrol/base/crc.h"
+#include "libcontrol/base/file_bytes.h"
 #include "libcontrol/base/wal_names.h"
 #include "libcontrol/wal/wal_record.h"
 
@@ -39,10 +39,10 @@ std::optional<std::span<const uint8_t>> WalDirectorySource::Segment(uint32_t tim
   const std::string name = WalSegmentName{timeline, segment_number}.ToString(segment_size_);
   for (const auto& dir : dirs_) {
     for (const std::string& file : {name, name + ".partial"}) {
-      std::ifstream in(std::filesystem::path(dir) / file, std::ios::binary);
-      if (!in) continue;
-      buffer_.assign(segment_size_, 0);
-      in.read(reinterpret_cast<char*>(buffer_.data()), static_cast<std::streamsize>(segment_size_));
+      auto head = ReadFileHead((std::filesystem::path(dir) / file).string(), segment_size_);
+      if (!head) continue;
+      buffer_ = std::move(head->bytes);
+      buffer_.resize(segment_size_, 0);
       loaded_ = {timeline, segment_number};
       return std::span(buffer_);
     }

@@ -2,20 +2,20 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
 
 #include <fmt/format.h>
 
 #include "libcontrol/base/bytes.h"
 #include "libcontrol/base/crc.h"
+#include "libcontrol/base/file_bytes.h"
 #include "libcontrol/base/wal_names.h"
 
 namespace pgrescue {
 
 std::optional<WalLongPageHeader> ReadWalLongPageHeader(const std::string& path, const ControlLayout& layout) {
-  std::ifstream in(path, std::ios::binary);
-  uint8_t h[kWalLongPageHeaderSize];
-  if (!in.read(reinterpret_cast<char*>(h), sizeof h)) return std::nullopt;
+  const auto head = ReadFileHead(path, kWalLongPageHeaderSize);
+  if (!head || head->bytes.size() < kWalLongPageHeaderSize) return std::nullopt;
+  const uint8_t* h = head->bytes.data();
   const auto magics = layout.wal_page_magics();
   if (std::find(magics.begin(), magics.end(), Le16(h)) == magics.end() || !(Le16(h + 2) & kXlpLongHeader) ||
       !IsValidWalSegmentSize(Le32(h + 32))) {

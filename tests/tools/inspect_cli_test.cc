@@ -1,5 +1,6 @@
 // pgrescue-inspect end to end: inputs, outputs and exit codes.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -124,6 +125,11 @@ TEST_F(InspectCli, UnusableInputsExitTwoAndPrintNothing) {
   std::ofstream(tmp_ / "empty");
   std::ofstream(tmp_ / "short") << "0123456789abcdef0123";
   std::ofstream(tmp_ / "junk") << std::string(8192, 'x');
+  fs::create_directories(tmp_ / "dir/global/pg_control");
+  fs::create_directories(tmp_ / "fifo/global");
+  mkfifo((tmp_ / "fifo/global/pg_control").c_str(), 0600);
+  std::ofstream(tmp_ / "sparse");
+  fs::resize_file(tmp_ / "sparse", 8ull << 30);
   const std::vector<Case> cases = {
       {"missing data dir", {kInspect, (tmp_ / "nope").string()}, "does not exist"},
       {"missing pg_control", {kInspect, tmp_.string()}, "global/pg_control\" is missing"},
@@ -131,6 +137,9 @@ TEST_F(InspectCli, UnusableInputsExitTwoAndPrintNothing) {
       {"empty", {kInspect, "--file", (tmp_ / "empty").string()}, "empty"},
       {"short", {kInspect, "--file", (tmp_ / "short").string()}, "unknown pg_control version"},
       {"junk", {kInspect, "--file", (tmp_ / "junk").string()}, "unknown pg_control version"},
+      {"pg_control a directory", {kInspect, (tmp_ / "dir").string()}, "pg_control: is a directory, not a file"},
+      {"pg_control a FIFO", {kInspect, (tmp_ / "fifo").string()}, "pg_control: is a FIFO, not a file"},
+      {"8 GB sparse", {kInspect, "--file", (tmp_ / "sparse").string()}, "is 8589934592 bytes; PostgreSQL writes"},
       {"no data dir", {kInspect}, "no data directory specified"},
       {"unknown option", {kInspect, "--frobnicate"}, "--help"},
       {"file and dir", {kInspect, "--file", "a", "b"}, "not both"},
