@@ -51,9 +51,14 @@ class DataDirOption {
 // Parses; on --help prints it and returns 0, on bad usage explains and
 // returns 2; nullopt means go on.
 inline std::optional<int> Parse(CLI::App& app, int argc, char** argv, const char* progname) {
+  // As PostgreSQL's programs print theirs: "pg_resetwal (PostgreSQL) 15.18".
+  app.set_version_flag("-V,--version", std::string(progname) + " (pgrescue) " PGRESCUE_VERSION,
+                       "print the version and exit");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << progname << ": error: " << e.what() << "\n"
