@@ -26,17 +26,26 @@ bash scripts/build.sh fuzz
 status=0
 echo "== tests: ASan + UBSan, unit and tools"
 (cd build-asan && ctest -L unit -j "$(nproc)" --output-on-failure) || status=1
-echo "== fuzzing, ${fuzz_seconds}s per target"
-for fuzzer in build-fuzz/fuzz/*_fuzzer; do
+echo "== fuzzing, ${fuzz_seconds}s per target, $(nproc) at a time"
+fuzz_one() {
+  local fuzzer=$1 seconds=$2 name corpus
   name=$(basename "$fuzzer")
   corpus=$(mktemp -d)
   cp fuzz/corpus/"${name%_fuzzer}"/* "$corpus"/ 2>/dev/null || true
-  if ! "$fuzzer" -max_total_time="$fuzz_seconds" -print_final_stats=0 "$corpus" >"build-fuzz/$name.log" 2>&1; then
-    echo "FAIL $name:"; tail -40 "build-fuzz/$name.log"; status=1
+  if ! "$fuzzer" -max_total_time="$seconds" -print_final_stats=0 "$corpus" >"build-fuzz/$name.log" 2>&1; then
+    { echo "FAIL $name:"; tail -40 "build-fuzz/$name.log"; } >"build-fuzz/$name.result"
   else
-    echo "$name: $(grep -o 'Done [0-9]* runs' "build-fuzz/$name.log" || echo 'ran') in ${fuzz_seconds}s, no crash"
+    runs=$(grep -o 'Done [0-9]* runs' "build-fuzz/$name.log" | grep -o '[0-9]*' || echo 0)
+    echo "$name: $runs runs in ${seconds}s ($(( runs / seconds ))/s), no crash" >"build-fuzz/$name.result"
   fi
   rm -rf "$corpus"
+}
+export -f fuzz_one
+rm -f build-fuzz/*.result
+printf '%s\n' build-fuzz/fuzz/*_fuzzer | xargs -P "$(nproc)" -I{} bash -c 'fuzz_one "$1" "$2"' _ {} "$fuzz_seconds"
+for result in build-fuzz/*.result; do
+  cat "$result"
+  if grep -q '^FAIL' "$result"; then status=1; fi
 done
 echo "== benchmarks (ratios, not pass/fail)"
 ./build/bench/plan_bench build/tools/pgrescue-plan fixtures || status=1
