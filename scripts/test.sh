@@ -52,6 +52,8 @@ echo "== benchmarks (ratios, not pass/fail)"
 python3 bench/wal_bench.py --inspect build/tools/pgrescue-inspect --user "$test_user" || status=1
 python3 bench/check_bench.py --check build/tools/pgrescue-check --user "$test_user" || status=1
 python3 bench/salvage_bench.py --salvage build/tools/pgrescue-salvage --user "$test_user" || status=1
+echo "== package: build the .deb, install it, run the tools from /usr/bin, remove it"
+bash scripts/package-test.sh build || status=1
 echo "== tests: release, unit, tools and real servers (last, so its summary closes the run)"
 (cd build && ctest -j "$(nproc)" --output-on-failure) || status=1
 echo "== whole suite took $(( $(date +%s) - start ))s"
