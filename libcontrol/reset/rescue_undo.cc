@@ -50,6 +50,14 @@ Current Look(const std::string& path) {
   return c;
 }
 
+// A directory as PostgreSQL uses it: pg_wal may be a link to another
+// filesystem (initdb -X), and the file goes where the link points.
+Current LookThroughLink(const std::string& path) {
+  Current c;
+  c.exists = stat(path.c_str(), &c.st) == 0;
+  return c;
+}
+
 // Whether `path` (which exists) holds `f`'s bytes; reads only when sizes agree.
 bool SameBytes(const std::string& path, const Current& c, const RescuedFile& f) {
   if (!S_ISREG(c.st.st_mode) || static_cast<uint64_t>(c.st.st_size) != f.size) return false;
@@ -114,7 +122,7 @@ void Check(const std::string& data_dir, const std::vector<std::string>& temps, P
     w.problem = "its kept copy " + w.source + " is missing";
   } else if (!SameBytes(w.source, source, *w.original)) {
     w.problem = "its kept copy " + w.source + " no longer matches the manifest's SHA-256";
-  } else if (const Current dir = Look(Parent(path)); !dir.exists || !S_ISDIR(dir.st.st_mode)) {
+  } else if (const Current dir = LookThroughLink(Parent(path)); !dir.exists || !S_ISDIR(dir.st.st_mode)) {
     w.problem = "its directory " + Parent(path) + " is missing";
   } else if (dir.st.st_dev != source.st.st_dev && Look(path + ".pgrescue-tmp").exists &&
              std::find(temps.begin(), temps.end(), w.relative + ".pgrescue-tmp") == temps.end()) {

@@ -56,6 +56,7 @@ class Scenario:
     archive_status: bool = False
     server: bool = False
     rescue_elsewhere: bool = False
+    wal_elsewhere: bool = False  # pg_wal a link to a directory on --other-fs, as initdb -X makes it
 
 
 def scenarios(mode):
@@ -64,7 +65,8 @@ def scenarios(mode):
         "lost-wal": [Scenario("--auto -f", reset)],
         "rebuild": [Scenario("--rebuild -f, pg_control deleted", ["--rebuild", "-f"], drop_control=True)],
         "from-wal": [Scenario("--from-wal", ["--from-wal"])],
-        "across-fs": [Scenario("--auto -f, rescue folder on another filesystem", reset, rescue_elsewhere=True)],
+        "across-fs": [Scenario("--auto -f, rescue folder on another filesystem", reset, rescue_elsewhere=True),
+                      Scenario("--auto -f, pg_wal linked to another filesystem", reset, wal_elsewhere=True)],
         "undo": [
             Scenario("--undo after --auto -f", ["--undo"], before_target=reset),
             Scenario("--undo after --from-wal and a server run", ["--undo"], before_target=["--from-wal"],
@@ -77,7 +79,7 @@ def scenarios(mode):
 def tree(root):
     """Every entry under root (root too): type, mode, owner, size, SHA-256."""
     out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         paths = [dirpath] if dirpath == root else []
         paths += [os.path.join(dirpath, n) for n in dirnames + filenames]
         for p in paths:
@@ -110,12 +112,15 @@ class Harness:
         self.data = os.path.join(work, "data")
         self.rescue_root = self.data + ".pgrescue"
         self.elsewhere = None
-        if scenario.rescue_elsewhere:
+        if scenario.rescue_elsewhere or scenario.wal_elsewhere:
             self.elsewhere = tempfile.mkdtemp(prefix="pgrescue-crash-", dir=args.other_fs)
             if os.stat(self.elsewhere).st_dev == os.stat(work).st_dev:
                 raise Failure(f"--other-fs {args.other_fs} is on the same filesystem as {work}")
         self.make_base()
         self.before = tree(self.base)
+        if scenario.wal_elsewhere:
+            self.fresh()
+            self.before = tree(self.data)
 
     def make_base(self):
         shutil.rmtree(self.base, ignore_errors=True)
@@ -136,12 +141,12 @@ class Harness:
     def rescue_args(self):
         # A fixed name (the default has the time in it), so that strace -P can
         # name the files created in it.
-        if self.elsewhere:
+        if self.s.rescue_elsewhere:
             return ["--rescue-dir", os.path.join(self.elsewhere, "rescue")]
         return ["--rescue-dir", os.path.join(self.rescue_root, "crash")]
 
     def undo_args(self):
-        return [os.path.join(self.elsewhere, "rescue")] if self.elsewhere else []
+        return [os.path.join(self.elsewhere, "rescue")] if self.s.rescue_elsewhere else []
 
     def argv(self, options):
         extra = self.undo_args() if options == ["--undo"] else self.rescue_args()
@@ -150,16 +155,23 @@ class Harness:
     def fresh(self):
         for p in (self.data, self.rescue_root):
             shutil.rmtree(p, ignore_errors=True)
-        if self.elsewhere:
+        if self.s.rescue_elsewhere:
             shutil.rmtree(os.path.join(self.elsewhere, "rescue"), ignore_errors=True)
         subprocess.run(["cp", "-a", self.base, self.data], check=True)
+        if self.s.wal_elsewhere:
+            wal = os.path.join(self.elsewhere, "pg_wal")
+            shutil.rmtree(wal, ignore_errors=True)
+            subprocess.run(["cp", "-a", os.path.join(self.data, "pg_wal"), wal], check=True)
+            shutil.rmtree(os.path.join(self.data, "pg_wal"))
+            os.symlink(wal, os.path.join(self.data, "pg_wal"))
+            os.lchown(os.path.join(self.data, "pg_wal"), self.user.pw_uid, self.user.pw_gid)
         if self.s.before_target:
             run(self.argv(self.s.before_target), expect=0)
         if self.s.server:
             imitate_server(self.data)
 
     def manifests(self):
-        roots = [os.path.join(self.elsewhere, "rescue")] if self.elsewhere else \
+        roots = [os.path.join(self.elsewhere, "rescue")] if self.s.rescue_elsewhere else \
             [os.path.join(self.rescue_root, d) for d in (os.listdir(self.rescue_root) if
                                                            os.path.isdir(self.rescue_root) else [])]
         return [r for r in roots if os.path.exists(os.path.join(r, "manifest.json"))]
