@@ -449,13 +449,22 @@ def unseen_by_check(s, r):
            f"blocks elsewhere, {len(doc.get('tuple_problems', []))} tuple problems"
 
 
+def crashes_logged(log, before, seconds=60):
+    """The crashes logged after the first `before`: the client sees its connection close before the postmaster
+    has reaped the process and logged why, so wait (on a loaded machine, seconds) for the line."""
+    deadline = time.monotonic() + seconds
+    while len(crashes(log)) <= before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return crashes(log)[before:]
+
+
 def prove_crash(s, r, dumper):
     """Reading crash_d's damaged tuple kills the backend (the server log says so), and pg_dump with it; reading
     the other rows does not."""
     said, log = [], s.data + ".log"
     before = len(crashes(log))
     p = s.psql("salv", "COPY (SELECT * FROM crash_d ORDER BY id) TO STDOUT", check=False)
-    died = crashes(log)[before:]
+    died = crashes_logged(log, before)
     if p.returncode == 0 or len(died) != 1:
         raise Failure(f"crash_d with a ~1 GB varlena header at {r.crash_ctid}: psql exit {p.returncode}, "
                       f"{p.stderr.strip()[-500:]}; server log: {died}")
@@ -470,7 +479,7 @@ def prove_crash(s, r, dumper):
         before = len(crashes(log))
         p = s.c.as_user(f"{dumper}/pg_dump", "-h", s.base, "-p", str(s.a.port), "-U", "postgres", "-d", "salv",
                         "-t", "public.crash_d", "-f", "/dev/null", check=False)
-        died = crashes(log)[before:]
+        died = crashes_logged(log, before)
         if p.returncode == 0 or len(died) != 1:
             raise Failure(f"{dumper}/pg_dump -t crash_d: exit {p.returncode}: {p.stderr.strip()[-500:]}; server log: "
                           f"{died}")

@@ -73,10 +73,16 @@ class SegmentCluster(Cluster):
                 r.stdout += "|" + self.sql("SELECT relpages, pg_relation_size('s') / 8192 FROM pg_class "
                                            "WHERE relname = 's'").stdout
         finally:
+            # Up to the stop: a fast shutdown that meets a backend still
+            # exiting logs "terminating connection due to administrator
+            # command", which is the stop's, not the relation's.
+            end = os.path.getsize(log)
             self.stop()
-        with open(log, errors="replace") as f:
+        with open(log, "rb") as f:
             f.seek(at)
-            said = [line.strip() for line in f if any(w in line for w in ("WARNING:", "ERROR:", "FATAL:", "PANIC:"))]
+            text = f.read(end - at).decode(errors="replace")
+        said = [line.strip() for line in text.splitlines()
+                if any(w in line for w in ("WARNING:", "ERROR:", "FATAL:", "PANIC:"))]
         said = "\n".join(([r.stderr.strip()] if r.stderr.strip() else []) + said)
         if r.returncode != 0:
             return None, None, None, said
