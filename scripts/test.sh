@@ -26,6 +26,8 @@ bash scripts/build.sh fuzz
 status=0
 echo "== tests: ASan + UBSan, unit and tools"
 (cd build-asan && ctest -L unit -j "$(nproc)" --output-on-failure) || status=1
+echo "== tests: hostile data directories, ASan + UBSan"
+(cd build-asan && ctest -L hostile --output-on-failure) || status=1
 echo "== fuzzing, ${fuzz_seconds}s per target, $(nproc) at a time"
 fuzz_one() {
   local fuzzer=$1 seconds=$2 name corpus
@@ -55,6 +57,6 @@ python3 bench/salvage_bench.py --salvage build/tools/pgrescue-salvage --user "$t
 echo "== package: build the .deb, install it, run the tools from /usr/bin, remove it"
 bash scripts/package-test.sh build || status=1
 echo "== tests: release, unit, tools and real servers (last, so its summary closes the run)"
-(cd build && ctest -j "$(nproc)" --output-on-failure) || status=1
+(cd build && ctest -j "$(nproc)" -LE hostile --output-on-failure) || status=1
 echo "== whole suite took $(( $(date +%s) - start ))s"
 exit $status

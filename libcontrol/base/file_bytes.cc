@@ -81,17 +81,19 @@ std::optional<std::string> ReadSmallText(const std::string& path, uint64_t limit
   return std::string(head->bytes.begin(), head->bytes.end());
 }
 
-bool AppendFileBytes(const std::string& path, std::vector<uint8_t>* out) {
+bool AppendFileBytes(const std::string& path, std::vector<uint8_t>* out, uint64_t limit) {
   const int fd = OpenRegularFile(path);
   if (fd < 0) return false;
   struct stat st {};
   const size_t start = out->size();
   bool ok = fstat(fd, &st) == 0;
-  // The size is a hint: a file that grows or shrinks meanwhile is read to its end.
+  // The size is a hint: a file that grows or shrinks meanwhile is read to
+  // its end, or to the limit.
   size_t have = start;
-  out->resize(start + (ok ? static_cast<size_t>(st.st_size) : 0) + 1);
-  while (ok) {
-    if (have == out->size()) out->resize(out->size() * 2);
+  const size_t end = limit >= SIZE_MAX - start ? SIZE_MAX : start + static_cast<size_t>(limit);
+  out->resize(std::min(end, start + (ok ? static_cast<size_t>(st.st_size) : 0) + 1));
+  while (ok && have < end) {
+    if (have == out->size()) out->resize(std::min(end, out->size() * 2));
     const ssize_t n = read(fd, out->data() + have, out->size() - have);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {

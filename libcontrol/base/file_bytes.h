@@ -28,9 +28,9 @@ Result<FileHead> ReadFileHead(const std::string& path, uint64_t limit);
 // nullopt when it is missing, not a regular file, or unreadable.
 std::optional<std::string> ReadSmallText(const std::string& path, uint64_t limit = 64 * 1024);
 
-// Appends the bytes of the regular file `path` to `out`; false (and `out`
-// as it was) when it is not one, or cannot be opened or read.
-bool AppendFileBytes(const std::string& path, std::vector<uint8_t>* out);
+// Appends the bytes of the regular file `path`, `limit` at most, to `out`;
+// false (and `out` as it was) when it is not one, or cannot be opened or read.
+bool AppendFileBytes(const std::string& path, std::vector<uint8_t>* out, uint64_t limit = UINT64_MAX);
 
 // Opens the regular file `path` read-only, without blocking on a FIFO:
 // the descriptor, or -1 with errno set (EISDIR for a directory, EINVAL for

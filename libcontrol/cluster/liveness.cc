@@ -18,6 +18,8 @@
 
 #include <fmt/format.h>
 
+#include "libcontrol/base/file_bytes.h"
+
 namespace pgrescue {
 namespace {
 
@@ -54,10 +56,10 @@ std::string Trimmed(std::string_view s) {
   return e == std::string_view::npos ? std::string() : std::string(s.substr(0, e + 1));
 }
 
-// At most `limit` bytes in one read (enough for procfs); false with errno
-// set when the file cannot be opened.
+// At most `limit` bytes in one read (enough for procfs); false with errno set
+// when it cannot be opened or is not a regular file (a FIFO would block).
 bool ReadSmall(const std::string& path, size_t limit, std::string* out) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = OpenRegularFile(path);
   if (fd < 0) return false;
   out->resize(limit);
   const ssize_t n = read(fd, out->data(), limit);

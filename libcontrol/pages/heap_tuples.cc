@@ -43,7 +43,10 @@ Result<std::vector<uint8_t>> ReadRelation(const std::string& path) {
   std::vector<uint8_t> out;
   for (int segment = 0;; ++segment) {
     const std::string file = segment == 0 ? path : fmt::format("{}.{}", path, segment);
-    if (!AppendFileBytes(file, &out)) {
+    // At most a segment (1 GiB at the default segment size): a longer file
+    // stops the server with "segment too big", and a sparse 8 GB one would
+    // fill memory.
+    if (!AppendFileBytes(file, &out, uint64_t{1} << 30)) {
       if (segment == 0) return MakeError(ErrorCode::kIo, "cannot open", file);
       return out;
     }

@@ -187,7 +187,8 @@ std::vector<Part> CutIntoParts(const std::vector<RelationFile>& files, uint64_t 
   for (size_t i = 0; i < files.size(); ++i) {
     uint64_t at = 0;
     for (; files[i].size > at + part_bytes; at += part_bytes) parts.push_back({i, at, at + part_bytes});
-    parts.push_back({i, at, 0});
+    // To the size listed, which a long segment's was cut to (relation_files.h).
+    parts.push_back({i, at, files[i].size});
   }
   return parts;
 }

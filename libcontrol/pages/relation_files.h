@@ -27,6 +27,7 @@ enum class FileProblem : uint8_t {
   kMissingSegment,  // a segment before the last one found is absent
   kUnreadable,      // cannot be listed, opened or read
   kNotAFile,        // a link or a directory where a relation file belongs
+  kLongSegment,     // longer than a segment: the server reads no block past it
 };
 
 // A relation file's relation: "base/5/16384_fsm.2" -> "base/5/16384".
@@ -35,7 +36,8 @@ inline std::string RelationOfFile(const std::string& rel) {
   return rel.substr(0, rel.find_first_of("_.", name));
 }
 
-// "partial-block", "short-segment", "missing-segment", "unreadable", "not-a-file".
+// "partial-block", "short-segment", "missing-segment", "unreadable", "not-a-file",
+// "long-segment".
 const char* FileProblemName(FileProblem problem);
 
 struct FileFinding {

@@ -74,5 +74,23 @@ TEST(RelationFiles, ShortAndMissingSegmentsBeforeTheLastAreFound) {
   EXPECT_STREQ(FileProblemName(r.findings[1].problem), "missing-segment");
 }
 
+// Debian's 15, with a 100-row table's file grown to 1 GB + 8192 bytes:
+// "select count(*) from t" ends in FATAL:  segment too big.
+TEST(RelationFiles, ASegmentLongerThanASegmentIsFoundAndReadOnlyToItsEnd) {
+  testing::ScratchDir d("relfiles-long");
+  fs::create_directories(d.path() / "global");
+  fs::create_directories(d.path() / "pg_tblspc");
+  Sized(d.path() / "base/5/16384", 8ull << 30);  // sparse: nothing is written
+  const RelationFiles r = FindRelationFiles(d.path().string(), 8192, 131072);
+  ASSERT_EQ(r.files.size(), 1u);
+  EXPECT_EQ(r.files[0].size, 1ull << 30);
+  ASSERT_EQ(r.findings.size(), 1u);
+  EXPECT_EQ(r.findings[0].problem, FileProblem::kLongSegment);
+  EXPECT_STREQ(FileProblemName(r.findings[0].problem), "long-segment");
+  EXPECT_EQ(r.findings[0].message,
+            "base/5/16384: 8589934592 bytes, longer than a segment (1073741824 bytes): the server fails any read of "
+            "this relation with FATAL \"segment too big\"; only the first 1073741824 bytes are checked");
+}
+
 }  // namespace
 }  // namespace pgrescue
