@@ -1,6 +1,6 @@
 #include "libcontrol/pages/page_check.h"
 
-#include <algorithm>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -29,7 +29,9 @@ PageVerdict CheckPage(std::span<const uint8_t> page, uint32_t block_number, bool
   // and only a page of all zeros is accepted.
   if (h.upper == 0) {
     v.upper_zero = true;
-    if (std::all_of(page.begin(), page.end(), [](uint8_t b) { return b == 0; })) v.kind = PageKind::kNew;
+    // The first byte zero and every byte equal to the one before: memcmp
+    // runs at memory speed in every build, a byte loop not in a debug one.
+    if (p[0] == 0 && std::memcmp(p, p + 1, page.size() - 1) == 0) v.kind = PageKind::kNew;
     return v;
   }
   v.header_sane = (h.flags & ~kValidFlagBits) == 0 && h.lower <= h.upper && h.upper <= h.special &&
