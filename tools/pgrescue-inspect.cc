@@ -118,7 +118,7 @@ int InspectControl(const std::string& path, const std::string& data_dir, bool js
   if (!data_dir.empty()) {
     const auto text = pgrescue::ReadSmallText(data_dir + "/PG_VERSION", 4096);
     const std::string pg_version = text ? text->substr(0, text->find('\n')) : "";
-    if (text && Trim(pg_version) != read->control.layout().major()) {
+    if (text && !Trim(pg_version).empty() && Trim(pg_version) != read->control.layout().major()) {
       pg_version_warning = "PG_VERSION says " + Trim(pg_version) + " but pg_control is PostgreSQL " +
                            std::string(read->control.layout().major()) + "'s";
       status = kExitWarnings;

@@ -99,13 +99,14 @@ std::pair<Result<ProgramRun>, std::map<TableKey, uint64_t>> DumpWhileCounting(co
                                                                              const std::set<TableKey>& excluded) {
   auto counter = SnapshotRowCounter::Begin(*r.server, r.database);
   std::map<TableKey, uint64_t> counted;
-  std::thread counting;
+  // A jthread: joined however this scope ends.
+  std::jthread counting;
   if (counter) {
     std::vector<TableKey> to_count;
     for (const auto& [t, oid] : r.tables) {
       if (!excluded.contains(t)) to_count.push_back(t);
     }
-    counting = std::thread([&counter, &counted, to_count] { counted = counter->Count(to_count); });
+    counting = std::jthread([&counter, &counted, to_count] { counted = counter->Count(to_count); });
   }
   auto run = RunProgram(DumpArgs(r, excluded, false, counter ? counter->snapshot() : ""), r.log_path);
   if (counting.joinable()) counting.join();

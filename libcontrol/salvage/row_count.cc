@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 #include <vector>
 
 #include "libcontrol/salvage/private_server.h"
@@ -15,11 +16,13 @@ Result<SnapshotRowCounter> SnapshotRowCounter::Begin(const PrivateServer& server
   if (!c) return c.error();
   // A heap scan, as COPY's: an index-only count trusts the visibility map
   // and the index, either of which may be damaged. One process: the other
-  // core is pg_dump's. Set only where the server has the setting.
+  // core is pg_dump's. No timeout may end the transaction while pg_dump's
+  // workers still need its snapshot (pg_dump turns the same ones off for
+  // itself). Set only where the server has the setting.
   auto set = c->Query(
       "SELECT set_config(name, CASE WHEN name LIKE 'enable%' THEN 'off' ELSE '0' END, false) FROM pg_settings "
       "WHERE name IN ('enable_indexscan', 'enable_indexonlyscan', 'enable_bitmapscan', "
-      "'max_parallel_workers_per_gather')");
+      "'max_parallel_workers_per_gather', 'idle_in_transaction_session_timeout', 'transaction_timeout')");
   if (!set) return set.error();
   if (auto begin = c->Execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); !begin) return begin.error();
   auto snapshot = c->Value("SELECT pg_export_snapshot()");
@@ -29,7 +32,17 @@ Result<SnapshotRowCounter> SnapshotRowCounter::Begin(const PrivateServer& server
 
 std::map<TableKey, uint64_t> SnapshotRowCounter::Count(const std::vector<TableKey>& tables) {
   std::map<TableKey, uint64_t> rows;
+  // An extension's configuration table is dumped through the filter the
+  // extension registered (pg_extension_config_dump), not whole: its rows
+  // are counted from the data file instead.
+  std::set<TableKey> members;
+  auto listed = connection_.Query(
+      "SELECT n.nspname, c.relname FROM pg_depend d JOIN pg_class c ON c.oid = d.objid "
+      "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE d.classid = 'pg_class'::regclass AND d.deptype = 'e'");
+  if (!listed) return rows;
+  for (const auto& m : *listed) members.emplace(m[0].value_or(""), m[1].value_or(""));
   for (const auto& t : tables) {
+    if (members.contains(t)) continue;
     if (connection_.Broken() || !connection_.Execute("SAVEPOINT counting")) break;
     auto n = connection_.Value("SELECT count(*) FROM ONLY " + Connection::QuoteIdent(t.first) + "." +
                                Connection::QuoteIdent(t.second));

@@ -35,8 +35,9 @@ class SnapshotRowCounter {
   const std::string& snapshot() const { return snapshot_; }
 
   // Each table's rows in the snapshot. A table whose count fails is left
-  // out; a failed count is undone to a savepoint, so the snapshot survives
-  // it. Not thread-safe: one thread counts while pg_dump runs.
+  // out, and so is an extension's table (pg_dump may dump it filtered); a
+  // failed count is undone to a savepoint, so the snapshot survives it. Not
+  // thread-safe: one thread counts while pg_dump runs.
   std::map<TableKey, uint64_t> Count(const std::vector<TableKey>& tables);
 
  private:
