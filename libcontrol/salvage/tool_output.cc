@@ -66,8 +66,8 @@ std::optional<VersionLine> ParseVersionLine(std::string_view line) {
     if (rest.empty() || rest.front() != '.') break;
     rest.remove_prefix(1);
   }
-  // No release numbers anywhere near 10^6; larger ones are not a version.
-  if (parts.empty() || (parts[0] < 10 && parts.size() < 2) || parts[0] > 1000000 ||
+  // No release numbers anywhere near 10^6, and none 0; such are not a version.
+  if (parts.empty() || parts[0] == 0 || (parts[0] < 10 && parts.size() < 2) || parts[0] > 1000000 ||
       (parts.size() > 1 && parts[1] > 1000000)) {
     return std::nullopt;
   }

@@ -36,6 +36,8 @@ TEST(ToolOutput, VersionLines) {
   EXPECT_EQ(old->major, "9.6");
   EXPECT_FALSE(ParseVersionLine("postgres (PostgreSQL) 9"));  // a 9.x major needs its second number
   EXPECT_FALSE(ParseVersionLine("bash: pg_dump: command not found"));
+  // Found by the fuzzer: a major of 0 (no release has one) orders below every real one.
+  EXPECT_FALSE(ParseVersionLine("pd(PostgreSQL) 0.0.2) 1.5.23915123139151231"));
   EXPECT_EQ(MajorNumber("9.6"), 906);
   EXPECT_EQ(MajorNumber("15"), 1500);
 }
