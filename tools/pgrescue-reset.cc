@@ -20,6 +20,7 @@
 #include "libcontrol/reset/refusals.h"
 #include "libcontrol/reset/rescue.h"
 #include "libcontrol/reset/reset.h"
+#include "libcontrol/reset/writer_lock.h"
 #include "tools/cli.h"
 #include "tools/reset_modes.h"
 
@@ -59,7 +60,9 @@ constexpr const char* kFooter =
     "while a stale postmaster.pid exists, when the new WAL would start at or below the largest LSN\n"
     "on any data page, when pg_control's values were damaged (CRC) or the server was not shut down\n"
     "cleanly unless -f, and when PG_VERSION and pg_control disagree. --from-wal never starts past\n"
-    "a base backup's start.\n"
+    "a base backup's start. While it writes it holds postmaster.pid as its lock, so a server\n"
+    "(pg_ctl start) or another pgrescue-reset refuses to start meanwhile; a lock left by a killed\n"
+    "run is stale, and --undo takes it over and removes it.\n"
     "\n"
     "Rescue folder: <datadir>.pgrescue/<UTC time>/ by default, or --rescue-dir. Files are moved\n"
     "(renamed on one filesystem; copied, fsynced and verified across filesystems), new files are\n"
@@ -122,15 +125,26 @@ CLI::Option* AddOptions(CLI::App& app, Options& opt) {
       ->expected(0, 1);
 }
 
+// No manifest to undo: a run killed before it wrote one changed nothing,
+// but may have left its lock.
+int NothingToUndo(const std::string& data_dir, const pg::Error& why) {
+  if (why.code != pg::ErrorCode::kNotFound) return Fail(why.ToString());
+  auto cleared = pg::ClearStaleWriterLock(data_dir);
+  if (!cleared || cleared->empty()) return Fail(why.ToString());
+  std::cerr << kProgname << ": " << why.ToString() << "\n" << kProgname << ": " << *cleared << "\n";
+  return kExitDone;
+}
+
 int Undo(const std::string& data_dir, const std::string& given) {
-  std::string rescue = given;
+  // A run that stopped part-way named its folder in its lock.
+  std::string rescue = given.empty() ? pg::StaleLockRescueDir(data_dir) : given;
   if (rescue.empty()) {
     auto newest = pg::NewestRescueDir(data_dir);
-    if (!newest) return Fail(newest.error().ToString());
+    if (!newest) return NothingToUndo(data_dir, newest.error());
     rescue = *newest;
   }
   auto report = pg::UndoRescue(rescue);
-  if (!report) return Fail(report.error().ToString());
+  if (!report) return NothingToUndo(data_dir, report.error());
   for (const auto& line : report->done) std::cout << line << "\n";
   if (report->complete()) {
     std::cout << "Undone from " << rescue << "\n";

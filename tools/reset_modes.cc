@@ -33,6 +33,7 @@ int Apply(const std::string& data_dir, const Options& opt, const pg::Result<pg::
           pg::Applied* applied) {
   if (!writes) return Fail(writes.error().ToString());
   *applied = pg::ApplyWrites(data_dir, opt.RescueDir(data_dir), *writes);
+  for (const auto& w : applied->warnings) std::cerr << kProgname << ": warning: " << w << "\n";
   if (applied->status.ok()) return kExitDone;
   if (!applied->needs_undo()) return Fail(applied->status.error().ToString());
   std::cerr << fmt::format("{0}: error: {1}\n{0}: error: stopped part-way: the data directory is neither as it "

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -37,24 +38,6 @@ struct ShmemHeader {
   dev_t device;
   ino_t inode;
 };
-
-// Leading decimal, as atoi() and sscanf("%lu") read it: the server takes
-// "123abc" as PID 123, so we must too.
-template <typename T = int64_t>
-std::optional<T> Leading(std::string_view s, size_t* end = nullptr) {
-  size_t i = std::min(s.find_first_not_of(" \t"), s.size());
-  i += i < s.size() && s[i] == '+' && (i + 1 == s.size() || s[i + 1] != '-');
-  T v = 0;
-  const auto [stop, ec] = std::from_chars(s.data() + i, s.data() + s.size(), v);
-  if (ec != std::errc()) return std::nullopt;
-  if (end != nullptr) *end = static_cast<size_t>(stop - s.data());
-  return v;
-}
-
-std::string Trimmed(std::string_view s) {
-  const auto e = s.find_last_not_of(" \t\r");
-  return e == std::string_view::npos ? std::string() : std::string(s.substr(0, e + 1));
-}
 
 // At most `limit` bytes in one read (enough for procfs); false with errno set
 // when it cannot be opened or is not a regular file (a FIFO would block).
@@ -90,15 +73,23 @@ bool Inside(const std::string& path, const std::string& root) {
   return path.starts_with(root) && (path.size() == root.size() || path[root.size()] == '/' || root == "/");
 }
 
-std::string Command(long pid) {
+}  // namespace
+
+std::string ProcessCommand(long pid) {
   std::string text;
   ReadSmall(fmt::format("/proc/{}/cmdline", pid), 4096, &text);
   std::replace(text.begin(), text.end(), '\0', ' ');
-  text = Trimmed(text);
-  if (text.empty() && ReadSmall(fmt::format("/proc/{}/comm", pid), 64, &text)) text = "[" + Trimmed(text) + "]";
+  auto trim = [](std::string& t) { t.erase(std::min(t.find_last_not_of(" \t\r\n") + 1, t.size())); };
+  trim(text);
+  if (text.empty() && ReadSmall(fmt::format("/proc/{}/comm", pid), 64, &text)) {
+    trim(text);
+    text = "[" + text + "]";
+  }
   std::erase(text, '\n');
   return text.size() > 120 ? text.substr(0, 117) + "..." : text;
 }
+
+namespace {
 
 // `denied` is set when the kernel would not let us look.
 SharedMemoryState InspectSegment(uint64_t key, int64_t id, const struct stat& dir, std::string* denied) {
@@ -237,51 +228,22 @@ std::vector<std::string> Uses(long pid, const Roots& roots, const struct stat& d
 
 }  // namespace
 
-PostmasterPidFile ParsePostmasterPid(std::string_view text) {
-  std::vector<std::string_view> lines;
-  while (!text.empty()) {
-    const size_t nl = std::min(text.find('\n'), text.size());
-    lines.push_back(text.substr(0, nl));
-    text.remove_prefix(std::min(nl + 1, text.size()));
-  }
-  auto line = [&](size_t n) { return n <= lines.size() ? std::optional(lines[n - 1]) : std::nullopt; };
-  PostmasterPidFile f;
-  if (auto l = line(1)) {
-    f.text_first_line = std::string(*l);
-    if (auto v = Leading(*l); v && *v != 0 && *v >= -INT_MAX && *v <= INT_MAX) {
-      f.single_user = *v < 0;
-      f.pid = static_cast<long>(*v < 0 ? -*v : *v);
-    }
-  }
-  if (auto l = line(2)) f.data_dir = std::string(*l);
-  if (auto l = line(3)) f.start_time = Leading(*l);
-  if (auto l = line(4)) f.port = Trimmed(*l);
-  if (auto l = line(5)) f.socket_dir = std::string(*l);
-  if (auto l = line(6)) f.listen_addr = Trimmed(*l);
-  // "%9lu %9lu"; a key from an inode past 2^31 is written sign-extended.
-  size_t end = 0;
-  if (auto l = line(7)) {
-    if (auto key = Leading<uint64_t>(*l, &end); key && end < l->size() && (*l)[end] == ' ') {
-      if (auto id = Leading(l->substr(end)); id && *id >= 0) {
-        f.shm_key = *key;
-        f.shm_id = *id;
-      }
-    }
-  }
-  if (auto l = line(8)) f.status = Trimmed(*l);
-  return f;
-}
-
 bool LiveCheck::segment_in_use() const {
   return shared_memory && shared_memory->attached > 0 && shared_memory->this_directory != false;
 }
 
-bool LiveCheck::in_use() const { return postmaster_alive || segment_in_use() || !users.empty(); }
+bool LiveCheck::in_use() const {
+  return postmaster_alive || writer_lock_held || segment_in_use() || !users.empty();
+}
 
 std::vector<std::string> LiveCheck::Describe() const {
   std::vector<std::string> out;
   const long postmaster = postmaster_alive && pid_file && pid_file->pid ? *pid_file->pid : 0;
-  if (postmaster != 0) {
+  if (writer_lock() && (postmaster_alive || writer_lock_held)) {
+    out.push_back(fmt::format("pgrescue is writing to the directory: PID {} ({}) holds postmaster.pid, which names "
+                              "its lock keeper, PID {}",
+                              *pid_file->writer_pid, pid_file->writer_command, pid_file->pid.value_or(0)));
+  } else if (postmaster != 0) {
     out.push_back(fmt::format("a server is running: postmaster.pid names PID {}, which is alive", postmaster));
   }
   if (segment_in_use()) {
@@ -289,7 +251,7 @@ std::vector<std::string> LiveCheck::Describe() const {
                               shared_memory->id, shared_memory->key, shared_memory->attached));
   }
   for (const auto& u : users) {
-    if (u.pid != postmaster) out.push_back(fmt::format("PID {} ({}): {}", u.pid, u.command, u.how));
+    if (u.pid != postmaster && (!writer_lock() || u.pid != *pid_file->writer_pid)) out.push_back(fmt::format("PID {} ({}): {}", u.pid, u.command, u.how));
   }
   return out;
 }
@@ -320,6 +282,17 @@ static LiveCheck CheckOnce(const std::string& data_dir) try {
     c.pid_file_text = text.substr(0, kServerReadLimit);
   } else if (errno != ENOENT) {
     c.limits.push_back(fmt::format("postmaster.pid: {}", strerror(errno)));
+  }
+  // Our own lock is not a user; another pgrescue's is held while its flock is.
+  long own_keeper = 0;
+  if (c.pid_file && c.pid_file->writer_pid == static_cast<long>(getpid())) {
+    own_keeper = c.pid_file->pid.value_or(0);
+    c.pid_file.reset();
+    c.pid_file_text.clear();
+  } else if (c.pid_file && c.pid_file->writer_pid) {
+    const int fd = open((*root + "/postmaster.pid").c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    c.writer_lock_held = fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    if (fd >= 0) close(fd);
   }
   const long named = c.pid_file ? c.pid_file->pid.value_or(0) : 0;
   if (named > 0 && (kill(static_cast<pid_t>(named), 0) == 0 || errno == EPERM)) {
@@ -355,7 +328,7 @@ static LiveCheck CheckOnce(const std::string& data_dir) try {
   while (const dirent* e = readdir(proc)) {
     char* end = nullptr;
     const long pid = std::strtol(e->d_name, &end, 10);
-    if (pid <= 0 || *end != '\0' || pid == static_cast<long>(getpid())) continue;
+    if (pid <= 0 || *end != '\0' || pid == static_cast<long>(getpid()) || pid == own_keeper) continue;
     bool hidden = false;
     auto how = Uses(pid, roots, dir, shm_id, &hidden);
     hidden_count += hidden;
@@ -366,7 +339,7 @@ static LiveCheck CheckOnce(const std::string& data_dir) try {
     }
     std::string joined;
     for (const auto& h : how) joined += (joined.empty() ? "" : "; ") + h;
-    c.users.push_back(DirectoryUser{pid, Command(pid), joined});
+    c.users.push_back(DirectoryUser{pid, ProcessCommand(pid), joined});
   }
   closedir(proc);
   if (hidden_count > 0) {

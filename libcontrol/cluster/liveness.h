@@ -23,26 +23,12 @@
 #include <string_view>
 #include <vector>
 
+#include "libcontrol/cluster/postmaster_pid.h"
+
 namespace pgrescue {
 
-// postmaster.pid as PostgreSQL writes it, one value a line. The server adds
-// lines after creating the file, so a crash during startup leaves fewer.
-// A value is nullopt when its line is absent or does not parse; an empty
-// string means the line is there but empty (no socket, no TCP address).
-struct PostmasterPidFile {
-  std::string text_first_line;        // as written, for messages
-  std::optional<long> pid;            // absolute value; single_user says if it was negative
-  bool single_user = false;           // a standalone backend writes its PID negated
-  std::optional<std::string> data_dir;
-  std::optional<int64_t> start_time;  // seconds since the epoch
-  std::optional<std::string> port, socket_dir, listen_addr;
-  std::optional<std::string> status;  // 10+: "starting", "ready", "stopping", "standby" (padding removed)
-  std::optional<uint64_t> shm_key;    // IPC key, line 7
-  std::optional<int64_t> shm_id;      // shmget's ID, line 7
-};
-
-// Never fails: missing or malformed lines stay empty.
-PostmasterPidFile ParsePostmasterPid(std::string_view text);
+// /proc/<pid>/cmdline with spaces for NULs, at most ~120 characters.
+std::string ProcessCommand(long pid);
 
 struct DirectoryUser {
   long pid = 0;
@@ -71,6 +57,7 @@ struct LiveCheck {
   bool postmaster_alive = false;          // the PID in postmaster.pid runs now (kill 0 or EPERM, not a zombie)
   bool postmaster_zombie = false;         // exited but not reaped: the server still counts it as alive
   bool server_would_see_pid = false;      // that PID exists and is the directory owner's: the server's kill() succeeds
+  bool writer_lock_held = false;          // postmaster.pid is pgrescue's lock and its flock is held
   std::optional<SharedMemoryState> shared_memory;
   std::vector<DirectoryUser> users;       // every process found, ours excluded, sorted by pid
   std::vector<std::string> limits;        // what could not be checked and why
@@ -80,6 +67,10 @@ struct LiveCheck {
   bool in_use() const;
   // An attached segment that is this directory's, or whose owner is unknown.
   bool segment_in_use() const;
+  // postmaster.pid is pgrescue's lock (line 9), held now or left stale by a
+  // run that stopped before it finished.
+  bool writer_lock() const { return pid_file && pid_file->writer_pid; }
+  bool stale_writer_lock() const { return writer_lock() && !writer_lock_held && !postmaster_alive; }
 
   // What uses the directory, one line each, for plans and refusals: the
   // running postmaster, an attached segment (as in_use() counts it), and

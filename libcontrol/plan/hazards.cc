@@ -25,6 +25,12 @@ void LivenessHazards(const DataDir& dir, std::vector<Hazard>* h) {
                        "these processes to end; nothing may be changed while they run, or what they still "
                        "write is lost",
                        list, server.empty() ? "" : " PostgreSQL itself would refuse to start: \"" + server + "\"."));
+  } else if (live.stale_writer_lock()) {
+    Decide(h, "stale-pgrescue-lock",
+           fmt::format("postmaster.pid is the lock of pgrescue PID {} ({}), which stopped before it finished: the "
+                       "data directory may be part-way through its changes. Run `pgrescue-reset --undo -D {}` "
+                       "first: it puts back what that run changed and removes the lock",
+                       *live.pid_file->writer_pid, live.pid_file->writer_command, ShellQuote(dir.root)));
   } else if (dir.postmaster_pid) {
     const std::string first_line = live.pid_file ? live.pid_file->text_first_line : "";
     Inform(h, "stale-postmaster-pid",

@@ -79,7 +79,7 @@ void RankPlanRemedies(const PlanEvidence& e, const std::optional<std::string>& x
   RemedyFacts f;
   f.data_dir = dir.root;
   if (dir.live.in_use()) f.users = dir.live.Describe();
-  f.stale_pid_file = dir.postmaster_pid && !dir.live.in_use();
+  f.stale_pid_file = dir.postmaster_pid && !dir.live.in_use() && !dir.live.writer_lock();
   f.crash_recovery_works = e.crash_recovery_works;
   f.shut_down_cleanly = e.control && e.Pc(Field::kState) == static_cast<uint64_t>(DbState::kShutdowned);
   if (e.control) f.control_checkpoint = Lsn{e.Pc(Field::kCheckPoint)};

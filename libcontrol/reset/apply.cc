@@ -8,6 +8,7 @@
 #include "libcontrol/control/control_json.h"
 #include "libcontrol/control/control_text.h"
 #include "libcontrol/reset/rescue.h"
+#include "libcontrol/reset/writer_lock.h"
 #include "libcontrol/wal/wal_record.h"
 
 namespace pgrescue {
@@ -152,7 +153,9 @@ Result<ResetWrites> WritesForControl(const ControlFile& control, const std::stri
   return w;
 }
 
-Applied ApplyWrites(const std::string& data_dir, const std::string& rescue_dir, const ResetWrites& writes) {
+namespace {
+
+Applied ApplyLocked(const std::string& data_dir, const std::string& rescue_dir, const ResetWrites& writes) {
   Applied applied;
   auto owner = DataFileOwner(data_dir);
   if (!owner) return applied.status = owner.error(), applied;
@@ -173,6 +176,24 @@ Applied ApplyWrites(const std::string& data_dir, const std::string& rescue_dir, 
   applied.kept = folder->kept().size();
   for (const auto& f : writes.write) {
     if (auto r = folder->WriteNew(f.path, f.bytes, f.zero_tail, *owner); !r) return applied.status = r, applied;
+  }
+  return applied;
+}
+
+}  // namespace
+
+Applied ApplyWrites(const std::string& data_dir, const std::string& rescue_dir, const ResetWrites& writes) {
+  auto lock = WriterLock::Take(data_dir, rescue_dir, false);
+  if (!lock) {
+    Applied refused;
+    refused.status = lock.error();
+    return refused;
+  }
+  Applied applied = ApplyLocked(data_dir, rescue_dir, writes);
+  if (applied.needs_undo()) {
+    lock->KeepForUndo();
+  } else if (auto r = lock->Release(); !r) {
+    applied.warnings.push_back(r.error().ToString());
   }
   return applied;
 }

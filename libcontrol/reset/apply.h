@@ -77,15 +77,18 @@ struct Applied {
   size_t kept = 0;         // files moved
   size_t wal_copies = 0;   // WAL segments copied (archive_status entries not counted)
   uint64_t copied_bytes = 0, reflinked_bytes = 0;
+  std::vector<std::string> warnings;  // done, but something to tell (the lock not removed)
   // Stopped after the first file was kept or written: the data directory is
   // part-way, and `pgrescue-reset --undo rescue_dir` puts it back.
   bool needs_undo() const { return !status.ok() && started; }
 };
 
-// Creates the rescue folder `rescue_dir` and carries out `writes` there and
-// in `data_dir`. New files get the owner of the data directory's files, mode
-// 0600 (0640 where the cluster allows group read). Stops at the first error;
-// everything done so far is in the folder's manifest.
+// Takes the data directory's lock (writer_lock.h), creates the rescue
+// folder `rescue_dir` and carries out `writes` there and in `data_dir`. New
+// files get the owner of the data directory's files, mode 0600 (0640 where
+// the cluster allows group read). Stops at the first error;
+// everything done so far is in the folder's manifest, and when that is
+// anything the lock stays for --undo to take over.
 Applied ApplyWrites(const std::string& data_dir, const std::string& rescue_dir, const ResetWrites& writes);
 
 }  // namespace pgrescue

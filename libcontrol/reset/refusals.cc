@@ -17,14 +17,24 @@ constexpr const char* kLeftoverLabelHint =
 }  // namespace
 
 SafetyCheck CheckNotInUse(const DataDir& dir) {
+  if (dir.live.stale_writer_lock()) {
+    const auto& f = *dir.live.pid_file;
+    return Refused(fmt::format("postmaster.pid is the lock of pgrescue PID {} ({}), which stopped before it "
+                               "finished: the directory may be part-way through its changes",
+                               *f.writer_pid, f.writer_command),
+                   fmt::format("run `pgrescue-reset --undo -D {}` to put back what it changed (it finds that run's "
+                               "rescue folder from the lock) and remove the lock",
+                               ShellQuote(dir.root)));
+  }
   if (dir.live.in_use()) {
     std::string who;
     for (const auto& line : dir.live.Describe()) who += (who.empty() ? "" : "; ") + line;
     const std::string server = dir.live.PostgresWouldSay();
     return Refused("the data directory is still in use: " + who +
                        (server.empty() ? "" : "; PostgreSQL itself would refuse to start: \"" + server + "\""),
-                   "stop the server (pg_ctl stop) or wait for these processes to end, then try again; nothing may "
-                   "be changed while they can still write");
+                   dir.live.writer_lock() ? "wait for that pgrescue run to end, then try again"
+                                          : "stop the server (pg_ctl stop) or wait for these processes to end, then "
+                                            "try again; nothing may be changed while they can still write");
   }
   if (dir.postmaster_pid) {
     return Refused("lock file \"postmaster.pid\" exists, but the process it names is not running",

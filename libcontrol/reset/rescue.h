@@ -152,8 +152,16 @@ struct UndoReport {
 // the way that the reset did not create) is left entirely as it is and named
 // in not_restored, and everything else is still done. Idempotent: run again
 // after a crash or after fixing what it named, it finishes the job. Only a
-// complete undo renames manifest.json to manifest.undone.json.
+// complete undo renames manifest.json to manifest.undone.json. It holds the
+// data directory's lock meanwhile, taking over the one a stopped reset left;
+// a partial undo leaves it for the next --undo.
 // An Error means nothing was changed (no manifest, a server running).
 Result<UndoReport> UndoRescue(const std::string& rescue_dir);
+
+// Removes the lock a pgrescue run left when it stopped before its rescue
+// folder had a manifest (so before it changed anything): a line saying
+// whose it was, or "" when there was none. An Error when postmaster.pid is
+// a server's or a live writer's.
+Result<std::string> ClearStaleWriterLock(const std::string& data_dir);
 
 }  // namespace pgrescue

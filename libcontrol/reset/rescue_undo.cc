@@ -14,8 +14,10 @@
 
 #include <fmt/format.h>
 
+#include "libcontrol/base/shell_words.h"
 #include "libcontrol/reset/rescue.h"
 #include "libcontrol/reset/rescue_io.h"
+#include "libcontrol/reset/writer_lock.h"
 
 namespace pgrescue {
 namespace {
@@ -74,6 +76,12 @@ bool IsTheResetsFile(const std::string& path, const Current& c, const RescuedFil
     return true;
   }
   return SameBytes(path, c, created);
+}
+
+// One directory by two names (relative, through links).
+bool SameDir(const std::string& a, const std::string& b) {
+  struct stat sa {}, sb {};
+  return stat(a.c_str(), &sa) == 0 && stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 bool SafeRelative(const std::string& relative) {
@@ -215,11 +223,15 @@ Result<UndoReport> UndoRescue(const std::string& rescue_dir) {
   if (m.data_dir.empty() || stat(m.data_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return MakeError(ErrorCode::kNotFound, "the data directory the manifest names is not there", m.data_dir);
   }
-  if (lstat((m.data_dir + "/postmaster.pid").c_str(), &st) == 0) {
+  // The killed run's own lock is taken over; a server's stops us.
+  auto lock = WriterLock::Take(m.data_dir, rescue_dir, true);
+  if (!lock) return lock.error();
+  if (const auto& theirs = lock->taken_over_rescue_dir(); !theirs.empty() && !SameDir(theirs, rescue_dir)) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     "postmaster.pid exists: stop the server (or, after a crash, check no server uses the "
-                     "directory and remove it) before undoing; nothing was changed",
-                     m.data_dir);
+                     fmt::format("postmaster.pid is the lock of a run that stopped part-way while keeping files in "
+                                 "{}, not in this folder: undo that one first (pgrescue-reset --undo {} -D {})",
+                                 theirs, ShellQuote(theirs), ShellQuote(m.data_dir)),
+                     rescue_dir);
   }
   // One entry per path, in manifest order; kept and copied files are the
   // originals, created ones what the reset wrote.
@@ -253,6 +265,7 @@ Result<UndoReport> UndoRescue(const std::string& rescue_dir) {
   for (auto& w : work) Check(m.data_dir, m.temps, w);
 
   UndoReport report;
+  if (!lock->taken_over().empty()) report.done.push_back(lock->taken_over());
   // Temporary names were free when announced, so whatever has one is ours.
   for (const auto& relative : m.temps) {
     const std::string path = m.data_dir + "/" + relative;
@@ -284,7 +297,15 @@ Result<UndoReport> UndoRescue(const std::string& rescue_dir) {
     }
   }
   if (unchanged > 0) report.done.push_back(fmt::format("{} copied file(s) unchanged since the reset", unchanged));
-  if (!report.complete()) return report;
+  // The lock goes before the manifest: a lock left behind keeps the
+  // manifest, and with it the --undo that removes the lock.
+  if (auto r = report.complete() ? lock->Release() : Status::Ok(); !r) {
+    report.not_restored.push_back("postmaster.pid: " + r.error().ToString());
+  }
+  if (!report.complete()) {
+    lock->KeepForUndo();
+    return report;
+  }
   const std::string from = rescue_dir + "/manifest.json";
   if (rename(from.c_str(), (rescue_dir + "/manifest.undone.json").c_str()) != 0) {
     report.not_restored.push_back(rescue_io::IoError("could not rename to manifest.undone.json", from).ToString());
@@ -292,6 +313,20 @@ Result<UndoReport> UndoRescue(const std::string& rescue_dir) {
     report.not_restored.push_back(r.error().ToString());
   }
   return report;
+}
+
+Result<std::string> ClearStaleWriterLock(const std::string& data_dir) {
+  // Taking the lock also removes the temporary file of one never put in place.
+  struct stat st {};
+  if (lstat((data_dir + "/postmaster.pid").c_str(), &st) != 0 &&
+      lstat((data_dir + "/postmaster.pid.pgrescue-tmp").c_str(), &st) != 0) {
+    return std::string();
+  }
+  auto lock = WriterLock::Take(data_dir, "", true);
+  if (!lock) return lock.error();
+  std::string said = lock->taken_over();
+  if (auto r = lock->Release(); !r) return r.error();
+  return said.empty() ? said : said + "; it had changed nothing yet, and the lock is removed";
 }
 
 }  // namespace pgrescue

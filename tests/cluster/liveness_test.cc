@@ -51,6 +51,25 @@ TEST(LivenessParse, Version10FileHasStatus) {
   EXPECT_EQ(ParsePostmasterPid("1\n\n\n\n\n\n18446744072414584320     98305\n").shm_key, 18446744072414584320u);
 }
 
+// pgrescue's own lock: the server's eight lines, then its writer and folder.
+TEST(LivenessParse, WriterLockRoundTrip) {
+  const auto text = FormatWriterLock(77, "/srv/data", 1700000000, 76, "pgrescue-reset --auto\n-D /srv/data",
+                                     "/srv/data.pgrescue/x");
+  const auto f = ParsePostmasterPid(text);
+  EXPECT_EQ(f.pid, 77);
+  EXPECT_EQ(f.data_dir, "/srv/data");
+  EXPECT_EQ(f.start_time, 1700000000);
+  EXPECT_FALSE(f.shm_key);
+  EXPECT_EQ(f.status, "pgrescue");
+  EXPECT_EQ(f.writer_pid, 76);
+  EXPECT_EQ(f.writer_command, "pgrescue-reset --auto -D /srv/data");
+  EXPECT_EQ(f.writer_rescue_dir, "/srv/data.pgrescue/x");
+  // A server's file has no ninth line; a ninth line that is not ours is not a writer.
+  EXPECT_FALSE(ParsePostmasterPid("1\n\n\n\n\n\n\nready   \n").writer_pid);
+  EXPECT_FALSE(ParsePostmasterPid("1\n\n\n\n\n\n\n\nsomething 5 x\n").writer_pid);
+  EXPECT_FALSE(ParsePostmasterPid("1\n\n\n\n\n\n\n\npgrescue-lock x\n").writer_pid);
+}
+
 TEST(LivenessParse, StandaloneBackendWritesItsPidNegated) {
   // A standalone backend never listens, so line 6 is written empty at once.
   const auto f = ParsePostmasterPid("-4242\n/data\n1700000000\n5432\n\n\n");
