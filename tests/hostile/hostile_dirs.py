@@ -10,7 +10,8 @@ bytes, a flipped byte; a directory replaced by a file; names with newlines;
 garbage PG_VERSION and configuration files; stray labels and signal files.
 
 Run on each: pgrescue-inspect, pgrescue-plan, pgrescue-check and
-pgrescue-reset -n, each under a time limit. Every run must
+pgrescue-reset -n, each under a time limit, and where the dry run refuses,
+pgrescue-reset itself, which must refuse too (exit 1 or 2). Every run must
   - end by itself within the limit (no hang), without a signal or a
     sanitizer report, with exit 0, 1 or 2;
   - when its exit differs from the same tool's on the unharmed base, name
@@ -99,6 +100,12 @@ def mutations():
                   b"START TIME: 2026-01-01 00:00:00 UTC\nLABEL: x\nSTART TIMELINE: 1\n",
                   b"START WAL LOCATION: FFFFFFFF/FFFFFFFF (file FFFFFFFFFFFFFFFFFFFFFFFF)\n"):
         add(f"backup_label: {label[:30]!r}", "backup_label", lambda r, t=label: write(os.path.join(r, "backup_label"), t))
+    # pgrescue's own lock, left by a killed run (no process holds it), or with a bad writer line.
+    for lock in (b"999999\n/x\n1\n\n\n\n\npgrescue\npgrescue-lock 999998 pgrescue-reset -D /x\npgrescue-rescue-dir /x.r\n",
+                 b"999999\n/x\n1\n\n\n\n\npgrescue\npgrescue-lock 999998 x\npgrescue-rescue-dir ../../etc\n",
+                 b"999999\n\n\n\n\n\n\n\npgrescue-lock -5 \xff\n"):
+        add(f"postmaster.pid: {lock[-40:]!r}", "postmaster.pid",
+            lambda r, t=lock: write(os.path.join(r, "postmaster.pid"), t))
     add("base/1/1259: random pages", "base/1/1259", lambda r: write_made(r, "base/1/1259", random.Random(1).randbytes(8192 * 3)))
     add("base/1/1259: 8 GB sparse", "base/1/1259", lambda r: (write_made(r, "base/1/1259", b""),
                                                               os.truncate(os.path.join(r, "base/1/1259"), 8 << 30)))
@@ -207,6 +214,15 @@ def trial(job):
                 failures.append(f"{where}: exit {code} (unharmed: {base_exits[tool]}) without naming "
                                 f"{os.path.basename(entry)}:\n{said[-800:]}")
             outcomes.append((tool, code))
+        # Where the dry run refuses, the write must refuse too, writing nothing.
+        if dict(outcomes).get("reset -n") in (1, 2):
+            code, said = run([tools["reset"], "-D", data], seconds)
+            where = f"[{os.path.basename(base)}] {name}: reset (refused write)"
+            if code not in (1, 2):
+                failures.append(f"{where}: exit {code}, not a refusal\n{said[-1500:]}")
+            elif any(a in said for a in ASAN_REPORT):
+                failures.append(f"{where}: sanitizer report\n{said[-1500:]}")
+            outcomes.append(("reset (refused write)", code))
         after = tree(data)
         if after != before:
             changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
