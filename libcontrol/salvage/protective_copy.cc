@@ -37,12 +37,17 @@ uint64_t TreeBytes(const fs::path& root) {
 std::vector<std::pair<std::string, fs::path>> LinkedDirs(const fs::path& data_dir) {
   std::vector<std::pair<std::string, fs::path>> out;
   std::error_code ec;
+  // A dangling link is left out: CheckCopyable refuses it as one.
   for (const char* wal : {"pg_wal", "pg_xlog"}) {
-    if (fs::is_symlink(data_dir / wal, ec)) out.emplace_back(wal, fs::canonical(data_dir / wal, ec));
+    if (!fs::is_symlink(data_dir / wal, ec)) continue;
+    auto target = fs::canonical(data_dir / wal, ec);
+    if (!ec) out.emplace_back(wal, target);
   }
   for (const auto& e : fs::directory_iterator(data_dir / "pg_tblspc", ec)) {
-    if (fs::is_symlink(e.path(), ec)) out.emplace_back("pg_tblspc/" + e.path().filename().string(),
-                                                      fs::canonical(e.path(), ec));
+    std::error_code bad;
+    if (!fs::is_symlink(e.path(), bad)) continue;
+    auto target = fs::canonical(e.path(), bad);
+    if (!bad) out.emplace_back("pg_tblspc/" + e.path().filename().string(), target);
   }
   return out;
 }
@@ -94,11 +99,17 @@ Status CheckCopyable(const std::string& data_dir, bool in_place, const std::vect
   for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
        it.increment(ec)) {
     if (!it->is_symlink(ec)) continue;
-    const std::string rel = fs::relative(it->path(), root, ec).string();
+    // Not fs::relative: it resolves the link itself, and pg_wal's would then
+    // name its target, which no entry of LinkedDirs matches.
+    const std::string rel = it->path().lexically_relative(root).string();
     const bool handled = std::any_of(linked.begin(), linked.end(), [&](const auto& l) { return l.first == rel; });
     // A configuration file kept elsewhere is only read.
     const bool config = rel.find('/') == std::string::npos && rel.ends_with(".conf") && fs::is_regular_file(it->path(), ec);
     if (!handled && !config) {
+      if (!fs::exists(it->path(), ec)) {
+        return MakeError(ErrorCode::kInvalidArgument, "is a symbolic link to nothing (" +
+                         fs::read_symlink(it->path(), ec).string() + "); put back what it named", it->path().string());
+      }
       return MakeError(ErrorCode::kInvalidArgument,
                        "is a symbolic link; a copy would let the server write through it into the original. "
                        "Copy the cluster yourself with the link resolved, or use --in-place",
