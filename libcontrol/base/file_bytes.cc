@@ -37,10 +37,15 @@ ssize_t ReadUpTo(int fd, uint8_t* out, size_t want) {
 }  // namespace
 
 int OpenRegularFile(const std::string& path) {
-  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+  // Look before opening: opening a device can itself act (a tape rewinds).
+  struct stat st {};
+  if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+    return -1;
+  }
+  // O_NONBLOCK: a FIFO swapped in since would otherwise wait for a writer.
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) return -1;
-  struct stat st {};
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     const int why = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
     close(fd);

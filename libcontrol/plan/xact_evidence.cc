@@ -97,7 +97,8 @@ std::set<uint32_t> ReadTwoPhase(const DataDir& dir, const ControlLayout& layout,
     const auto xid = static_cast<uint32_t>(std::stoull(name.substr(name.size() - 8), nullptr, 16));
     std::vector<uint8_t> bytes;
     std::optional<std::vector<uint32_t>> xids;
-    if (AppendFileBytes(path + "/" + name, &bytes)) xids = TwoPhaseStateXids(layout, bytes, xid);
+    // A state file holds a record of at most 1 GB (MaxAllocSize), as the server reads it.
+    if (AppendFileBytes(path + "/" + name, &bytes, uint64_t{1} << 30)) xids = TwoPhaseStateXids(layout, bytes, xid);
     if (!xids) {
       wal->prepared_subxacts_unknown = true;
       e->warnings.push_back(fmt::format("pg_twophase/{}: not a readable two-phase state file; its "

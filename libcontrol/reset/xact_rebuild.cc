@@ -212,7 +212,8 @@ Result<ResetWrites> WritesForXactRebuild(const DataDir& dir, const ControlFile& 
     const std::string rel = XactDir(control) + "/" + s.name;
     std::vector<uint8_t> bytes;
     if (s.pages_kept > 0) {
-      if (!AppendFileBytes(dir.root + "/" + rel, &bytes) || bytes.size() < s.pages_kept * r.block_size) {
+      if (!AppendFileBytes(dir.root + "/" + rel, &bytes, s.pages_kept * r.block_size) ||
+          bytes.size() < s.pages_kept * r.block_size) {
         return MakeError(ErrorCode::kIo, "cannot read its surviving pages", dir.root + "/" + rel);
       }
       bytes.resize(s.pages_kept * r.block_size);

@@ -17,7 +17,8 @@ std::optional<XactStatus> XactStatusReader::Status(uint32_t xid) {
   auto it = segments_.find(segment);
   if (it == segments_.end()) {
     std::vector<uint8_t> bytes;
-    (void)AppendFileBytes(dir_ + "/" + slru_.FileName(segment), &bytes);  // absent: no answers from it
+    // Absent: no answers from it. Longer than a segment: the rest is no page of it.
+    (void)AppendFileBytes(dir_ + "/" + slru_.FileName(segment), &bytes, slru_.pages_per_segment() * block_size_);
     it = segments_.emplace(segment, std::move(bytes)).first;
   }
   const uint64_t index = xid - slru_.FirstIdOf(segment);
@@ -53,7 +54,7 @@ std::optional<int64_t> CommitTsReader::Timestamp(uint32_t xid) {
   auto it = segments_.find(segment);
   if (it == segments_.end()) {
     std::vector<uint8_t> bytes;
-    (void)AppendFileBytes(dir_ + "/" + slru_.FileName(segment), &bytes);
+    (void)AppendFileBytes(dir_ + "/" + slru_.FileName(segment), &bytes, slru_.pages_per_segment() * block_size_);
     it = segments_.emplace(segment, std::move(bytes)).first;
   }
   const uint64_t index = xid - slru_.FirstIdOf(segment);
