@@ -29,26 +29,7 @@ echo "== tests: ASan + UBSan, unit and tools"
 echo "== tests: hostile data directories, ASan + UBSan"
 (cd build-asan && ctest -L hostile --output-on-failure) || status=1
 echo "== fuzzing, ${fuzz_seconds}s per target, $(nproc) at a time"
-fuzz_one() {
-  local fuzzer=$1 seconds=$2 name corpus
-  name=$(basename "$fuzzer")
-  corpus=$(mktemp -d)
-  cp fuzz/corpus/"${name%_fuzzer}"/* "$corpus"/ 2>/dev/null || true
-  if ! "$fuzzer" -max_total_time="$seconds" -print_final_stats=0 "$corpus" >"build-fuzz/$name.log" 2>&1; then
-    { echo "FAIL $name:"; tail -40 "build-fuzz/$name.log"; } >"build-fuzz/$name.result"
-  else
-    runs=$(grep -o 'Done [0-9]* runs' "build-fuzz/$name.log" | grep -o '[0-9]*' || echo 0)
-    echo "$name: $runs runs in ${seconds}s ($(( runs / seconds ))/s), no crash" >"build-fuzz/$name.result"
-  fi
-  rm -rf "$corpus"
-}
-export -f fuzz_one
-rm -f build-fuzz/*.result
-printf '%s\n' build-fuzz/fuzz/*_fuzzer | xargs -P "$(nproc)" -I{} bash -c 'fuzz_one "$1" "$2"' _ {} "$fuzz_seconds"
-for result in build-fuzz/*.result; do
-  cat "$result"
-  if grep -q '^FAIL' "$result"; then status=1; fi
-done
+bash scripts/fuzz.sh --seconds "$fuzz_seconds" || status=1
 echo "== benchmarks (ratios, not pass/fail)"
 ./build/bench/plan_bench build/tools/pgrescue-plan fixtures || status=1
 python3 bench/wal_bench.py --inspect build/tools/pgrescue-inspect --user "$test_user" || status=1

@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <sstream>
 
 #include <fmt/format.h>
 
@@ -81,6 +80,12 @@ void KeepSorted(std::string_view arena, std::vector<NameKey>& keys, DirListing* 
   }
 }
 
+// One name as read; names longer than a key's 24 bytes go to the arena.
+void AddName(std::string_view name, bool is_dir, std::string* arena, std::vector<NameKey>* keys) {
+  keys->push_back(MakeKey(name, static_cast<uint32_t>(arena->size()), is_dir));
+  if (name.size() > 24) arena->append(name);
+}
+
 // readdir rather than std::filesystem: pg_wal can hold 100,000 files, and
 // building a path object and a stat per entry dominates the scan. Only
 // entries whose type readdir does not give are stat'ed.
@@ -107,8 +112,7 @@ DirListing List(const fs::path& dir) {
       struct stat st {};
       if (fstatat(fd, ent->d_name, &st, 0) == 0) is_dir = S_ISDIR(st.st_mode);
     }
-    keys.push_back(MakeKey(name, static_cast<uint32_t>(arena.size()), is_dir));
-    if (name.size() > 24) arena.append(name);
+    AddName(name, is_dir, &arena, &keys);
   }
   closedir(d);
   KeepSorted(arena, keys, &out);
@@ -199,6 +203,18 @@ void ScanRelations(const fs::path& root, DataDir* out) {
 
 }  // namespace
 
+DirListing ListingOfNames(const std::string& path, const std::vector<DirEntry>& entries) {
+  DirListing out;
+  out.path = path;
+  out.exists = true;
+  std::string arena;
+  std::vector<NameKey> keys;
+  keys.reserve(entries.size());
+  for (const DirEntry& e : entries) AddName(e.name, e.is_dir, &arena, &keys);
+  KeepSorted(arena, keys, &out);
+  return out;
+}
+
 bool SettingIsOn(const DataDir& dir, const std::string& name) {
   const auto it = dir.settings.find(name);
   if (it == dir.settings.end() || it->second.empty()) return false;
@@ -216,33 +232,46 @@ namespace {
 
 void ReadSettings(const fs::path& file, std::map<std::string, std::string>* settings) {
   // A configuration file is a few hundred lines; 16 MiB is not one.
-  std::istringstream in(ReadSmallText(file.string(), 16 << 20).value_or(""));
-  std::string line;
-  auto wanted = ControlRelevantSettings();
-  // Where the server logs, for the symptoms (server_log.h).
-  wanted.insert(wanted.end(), {"log_directory", "log_filename"});
-  wanted.push_back("standby_mode");  // recovery.conf, up to 11
-  while (std::getline(in, line)) {
-    const auto hash = line.find('#');
-    if (hash != std::string::npos) line.resize(hash);
+  ParseSettings(ReadSmallText(file.string(), 16 << 20).value_or(""), settings);
+}
+
+}  // namespace
+
+void ParseSettings(std::string_view text, std::map<std::string, std::string>* settings) {
+  // Where the server logs, for the symptoms (server_log.h), and
+  // recovery.conf's standby_mode (up to 11).
+  static const std::vector<std::string> wanted = [] {
+    auto names = ControlRelevantSettings();
+    names.insert(names.end(), {"log_directory", "log_filename", "standby_mode"});
+    return names;
+  }();
+  // Views, not copies: a 30 kB file is 800 lines, and copying each line and
+  // its pieces was most of the time.
+  auto trim = [](std::string_view s) {
+    const auto b = s.find_first_not_of(" \t");
+    const auto e = s.find_last_not_of(" \t\r");
+    s = b == std::string_view::npos ? std::string_view() : s.substr(b, e - b + 1);
+    if (s.size() >= 2 && s.front() == '\'' && s.back() == '\'') s = s.substr(1, s.size() - 2);
+    return s;
+  };
+  for (size_t at = 0; at < text.size();) {
+    const size_t end = std::min(text.find('\n', at), text.size());
+    std::string_view line = text.substr(at, end - at);
+    at = end + 1;
+    line = line.substr(0, line.find('#'));
     const auto eq = line.find('=');
-    std::string name = line.substr(0, eq == std::string::npos ? line.find_first_of(" \t") : eq);
-    std::string value = eq == std::string::npos ? line.substr(name.size()) : line.substr(eq + 1);
-    auto trim = [](std::string s) {
-      const auto b = s.find_first_not_of(" \t");
-      const auto e = s.find_last_not_of(" \t\r");
-      s = b == std::string::npos ? "" : s.substr(b, e - b + 1);
-      if (s.size() >= 2 && s.front() == '\'' && s.back() == '\'') s = s.substr(1, s.size() - 2);
-      return s;
-    };
-    name = trim(name);
+    const bool has_eq = eq != std::string_view::npos;
+    const std::string_view raw_name = line.substr(0, has_eq ? eq : line.find_first_of(" \t"));
+    const std::string_view value = trim(has_eq ? line.substr(eq + 1) : line.substr(raw_name.size()));
+    std::string name(trim(raw_name));
     std::transform(name.begin(), name.end(), name.begin(), ::tolower);
-    value = trim(value);
     if (std::find(wanted.begin(), wanted.end(), name) != wanted.end() && !value.empty()) {
-      (*settings)[name] = value;
+      (*settings)[name] = std::string(value);
     }
   }
 }
+
+namespace {
 
 // The directory name the version table gives for this purpose (pg_wal or
 // pg_xlog, ...) that exists in `root`; the newest version's when none does.

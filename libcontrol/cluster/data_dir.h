@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "libcontrol/base/dir_listing.h"
@@ -62,6 +63,14 @@ std::vector<const DirListing*> WalListings(const DataDir& dir);
 // Reads `root` and the given archive directories. Fails only when `root`
 // is not a readable directory.
 Result<DataDir> ScanDataDir(const std::string& root, const std::vector<std::string>& wal_archives);
+
+// The listing a directory of these entries reads as (in any order; no two
+// alike, none "." or ".."): what ScanDataDir's reads give, without the disk.
+DirListing ListingOfNames(const std::string& path, const std::vector<DirEntry>& entries);
+
+// Adds a configuration file's settings to `settings` (later lines win): the
+// names ScanDataDir keeps, lower-cased, with their values unquoted.
+void ParseSettings(std::string_view text, std::map<std::string, std::string>* settings);
 
 // A boolean setting as the server reads it (on, true, yes, 1 and their
 // unique prefixes, any case); false when absent.

@@ -67,12 +67,17 @@ const ControlLayout* ChooseLayout(std::span<const uint8_t> bytes,
   for (const auto* l : candidates) {
     if (l->CoversCatalogVersion(catversion)) return l;
   }
+  // Those whose CRC holds, else all; then the nearest catalog version. Two
+  // versions (9.4 and 9.5) can share a CRC's span: the first that holds is
+  // not more likely than the other.
+  std::vector<const ControlLayout*> crc_holds;
   for (const auto* l : candidates) {
-    if (bytes.size() >= l->struct_size() && StoredCrc(bytes, *l) == ComputedCrc(bytes, *l)) return l;
+    if (bytes.size() >= l->struct_size() && StoredCrc(bytes, *l) == ComputedCrc(bytes, *l)) crc_holds.push_back(l);
   }
-  const ControlLayout* best = candidates.front();
+  const auto& pool = crc_holds.empty() ? candidates : crc_holds;
+  const ControlLayout* best = pool.front();
   uint64_t best_distance = UINT64_MAX;
-  for (const auto* l : candidates) {
+  for (const auto* l : pool) {
     const uint64_t d = catversion < l->catversion_first() ? l->catversion_first() - catversion
                                                           : uint64_t{catversion} - l->catversion_last();
     if (d < best_distance) best_distance = d, best = l;

@@ -65,5 +65,17 @@ TEST(SlruRunTest, WrapsAroundTheLargestGap) {
   EXPECT_FALSE(FindSlruRun({}, 16));
 }
 
+// 19's members never wrap: the run is smallest to largest, whatever the gaps
+// (it once started after the first gap and listed holes without end).
+TEST(SlruRunTest, NumberingThatNeverWraps) {
+  auto run = FindSlruRun({3, 0, 1}, std::nullopt);
+  ASSERT_TRUE(run);
+  EXPECT_EQ(run->first, 0u);
+  EXPECT_EQ(run->last, 3u);
+  EXPECT_FALSE(run->wraps);
+  EXPECT_EQ(run->length, 4u);
+  EXPECT_EQ(run->holes, (std::vector<uint64_t>{2}));
+}
+
 }  // namespace
 }  // namespace pgrescue
