@@ -130,7 +130,11 @@ CLI::Option* AddOptions(CLI::App& app, Options& opt) {
 int NothingToUndo(const std::string& data_dir, const pg::Error& why) {
   if (why.code != pg::ErrorCode::kNotFound) return Fail(why.ToString());
   auto cleared = pg::ClearStaleWriterLock(data_dir);
-  if (!cleared || cleared->empty()) return Fail(why.ToString());
+  if (!cleared) {
+    std::cerr << kProgname << ": " << why.ToString() << "\n";
+    return Fail(cleared.error().ToString());
+  }
+  if (cleared->empty()) return Fail(why.ToString());
   std::cerr << kProgname << ": " << why.ToString() << "\n" << kProgname << ": " << *cleared << "\n";
   return kExitDone;
 }

@@ -69,6 +69,24 @@ std::optional<std::string> RealPath(const std::string& path) {
   return s;
 }
 
+// This process has `path` open: its own lock, not another run's with a reused PID.
+bool OpenHereAlready(const std::string& path) {
+  struct stat target {};
+  if (stat(path.c_str(), &target) != 0) return false;
+  DIR* fds = opendir("/proc/self/fd");
+  if (fds == nullptr) return false;
+  bool found = false;
+  while (const dirent* e = readdir(fds)) {
+    struct stat st {};
+    if (e->d_name[0] != '.' && stat(fmt::format("/proc/self/fd/{}", e->d_name).c_str(), &st) == 0 &&
+        st.st_dev == target.st_dev && st.st_ino == target.st_ino) {
+      found = true;
+    }
+  }
+  closedir(fds);
+  return found;
+}
+
 bool Inside(const std::string& path, const std::string& root) {
   return path.starts_with(root) && (path.size() == root.size() || path[root.size()] == '/' || root == "/");
 }
@@ -239,7 +257,7 @@ bool LiveCheck::in_use() const {
 std::vector<std::string> LiveCheck::Describe() const {
   std::vector<std::string> out;
   const long postmaster = postmaster_alive && pid_file && pid_file->pid ? *pid_file->pid : 0;
-  if (writer_lock() && (postmaster_alive || writer_lock_held)) {
+  if (writer_lock() && writer_lock_held) {
     out.push_back(fmt::format("pgrescue is writing to the directory: PID {} ({}) holds postmaster.pid, which names "
                               "its lock keeper, PID {}",
                               *pid_file->writer_pid, pid_file->writer_command, pid_file->pid.value_or(0)));
@@ -283,9 +301,10 @@ static LiveCheck CheckOnce(const std::string& data_dir) try {
   } else if (errno != ENOENT) {
     c.limits.push_back(fmt::format("postmaster.pid: {}", strerror(errno)));
   }
-  // Our own lock is not a user; another pgrescue's is held while its flock is.
+  // Our own lock is not a user; another pgrescue's is held while its flock
+  // is, and a stale one's PIDs name nobody (the kernel may have reused them).
   long own_keeper = 0;
-  if (c.pid_file && c.pid_file->writer_pid == static_cast<long>(getpid())) {
+  if (c.pid_file && c.pid_file->writer_pid && OpenHereAlready(*root + "/postmaster.pid")) {
     own_keeper = c.pid_file->pid.value_or(0);
     c.pid_file.reset();
     c.pid_file_text.clear();
@@ -294,7 +313,8 @@ static LiveCheck CheckOnce(const std::string& data_dir) try {
     c.writer_lock_held = fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
     if (fd >= 0) close(fd);
   }
-  const long named = c.pid_file ? c.pid_file->pid.value_or(0) : 0;
+  const bool stale_lock = c.stale_writer_lock();
+  const long named = c.pid_file && !stale_lock ? c.pid_file->pid.value_or(0) : 0;
   if (named > 0 && (kill(static_cast<pid_t>(named), 0) == 0 || errno == EPERM)) {
     std::string stat_line;
     ReadSmall(fmt::format("/proc/{}/stat", named), 512, &stat_line);

@@ -70,7 +70,8 @@ struct LiveCheck {
   // postmaster.pid is pgrescue's lock (line 9), held now or left stale by a
   // run that stopped before it finished.
   bool writer_lock() const { return pid_file && pid_file->writer_pid; }
-  bool stale_writer_lock() const { return writer_lock() && !writer_lock_held && !postmaster_alive; }
+  // By flock alone: the PIDs in it may have been reused since.
+  bool stale_writer_lock() const { return writer_lock() && !writer_lock_held; }
 
   // What uses the directory, one line each, for plans and refusals: the
   // running postmaster, an attached segment (as in_use() counts it), and

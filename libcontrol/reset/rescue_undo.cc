@@ -84,6 +84,14 @@ bool SameDir(const std::string& a, const std::string& b) {
   return stat(a.c_str(), &sa) == 0 && stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+Error StaleElsewhere(const std::string& theirs, const std::string& data_dir, const std::string& rescue_dir) {
+  return MakeError(ErrorCode::kInvalidArgument,
+                   fmt::format("postmaster.pid is the lock of a run that stopped part-way while keeping files in {}, "
+                               "not in this folder: undo that one first (pgrescue-reset --undo {} -D {})",
+                               theirs, ShellQuote(theirs), ShellQuote(data_dir)),
+                   rescue_dir);
+}
+
 bool SafeRelative(const std::string& relative) {
   if (relative.empty() || relative.front() == '/') return false;
   size_t start = 0;
@@ -223,16 +231,13 @@ Result<UndoReport> UndoRescue(const std::string& rescue_dir) {
   if (m.data_dir.empty() || stat(m.data_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return MakeError(ErrorCode::kNotFound, "the data directory the manifest names is not there", m.data_dir);
   }
+  // A stopped run's lock names its folder: only that one may take the lock over.
+  if (const auto theirs = StaleLockRescueDir(m.data_dir); !theirs.empty() && !SameDir(theirs, rescue_dir)) {
+    return StaleElsewhere(theirs, m.data_dir, rescue_dir);
+  }
   // The killed run's own lock is taken over; a server's stops us.
   auto lock = WriterLock::Take(m.data_dir, rescue_dir, true);
   if (!lock) return lock.error();
-  if (const auto& theirs = lock->taken_over_rescue_dir(); !theirs.empty() && !SameDir(theirs, rescue_dir)) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     fmt::format("postmaster.pid is the lock of a run that stopped part-way while keeping files in "
-                                 "{}, not in this folder: undo that one first (pgrescue-reset --undo {} -D {})",
-                                 theirs, ShellQuote(theirs), ShellQuote(m.data_dir)),
-                     rescue_dir);
-  }
   // One entry per path, in manifest order; kept and copied files are the
   // originals, created ones what the reset wrote.
   std::vector<PathWork> work;
@@ -321,6 +326,11 @@ Result<std::string> ClearStaleWriterLock(const std::string& data_dir) {
   if (lstat((data_dir + "/postmaster.pid").c_str(), &st) != 0 &&
       lstat((data_dir + "/postmaster.pid.pgrescue-tmp").c_str(), &st) != 0) {
     return std::string();
+  }
+  // Only a run that never wrote its manifest changed nothing.
+  const std::string theirs = StaleLockRescueDir(data_dir);
+  if (!theirs.empty() && lstat((theirs + "/manifest.json").c_str(), &st) == 0) {
+    return StaleElsewhere(theirs, data_dir, "");
   }
   auto lock = WriterLock::Take(data_dir, "", true);
   if (!lock) return lock.error();

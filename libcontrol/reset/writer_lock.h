@@ -24,6 +24,7 @@
 #include <string>
 
 #include "libcontrol/base/result.h"
+#include "libcontrol/reset/rescue.h"
 
 namespace pgrescue {
 
@@ -54,7 +55,11 @@ class WriterLock {
   Status Release();
 
   // The run stopped part-way: the file stays, so that no other pgrescue
-  // writer but --undo goes on. The keeper ends, which makes it stale.
+  // writer but --undo goes on. The keeper ends, which makes it stale, and
+  // line 1 of a lock this run made becomes 0 (with the --undo command after
+  // it), which the server refuses as bogus data rather than take for stale.
+  // A run killed outright leaves the keeper's dead PID: the server then
+  // removes the lock and starts, as it would after any crash.
   void KeepForUndo();
 
  private:
@@ -67,6 +72,8 @@ class WriterLock {
   pid_t keeper_ = -1;
   std::string taken_over_, taken_over_rescue_dir_;
   std::string leftover_tmp_;  // the temporary name, when removing it failed
+  std::string stopped_line_;  // line 1 when the run stops part-way
+  FileOwner owner_;
 };
 
 // The rescue folder named by `data_dir`'s stale pgrescue lock, if there is

@@ -44,6 +44,7 @@ ERRORS = {"ENOSPC": "No space left on device", "EIO": "Input/output error", "ERO
 class FaultHarness(Harness):
     def fault_trial(self, name, k, argument, error):
         self.fresh()
+        pre = tree(self.data)  # for undo: the reset's result, which an undo that changed nothing leaves
         trace = os.path.join(os.path.dirname(self.data), "fault.txt")
         only_path = ["-P", argument] if name in ("open", "openat") else []
         p = run([self.args.strace, "-f", "-qq", "-s", "4096", "-o", trace, "-e", f"trace={name}"] + only_path +
@@ -65,6 +66,8 @@ class FaultHarness(Harness):
             raise Failure(f"exited 4 without the --undo command:\n{said}")
         if p.returncode == 2 and not undoing and (self.manifests() or differences(self.before, tree(self.data))):
             raise Failure(f"exited 2 (nothing written), but the data directory changed:\n{said}")
+        if p.returncode == 2 and undoing and differences(pre, tree(self.data)):
+            raise Failure(f"--undo exited 2 (nothing done), but the data directory changed:\n{said}")
         had = bool(self.manifests())
         if had:
             undo = run(self.argv(["--undo"]))

@@ -36,7 +36,10 @@ class WriterLockTest : public ::testing::Test {
       ASSERT_EQ(chown((dir_ / "PG_VERSION").c_str(), kOwner, kOwner), 0);
     }
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override {
+    fs::remove_all(dir_);
+    fs::remove_all(dir_.string() + ".pgrescue");
+  }
 
   void Write(const std::string& name, const std::string& text) { std::ofstream(dir_ / name) << text; }
   std::string Read(const std::string& name) {
@@ -51,6 +54,8 @@ class WriterLockTest : public ::testing::Test {
   int SeenFromAnotherProcess() {
     const pid_t child = fork();
     if (child == 0) {
+      // Another process: none of our descriptors, the lock's among them.
+      for (int fd = 3; fd < 1024; ++fd) close(fd);
       const LiveCheck c = CheckDirectoryUse(data());
       _exit(c.in_use() && c.writer_lock_held ? 1 : c.stale_writer_lock() ? 2 : 0);
     }
@@ -83,7 +88,8 @@ TEST_F(WriterLockTest, HeldLockNamesTheWriterAndItsKeeper) {
   // The keeper does not end on the signal `pg_ctl stop` sends.
   kill(static_cast<pid_t>(*f.pid), SIGTERM);
   usleep(100000);
-  EXPECT_EQ(kill(static_cast<pid_t>(*f.pid), 0), 0);
+  int status = 0;
+  EXPECT_EQ(waitpid(static_cast<pid_t>(*f.pid), &status, WNOHANG), 0) << "the keeper ended on SIGTERM";
 
   EXPECT_EQ(SeenFromAnotherProcess(), 1);
   auto second = WriterLock::Take(data(), rescue(), true);
@@ -117,6 +123,13 @@ TEST_F(WriterLockTest, StaleLockRefusedButTakenOverByUndo) {
     EXPECT_EQ(undo->taken_over_rescue_dir(), fs::weakly_canonical(rescue()).string());
   }  // not released: a taken-over lock stays stale
   EXPECT_EQ(SeenFromAnotherProcess(), 2);
+  // Its folder has a manifest: the run changed files, so only its --undo may go on.
+  fs::create_directories(rescue());
+  std::ofstream(rescue() + "/manifest.json") << "{}";
+  auto refused_clear = ClearStaleWriterLock(data());
+  ASSERT_FALSE(refused_clear);
+  EXPECT_NE(refused_clear.error().message.find("undo that one first"), std::string::npos);
+  fs::remove_all(dir_.string() + ".pgrescue");
   auto cleared = ClearStaleWriterLock(data());
   ASSERT_TRUE(cleared);
   EXPECT_NE(cleared->find("the lock is removed"), std::string::npos);

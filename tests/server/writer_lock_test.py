@@ -17,6 +17,11 @@ A second reset is killed (-9) while it holds the lock. The keeper dies with
 it; the lock stays, stale. A new reset refuses (exit 1) and points at --undo;
 `--undo` puts everything back and removes the lock; the server starts and
 has its 1,000 rows.
+
+A third reset fails part-way (EIO injected at its third rename, keeping
+pg_control): exit 4, the lock's first line becomes 0, and `pg_ctl start`
+stops with "bogus data in lock file", quoting the --undo command; `--undo`
+puts every byte back and the server starts with its 1,000 rows.
 """
 import os
 import signal
@@ -78,8 +83,11 @@ def main():
         raise Failure(f"pg_ctl start during the reset: exit {start.returncode}, log:\n{log}")
     print(f"pg_ctl start refused: {[l for l in log.splitlines() if 'FATAL' in l or 'HINT' in l]}")
     stop = c.as_user(f"{a.bin_dir}/pg_ctl", "-D", c.data, "-w", "-t", "3", "stop", check=False)
-    if stop.returncode == 0 or not os.path.exists(f"/proc/{keeper}") or lock_lines(c.data) is None:
-        raise Failure(f"pg_ctl stop ended the lock: exit {stop.returncode} {stop.stdout}{stop.stderr}")
+    with open(f"/proc/{keeper}/stat") as f:
+        state = f.read().rsplit(") ", 1)[1][0]
+    if stop.returncode == 0 or state == "Z" or lock_lines(c.data) is None:
+        raise Failure(f"pg_ctl stop ended the lock (keeper state {state}): exit {stop.returncode} "
+                      f"{stop.stdout}{stop.stderr}")
     second = subprocess.run([a.reset, "--auto", "-f", "-D", c.data], capture_output=True, text=True)
     if second.returncode != 1 or f"PID {writer}" not in second.stderr or "wait for" not in second.stderr:
         raise Failure(f"a second reset: exit {second.returncode}\n{second.stderr}")
@@ -115,7 +123,33 @@ def main():
     c.stop()
     if rows != "1000":
         raise Failure(f"{rows} rows after the undo, not 1000")
-    print(f"{a.label}: lock honoured by the server and by pgrescue; stale lock undone; 1000 rows")
+
+    # A reset that stops part-way (its third rename, keeping pg_control, fails): exit 4, and the lock
+    # stays with line 1 made 0, which the server refuses as bogus until --undo.
+    before = tree_hashes(c.data)
+    p = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=rename", "-e",
+                        "inject=rename:error=EIO:when=3", "--", a.reset, "--auto", "-f", "-D", c.data],
+                       capture_output=True, text=True)
+    lines = lock_lines(c.data)
+    if p.returncode != 4 or not lines or not lines[0].startswith("0 (pgrescue-reset stopped part-way"):
+        raise Failure(f"a reset failing part-way: exit {p.returncode}, lock {lines}\n{p.stderr}")
+    start = c.as_user(f"{a.bin_dir}/pg_ctl", "-D", c.data, "-w", "-t", "30", "-l", f"{c.data}.log2", "-o",
+                      f"-p {a.port} -k {base} -c listen_addresses=''", "start", check=False)
+    with open(f"{c.data}.log2") as f:
+        log = f.read()
+    if start.returncode == 0 or 'bogus data in lock file "postmaster.pid"' not in log or "--undo" not in log:
+        raise Failure(f"pg_ctl start after a reset stopped part-way: exit {start.returncode}, log:\n{log}")
+    print(f"part-way: {[l for l in log.splitlines() if 'FATAL' in l][:1]}")
+    undo = subprocess.run([a.reset, "--undo", "-D", c.data], capture_output=True, text=True)
+    if undo.returncode != 0 or lock_lines(c.data) is not None or tree_hashes(c.data) != before:
+        raise Failure(f"--undo after part-way: exit {undo.returncode}\n{undo.stdout}{undo.stderr}")
+    c.start()
+    rows = c.sql("SELECT count(*) FROM t").stdout.strip()
+    c.stop()
+    if rows != "1000":
+        raise Failure(f"{rows} rows after the part-way undo, not 1000")
+    print(f"{a.label}: lock honoured by the server and by pgrescue; stale lock undone; a part-way reset refused "
+          f"by the server until --undo; 1000 rows")
     return 0
 
 
