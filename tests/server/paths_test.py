@@ -19,7 +19,6 @@ LSNs past the checkpoint reach the disk; then `pg_ctl stop -m immediate`.
     as printed puts every byte of all three directories back; the commands
     again, the server starts, CHECKPOINT works, and `near` has its 100 rows.
 """
-import argparse
 import json
 import os
 import shutil
@@ -27,7 +26,7 @@ import struct
 import subprocess
 import tempfile
 
-from pgtest import Failure, follow_top_remedy, lsn, plan, run, tree_hashes
+from pgtest import Failure, follow_top_remedy, lsn, plan, run, server_test_setup, tree_hashes
 
 ROWS_FAR, ROWS_LATE, ROWS_NEAR = 3000, 20000, 100
 
@@ -47,14 +46,7 @@ def page_lsn_max(roots):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for name in ("label", "bin-dir", "psql", "inspect", "plan", "check", "reset", "salvage", "user"):
-        ap.add_argument("--" + name, required=True)
-    ap.add_argument("--port", type=int, required=True)
-    a = ap.parse_args()
-    work = tempfile.mkdtemp(prefix=f"pgrescue-paths-{a.label}-")
-    shutil.chown(work, a.user)
-    os.chmod(work, 0o755)
+    a, work = server_test_setup("paths", ("inspect", "check", "salvage"))
     base = tempfile.mkdtemp(prefix="pgrescue paths ", dir=work)
     other = tempfile.mkdtemp(prefix="pgrescue paths ", dir="/dev/shm")
     shutil.chown(base, a.user)

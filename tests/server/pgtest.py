@@ -91,11 +91,11 @@ def wait_gone(pid, limit=120):
         time.sleep(0.2)
 
 
-def server_test_setup(kind):
-    """The options a plan-and-remedy server test takes (--label --bin-dir --psql --plan --reset --user --port),
-    and a fresh directory for it that the test user can use."""
+def server_test_setup(kind, tools=()):
+    """The options a plan-and-remedy server test takes (--label --bin-dir --psql --plan --reset --user --port,
+    and one per name in `tools`), and a fresh directory for it that the test user can use."""
     ap = argparse.ArgumentParser()
-    for name in ("label", "bin-dir", "psql", "plan", "reset", "user"):
+    for name in ("label", "bin-dir", "psql", "plan", "reset", "user", *tools):
         ap.add_argument("--" + name, required=True)
     ap.add_argument("--port", type=int, required=True)
     a = ap.parse_args()
