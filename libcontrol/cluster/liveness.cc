@@ -93,6 +93,13 @@ bool Inside(const std::string& path, const std::string& root) {
 
 }  // namespace
 
+bool WriterLockHeld(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  const bool held = fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  if (fd >= 0) close(fd);
+  return held;
+}
+
 std::string ProcessCommand(long pid) {
   std::string text;
   ReadSmall(fmt::format("/proc/{}/cmdline", pid), 4096, &text);
@@ -269,7 +276,8 @@ std::vector<std::string> LiveCheck::Describe() const {
                               shared_memory->id, shared_memory->key, shared_memory->attached));
   }
   for (const auto& u : users) {
-    if (u.pid != postmaster && (!writer_lock() || u.pid != *pid_file->writer_pid)) out.push_back(fmt::format("PID {} ({}): {}", u.pid, u.command, u.how));
+    if (u.pid == postmaster || (writer_lock() && u.pid == *pid_file->writer_pid)) continue;
+    out.push_back(fmt::format("PID {} ({}): {}", u.pid, u.command, u.how));
   }
   return out;
 }
@@ -309,9 +317,7 @@ static LiveCheck CheckOnce(const std::string& data_dir) try {
     c.pid_file.reset();
     c.pid_file_text.clear();
   } else if (c.pid_file && c.pid_file->writer_pid) {
-    const int fd = open((*root + "/postmaster.pid").c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    c.writer_lock_held = fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-    if (fd >= 0) close(fd);
+    c.writer_lock_held = WriterLockHeld(*root + "/postmaster.pid");
   }
   const bool stale_lock = c.stale_writer_lock();
   const long named = c.pid_file && !stale_lock ? c.pid_file->pid.value_or(0) : 0;

@@ -27,6 +27,10 @@
 
 namespace pgrescue {
 
+// Some process holds the flock of pgrescue's lock file `path` (its writer,
+// alive); false when none does or the file cannot be opened.
+bool WriterLockHeld(const std::string& path);
+
 // /proc/<pid>/cmdline with spaces for NULs, at most ~120 characters.
 std::string ProcessCommand(long pid);
 

@@ -159,9 +159,7 @@ std::string StaleLockRescueDir(const std::string& data_dir) {
   const std::string lock = data_dir + "/postmaster.pid";
   const auto text = ReadSmallText(lock);
   if (!text) return {};
-  rescue_io::Fd fd(open(lock.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  const bool held = fd.get() < 0 || flock(fd.get(), LOCK_SH | LOCK_NB) != 0;
-  return held ? std::string() : ParsePostmasterPid(*text).writer_rescue_dir;
+  return WriterLockHeld(lock) ? std::string() : ParsePostmasterPid(*text).writer_rescue_dir;
 }
 
 Result<WriterLock> WriterLock::Take(const std::string& data_dir, const std::string& rescue_dir,
