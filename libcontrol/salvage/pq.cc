@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 
 #include <chrono>
+#include <string_view>
 #include <thread>
 
 #include <fmt/format.h>
@@ -12,6 +13,8 @@ namespace pgrescue {
 struct Connection::Impl {
   PGconn* conn = nullptr;
   std::vector<std::string> notices;
+  bool crash_elsewhere = false;       // a 57P02 warning came since the last (re)connect
+  int backend_pid = 0;                // the session's server process, kept after it ends
   std::vector<std::string> settings;  // SETs to run again after a reconnect
   ~Impl() {
     if (conn != nullptr) PQfinish(conn);
@@ -34,6 +37,11 @@ void KeepNotice(void* arg, const PGresult* res) {
   auto* impl = static_cast<Connection::Impl*>(arg);
   const char* primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
   if (primary != nullptr) impl->notices.emplace_back(primary);
+  // ERRCODE_CRASH_SHUTDOWN: the postmaster's SIGQUIT after another process
+  // crashed, sent as a WARNING by every version; the SQLSTATE, unlike the
+  // words, does not depend on lc_messages.
+  const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+  if (state != nullptr && std::string_view(state) == "57P02") impl->crash_elsewhere = true;
 }
 
 }  // namespace
@@ -57,6 +65,7 @@ Result<Connection> Connection::Open(const std::string& socket_dir, int port, con
     return MakeError(ErrorCode::kIo, ServerWords(nullptr, c.impl_->conn), "database " + database);
   }
   PQsetNoticeReceiver(c.impl_->conn, &KeepNotice, c.impl_.get());
+  c.impl_->backend_pid = PQbackendPID(c.impl_->conn);
   return c;
 }
 
@@ -103,10 +112,21 @@ Status Connection::Execute(const std::string& sql) {
 
 bool Connection::Broken() const { return PQstatus(impl_->conn) == CONNECTION_BAD; }
 
+bool Connection::EndedByCrashElsewhere() const { return Broken() && impl_->crash_elsewhere; }
+
 Status Connection::Reconnect(int seconds) {
+  const int ended = impl_->backend_pid;
   for (int waited = 0; waited <= seconds * 4; ++waited) {
     PQreset(impl_->conn);
-    if (PQstatus(impl_->conn) == CONNECTION_OK) {
+    // A session opened in the moment after a crash, before the postmaster
+    // has noticed it, is ended by the restart that follows, often before
+    // it could send 57P02, and its next statement would be blamed. The crashed process
+    // stays listed until the restart resets shared memory; one that ended
+    // cleanly leaves at once. So the session is kept only when its
+    // predecessor is no longer listed.
+    if (PQstatus(impl_->conn) == CONNECTION_OK && !Listed(ended)) {
+      impl_->backend_pid = PQbackendPID(impl_->conn);
+      impl_->crash_elsewhere = false;  // a doomed session's 57P02 is not this one's
       for (const auto& setting : impl_->settings) {
         PGresult* res = PQexec(impl_->conn, setting.c_str());
         PQclear(res);
@@ -116,6 +136,13 @@ Status Connection::Reconnect(int seconds) {
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   return MakeError(ErrorCode::kIo, "the server did not come back: " + ServerWords(nullptr, impl_->conn));
+}
+
+bool Connection::Listed(int pid) {
+  if (pid == 0) return false;
+  auto count = Value(fmt::format("SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE pid = {} AND pid <> "
+                                 "pg_catalog.pg_backend_pid()", pid));
+  return !count || *count != "0";
 }
 
 Result<Connection::CopyRows> Connection::CopyOut(const std::string& copy_sql) {

@@ -46,6 +46,10 @@ class Connection {
   // The server ended the session: its process crashed (a damaged tuple can
   // make it), or the server restarted after another one did.
   bool Broken() const;
+  // Broken, and the server said why before it closed the session: another
+  // of its processes crashed (SQLSTATE 57P02), so what was running here is
+  // not to blame and may be run again once the server is back.
+  bool EndedByCrashElsewhere() const;
   // Connects again, waiting up to `seconds` while the server recovers from
   // a crash, and runs again every SET given to Execute.
   Status Reconnect(int seconds);
@@ -61,6 +65,9 @@ class Connection {
 
  private:
   Connection() = default;
+  // Whether server process `pid` is still in pg_stat_activity (or the
+  // question failed).
+  bool Listed(int pid);
   std::unique_ptr<Impl> impl_;
 };
 

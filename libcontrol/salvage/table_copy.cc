@@ -16,6 +16,9 @@ namespace {
 // succeeds. Before 14 the range is a list of every possible item, so shorter.
 constexpr uint64_t kRangeBlocks = 2048;
 constexpr uint64_t kListBlocks = 256;
+// Reads ended by other processes' crashes that are tried again before the
+// read counts as failed; a bound, so a server that keeps crashing ends it.
+constexpr int kCrashesElsewhere = 8;
 
 // MaxHeapTuplesPerPage: a line pointer and a bare tuple header each.
 uint32_t MaxItems(uint32_t block_size) {
@@ -75,16 +78,24 @@ class BlockCopier {
 
  private:
   // A COPY; when it crashed the server process, the session is opened again
-  // once the server has recovered, and the error says so.
+  // once the server has recovered, and the error says so. A session ended
+  // by another process's crash (a damaged table read at the same time) is
+  // no evidence against these rows: the COPY is run again, a few times.
   Result<Connection::CopyRows> Copy(const std::string& sql) {
-    auto rows = c_.CopyOut(sql);
-    if (rows || !c_.Broken()) return rows;
-    const std::string why = "the server process crashed reading it (see server.log): " + rows.error().message;
-    if (auto s = c_.Reconnect(300); !s) {
-      server_gone_ = true;
-      return MakeError(ErrorCode::kIo, why + "; " + s.error().message);
+    for (int crashes_elsewhere = 0;; ++crashes_elsewhere) {
+      auto rows = c_.CopyOut(sql);
+      if (rows || !c_.Broken()) return rows;
+      const bool again = c_.EndedByCrashElsewhere() && crashes_elsewhere < kCrashesElsewhere;
+      const std::string why = (c_.EndedByCrashElsewhere() ? "the server restarted after another process crashed "
+                                                           "(see server.log): "
+                                                         : "the server process crashed reading it (see server.log): ") +
+                              rows.error().message;
+      if (auto s = c_.Reconnect(300); !s) {
+        server_gone_ = true;
+        return MakeError(ErrorCode::kIo, why + "; " + s.error().message);
+      }
+      if (!again) return MakeError(ErrorCode::kIo, why);
     }
-    return MakeError(ErrorCode::kIo, why);
   }
 
   void Rows(uint64_t block) {

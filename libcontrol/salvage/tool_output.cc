@@ -97,7 +97,10 @@ std::set<TableKey> TablesServerCrashedOn(std::string_view server_log) {
 }
 
 bool ServerCrashed(std::string_view server_log) {
-  return server_log.find("all server processes terminated; reinitializing") != std::string_view::npos;
+  // Logged by the postmaster before it signals the other processes, so
+  // already there when a client of theirs sees its session end; "all
+  // server processes terminated; reinitializing" comes only later.
+  return server_log.find("terminating any other active server processes") != std::string_view::npos;
 }
 
 std::map<uint32_t, uint64_t> TableDataIds(std::string_view listing) {

@@ -65,6 +65,20 @@ TEST(ToolOutput, TheServerLogNamesTheStatementThatCrashed) {
   EXPECT_FALSE(ServerCrashed("LOG:  database system is ready to accept connections\n"));
 }
 
+TEST(ToolOutput, ACrashIsKnownBeforeTheOtherProcessesHaveGone) {
+  // A client of another process sees its session end when the postmaster
+  // signals it: the log then ends at "terminating any other active server
+  // processes", and the crash must already count.
+  for (const char* name : {"server_15_crashed.log", "server_18_crashed.log"}) {
+    const std::string log = Fixture(name);
+    const size_t signalled = log.find("terminating any other active server processes\n");
+    ASSERT_NE(signalled, std::string::npos) << name;
+    const std::string_view before_restart(log.data(), log.find('\n', signalled) + 1);
+    EXPECT_EQ(before_restart.find("reinitializing"), std::string_view::npos) << name;
+    EXPECT_TRUE(ServerCrashed(before_restart)) << name;
+  }
+}
+
 TEST(ToolOutput, TableDataIdsFromTheListing) {
   const auto ids = TableDataIds(Fixture("pg_restore_15_list.txt"));
   ASSERT_EQ(ids.size(), 1u);  // only c's data was dumped: "3352; 0 16602 TABLE DATA public c postgres"

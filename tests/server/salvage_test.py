@@ -54,7 +54,8 @@ Options add scenarios to the same damaged cluster:
       pg_dump with it. The run must name exactly (2,5) in crash_d's
       failed_rows (the error saying it crashed), save every other row of it,
       still dump the undamaged tables with pg_dump, and crash its private
-      server's backends at most 1 + (halvings down to the block) + 1 times.
+      server's backends exactly (1 with pg_dump) + (ranges halved down to the
+      block) + 1 times.
       shared_buffers is 16MB: such a backend copies up to the end of the
       shared buffers before it dies, 1.5 s with 128MB, 0.5 s with 16MB; dying
       fast, it also catches pg_dump's other worker in the middle of a table,
@@ -770,14 +771,15 @@ def salvage_run(s, r, dumper, bindir, checksums, mode):
     problems += more
     problems += check_reload(s, r, rep) if dumper else check_data_only(s, r, rep)
     if CRASH_TABLE in TABLES:
-        # Each crash costs a crash restart of the private server: pg_dump's, then the halving of the range
-        # down to the block and the row. More would mean the tool reads the tuple again and again.
+        # Each crash costs a crash restart of the private server: pg_dump's, then each range holding the
+        # block as the copy halves it down to the block, then the row. More would mean the tool reads the
+        # tuple again, or blamed a read that another crash ended; fewer, that it skipped the halving.
         died = crashes(log)
-        bound = 1 + (r.crash_blocks - 1).bit_length() + 1 + 1
-        print(f"{a.label} [{mode}]: the private server's backends crashed {len(died)} time(s) (at most {bound} "
-              f"expected for {r.crash_blocks} blocks): {died[:1]}")
-        if not 1 <= len(died) <= bound:
-            problems.append(f"{len(died)} backend crashes in {log}, want 1 to {bound}: {died[:5]}")
+        want = (1 if dumper else 0) + len(ranges_holding(r.crash_blocks, CRASH_BLOCK)) + 1
+        print(f"{a.label} [{mode}]: the private server's backends crashed {len(died)} time(s) ({want} expected "
+              f"for {r.crash_blocks} blocks): {died[:1]}")
+        if len(died) != want:
+            problems.append(f"{len(died)} backend crashes in {log}, want {want}: {died[:8]}")
 
     saved = sum(t.get("rows_saved", 0) for t in tables.values())
     lost = sum(t.get("rows_lost", 0) for t in tables.values())
@@ -787,6 +789,17 @@ def salvage_run(s, r, dumper, bindir, checksums, mode):
           f"lost of {total} ({'pg_dump ' + dumper + ' and reload' if dumper else 'data-only: ' + str(rep.get('pg_dump_missing'))}"
           f"; checksums {'on' if checksums else 'off'})")
     return problems, context
+
+
+def ranges_holding(blocks, block):
+    """The block ranges [lo, hi) the copy by block reads, halving each failed one, that hold `block`."""
+    lo, hi, held = 0, blocks, []
+    while True:
+        held.append((lo, hi))
+        if hi - lo == 1:
+            return held
+        mid = lo + (hi - lo) // 2
+        lo, hi = (lo, mid) if block < mid else (mid, hi)
 
 
 def config_hashes(s):
