@@ -15,6 +15,8 @@ struct Connection::Impl {
   std::vector<std::string> notices;
   bool crash_elsewhere = false;       // a 57P02 warning came since the last (re)connect
   int backend_pid = 0;                // the session's server process, kept after it ends
+  std::string backend_start;          // and when it started: a PID is reused
+  bool gone = false;                  // a Reconnect gave up: the server is not coming back
   std::vector<std::string> settings;  // SETs to run again after a reconnect
   ~Impl() {
     if (conn != nullptr) PQfinish(conn);
@@ -65,7 +67,7 @@ Result<Connection> Connection::Open(const std::string& socket_dir, int port, con
     return MakeError(ErrorCode::kIo, ServerWords(nullptr, c.impl_->conn), "database " + database);
   }
   PQsetNoticeReceiver(c.impl_->conn, &KeepNotice, c.impl_.get());
-  c.impl_->backend_pid = PQbackendPID(c.impl_->conn);
+  c.Identify();
   return c;
 }
 
@@ -115,17 +117,28 @@ bool Connection::Broken() const { return PQstatus(impl_->conn) == CONNECTION_BAD
 bool Connection::EndedByCrashElsewhere() const { return Broken() && impl_->crash_elsewhere; }
 
 Status Connection::Reconnect(int seconds) {
-  const int ended = impl_->backend_pid;
+  impl_->crash_elsewhere = false;
+  if (impl_->gone) return MakeError(ErrorCode::kIo, "the server did not come back after a crash");
+  const int ended_pid = impl_->backend_pid;
+  const std::string ended_start = impl_->backend_start;
+  std::string why;
   for (int waited = 0; waited <= seconds * 4; ++waited) {
     PQreset(impl_->conn);
     // A session opened in the moment after a crash, before the postmaster
     // has noticed it, is ended by the restart that follows, often before
-    // it could send 57P02, and its next statement would be blamed. The crashed process
-    // stays listed until the restart resets shared memory; one that ended
-    // cleanly leaves at once. So the session is kept only when its
-    // predecessor is no longer listed.
-    if (PQstatus(impl_->conn) == CONNECTION_OK && !Listed(ended)) {
-      impl_->backend_pid = PQbackendPID(impl_->conn);
+    // it could send 57P02, and its next statement would be blamed. The
+    // crashed process stays listed until the restart resets shared memory;
+    // one that ended cleanly leaves at once. So the session is kept only
+    // when its predecessor is no longer listed.
+    if (PQstatus(impl_->conn) != CONNECTION_OK) {
+      why = ServerWords(nullptr, impl_->conn);
+    } else if (auto listed = Listed(ended_pid, ended_start); !listed) {
+      why = listed.error().message;
+    } else if (*listed) {
+      why = fmt::format("server process {} (whose session ended) is still listed: the server has not restarted yet",
+                        ended_pid);
+    } else {
+      Identify();
       impl_->crash_elsewhere = false;  // a doomed session's 57P02 is not this one's
       for (const auto& setting : impl_->settings) {
         PGresult* res = PQexec(impl_->conn, setting.c_str());
@@ -135,14 +148,30 @@ Status Connection::Reconnect(int seconds) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
-  return MakeError(ErrorCode::kIo, "the server did not come back: " + ServerWords(nullptr, impl_->conn));
+  impl_->gone = true;
+  return MakeError(ErrorCode::kIo, fmt::format("the server did not come back in {} s: {}", seconds, why));
 }
 
-bool Connection::Listed(int pid) {
+void Connection::Identify() {
+  impl_->backend_pid = PQbackendPID(impl_->conn);
+  auto start = Value("SELECT backend_start::text FROM pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid())");
+  impl_->backend_start = start ? *start : "";
+}
+
+Result<bool> Connection::Listed(int pid, const std::string& start) {
   if (pid == 0) return false;
-  auto count = Value(fmt::format("SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE pid = {} AND pid <> "
-                                 "pg_catalog.pg_backend_pid()", pid));
-  return !count || *count != "0";
+  // The function under pg_stat_activity, without the view's joins to
+  // catalogs a damaged cluster may not read.
+  auto count = Value(fmt::format("SELECT count(*) FROM pg_catalog.pg_stat_get_activity({}) WHERE pid <> "
+                                 "pg_catalog.pg_backend_pid(){}",
+                                 pid, start.empty() ? "" : " AND backend_start::text = " + QuoteLiteral(start)));
+  if (!count) {
+    // A session the restart ends is still to be waited out; any other
+    // failure leaves the question open, and waiting would not answer it.
+    if (Broken()) return MakeError(ErrorCode::kIo, count.error().message);
+    return false;
+  }
+  return *count != "0";
 }
 
 Result<Connection::CopyRows> Connection::CopyOut(const std::string& copy_sql) {

@@ -51,7 +51,8 @@ class Connection {
   // not to blame and may be run again once the server is back.
   bool EndedByCrashElsewhere() const;
   // Connects again, waiting up to `seconds` while the server recovers from
-  // a crash, and runs again every SET given to Execute.
+  // a crash, and runs again every SET given to Execute. Once it has given
+  // up, later calls fail at once.
   Status Reconnect(int seconds);
 
   // WARNINGs and NOTICEs the server sent since the last call (zero_damaged_pages
@@ -65,9 +66,11 @@ class Connection {
 
  private:
   Connection() = default;
-  // Whether server process `pid` is still in pg_stat_activity (or the
-  // question failed).
-  bool Listed(int pid);
+  // Notes the session's server process and its start.
+  void Identify();
+  // Whether server process `pid`, started at `start` (when known), is still
+  // listed; an error when the session ended while asking.
+  Result<bool> Listed(int pid, const std::string& start);
   std::unique_ptr<Impl> impl_;
 };
 

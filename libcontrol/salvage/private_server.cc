@@ -72,7 +72,10 @@ Result<PrivateServer> PrivateServer::Start(const PrivateServerOptions& o) {
   std::vector<std::string> settings = {
       "data_directory=" + o.data_dir, "listen_addresses=", "unix_socket_directories=" + s.socket_dir_,
       "unix_socket_permissions=0700", "hba_file=" + hba, "autovacuum=off", "archive_mode=off",
-      "synchronous_standby_names=", "lc_messages=C", "logging_collector=off", "ssl=off"};
+      "synchronous_standby_names=", "lc_messages=C", "logging_collector=off", "ssl=off",
+      // A damaged tuple may crash a backend: the server must come back
+      // (a cluster run by a cluster manager often has this off).
+      "restart_after_crash=on"};
   // Debian keeps postgresql.conf in /etc/postgresql: an empty one will do.
   if (access((o.data_dir + "/postgresql.conf").c_str(), F_OK) != 0) {
     const std::string conf = o.work_dir + "/" + o.log_name + ".postgresql.conf";
@@ -80,6 +83,10 @@ Result<PrivateServer> PrivateServer::Start(const PrivateServerOptions& o) {
     settings.push_back("config_file=" + conf);
   }
   if (MajorNumber(o.server.major) >= 1200) settings.push_back("primary_conninfo=");
+  // A crash in a parallel worker reaches its leader as another process's
+  // crash (57P02), which a block copy would read again; 9.4 and 9.5 have
+  // no parallel query, and refuse the setting.
+  if (MajorNumber(o.server.major) >= 906) settings.push_back("max_parallel_workers_per_gather=0");
   if (o.ignore_system_indexes) settings.push_back("ignore_system_indexes=on");
   std::string opts = fmt::format("-p {}", kPort);
   for (const auto& setting : settings) opts += " -c " + ShellWord(setting);

@@ -79,8 +79,9 @@ class BlockCopier {
  private:
   // A COPY; when it crashed the server process, the session is opened again
   // once the server has recovered, and the error says so. A session ended
-  // by another process's crash (a damaged table read at the same time) is
-  // no evidence against these rows: the COPY is run again, a few times.
+  // by another process's crash (a pg_dump's, or a session of ours that was
+  // not told) is no evidence against these rows: the COPY is run again, a
+  // few times.
   Result<Connection::CopyRows> Copy(const std::string& sql) {
     for (int crashes_elsewhere = 0;; ++crashes_elsewhere) {
       auto rows = c_.CopyOut(sql);

@@ -38,7 +38,8 @@ std::set<TableKey> TablesPgDumpCouldNotRead(std::string_view output);
 // the blame in pg_dump's own output; the server's log does not err.
 std::set<TableKey> TablesServerCrashedOn(std::string_view server_log);
 
-// Whether the server restarted after a crash in `server_log`.
+// Whether a server process crashed in `server_log` (the restart that
+// follows may not be logged yet).
 bool ServerCrashed(std::string_view server_log);
 
 // From pg_restore -l: "3352; 0 16602 TABLE DATA public c postgres" gives
