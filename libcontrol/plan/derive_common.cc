@@ -128,24 +128,37 @@ bool NoTupleNeeds(const PlanEvidence& e, const SlruEvidence& s, uint64_t lo, uin
   return true;
 }
 
-std::vector<uint64_t> NeededHoles(const PlanEvidence& e, const SlruEvidence& s) {
-  std::vector<uint64_t> out;
+HoleSplit SplitHoles(const PlanEvidence& e, const SlruEvidence& s) {
+  HoleSplit out;
   if (!s.run) return out;
-  for (uint64_t hole : s.run->holes) {
-    const uint64_t first = s.layout->FirstIdOf(hole);
-    if (!NoTupleNeeds(e, s, first, first + s.layout->entries_per_segment())) out.push_back(hole);
+  auto add = [](std::vector<SegmentSpan>* to, uint64_t segment) {
+    if (!to->empty() && to->back().first + to->back().count == segment) {
+      ++to->back().count;
+    } else {
+      to->push_back({segment, 1});
+    }
+  };
+  const auto& l = *s.layout;
+  for (const SegmentSpan& hole : s.run->holes) {
+    // Only pg_xact's holes can be cleared, one segment at a time (it has at
+    // most 4,096); the others' are needed whole (19's members can miss 2^60).
+    if (l.kind() != SlruKind::kXact) {
+      out.needed.push_back(hole);
+      continue;
+    }
+    for (uint64_t segment = hole.first; segment < hole.first + hole.count; ++segment) {
+      const uint64_t first = l.FirstIdOf(segment);
+      add(NoTupleNeeds(e, s, first, first + l.entries_per_segment()) ? &out.cleared : &out.needed, segment);
+    }
   }
   return out;
 }
 
-std::string SegmentRanges(const SlruEvidence& s, const std::vector<uint64_t>& segments) {
+std::string SegmentRanges(const SlruEvidence& s, const std::vector<SegmentSpan>& spans) {
   std::string out;
-  for (size_t i = 0; i < segments.size();) {
-    size_t j = i;
-    while (j + 1 < segments.size() && segments[j + 1] == segments[j] + 1) ++j;
-    out += (out.empty() ? "" : ", ") + s.layout->FileName(segments[i]);
-    if (j > i) out += "–" + s.layout->FileName(segments[j]);
-    i = j + 1;
+  for (const SegmentSpan& span : spans) {
+    out += (out.empty() ? "" : ", ") + s.layout->FileName(span.first);
+    if (span.count > 1) out += "–" + s.layout->FileName(span.first + span.count - 1);
   }
   return out;
 }

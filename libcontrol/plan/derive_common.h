@@ -61,12 +61,16 @@ uint64_t MissingIds(const SlruEvidence& s, uint32_t block_size, uint64_t oldest,
 // pg_xact after every row was read once.
 bool NoTupleNeeds(const PlanEvidence& e, const SlruEvidence& s, uint64_t lo, uint64_t hi);
 
-// The holes of `s`'s run that NoTupleNeeds does not clear (all of them for
-// SLRUs other than pg_xact).
-std::vector<uint64_t> NeededHoles(const PlanEvidence& e, const SlruEvidence& s);
+// The holes of `s`'s run, split by whether NoTupleNeeds clears them (it
+// never does for SLRUs other than pg_xact).
+struct HoleSplit {
+  std::vector<SegmentSpan> needed;
+  std::vector<SegmentSpan> cleared;
+};
+HoleSplit SplitHoles(const PlanEvidence& e, const SlruEvidence& s);
 
-// "0001–007F, 0090" for sorted segment numbers.
-std::string SegmentRanges(const SlruEvidence& s, const std::vector<uint64_t>& segments);
+// "0001–007F, 0090".
+std::string SegmentRanges(const SlruEvidence& s, const std::vector<SegmentSpan>& spans);
 
 std::string NameList(const std::vector<std::string>& names);
 

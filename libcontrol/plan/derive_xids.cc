@@ -15,17 +15,14 @@ namespace {
 // Says which missing pg_xact segments the data pages prove unneeded, so
 // the slru-holes hazard is left out for them (hazards.cc).
 void HolesNoRowNeeds(const PlanEvidence& e, PlannedValue* v) {
-  std::vector<uint64_t> cleared;
-  const auto needed = NeededHoles(e, e.xact);
-  for (uint64_t hole : e.xact.run->holes) {
-    if (std::find(needed.begin(), needed.end(), hole) == needed.end()) cleared.push_back(hole);
-  }
+  const std::vector<SegmentSpan> cleared = SplitHoles(e, e.xact).cleared;
   if (cleared.empty()) return;
+  const bool one = SegmentCount(cleared) == 1;
   v->reasoning.push_back(fmt::format("{} segment{} {} {} missing, but no tuple carries an XID in them whose status "
                                      "is not hint-marked (newest XID in any tuple: {}, every data page read): "
                                      "nothing was lost",
-                                     e.xact.dir, cleared.size() == 1 ? "" : "s", SegmentRanges(e.xact, cleared),
-                                     cleared.size() == 1 ? "is" : "are", *e.pages.tuples.newest_xid));
+                                     e.xact.dir, one ? "" : "s", SegmentRanges(e.xact, cleared), one ? "is" : "are",
+                                     *e.pages.tuples.newest_xid));
 }
 
 }  // namespace

@@ -180,12 +180,12 @@ void SlruHazards(const PlanEvidence& e, const SlruEvidence& s, SlruKind kind, st
            fmt::format("{} holds files that are not {} segments, ignored: {}", s.dir, SlruKindName(kind), names));
   }
   // Holes no tuple needs (a pg_resetwal -x jump) are said in -x's reasoning.
-  const std::vector<uint64_t> holes = NeededHoles(e, s);
+  const std::vector<SegmentSpan> holes = SplitHoles(e, s).needed;
   if (!holes.empty()) {
     Decide(h, "slru-holes",
            fmt::format("{} is missing {} segment(s) inside its run {}–{}: {}. The {} they held are lost; "
                        "rows that need them will fail with \"could not access status\" errors",
-                       s.dir, holes.size(), s.layout->FileName(s.run->first), s.layout->FileName(s.run->last),
+                       s.dir, SegmentCount(holes), s.layout->FileName(s.run->first), s.layout->FileName(s.run->last),
                        SegmentRanges(s, holes), SlruKindName(kind)));
   }
 }

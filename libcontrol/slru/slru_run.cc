@@ -2,9 +2,14 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <numeric>
 
 namespace pgrescue {
+
+uint64_t SegmentCount(const std::vector<SegmentSpan>& spans) {
+  uint64_t n = 0;
+  for (const auto& span : spans) n += span.count;
+  return n;
+}
 
 std::optional<SlruRun> FindSlruRun(std::vector<uint64_t> segments, std::optional<uint64_t> segment_count) {
   std::sort(segments.begin(), segments.end());
@@ -30,19 +35,14 @@ std::optional<SlruRun> FindSlruRun(std::vector<uint64_t> segments, std::optional
   const uint64_t space = segment_count.value_or(0);
   auto after = [space](uint64_t s) { return space ? (s + 1) % space : s + 1; };
   run.length = run.wraps ? run.last + space - run.first + 1 : run.last - run.first + 1;
-  // Whole ranges at a time: pg_commit_ts numbers 160,000 segments, and one
-  // push per hole was most of the SLRU fuzz target's time.
-  run.holes.reserve(run.length - n);
   auto add = [&holes = run.holes](uint64_t from, uint64_t to) {
-    const size_t at = holes.size();
-    holes.resize(at + (to - from));
-    std::iota(holes.begin() + static_cast<std::ptrdiff_t>(at), holes.end(), from);
+    if (to > from) holes.push_back({from, to - from});
   };
   for (size_t k = 0; k + 1 < n; ++k) {
     const uint64_t a = segments[(start + k) % n];
     const uint64_t b = segments[(start + k + 1) % n];
     const uint64_t s = after(a);
-    if (b < s) {  // the holes pass the last number back to 0
+    if (b < s) {  // the gap passes the last number back to 0
       add(s, space);
       add(0, b);
     } else {

@@ -61,7 +61,14 @@ TEST(SlruRunTest, WrapsAroundTheLargestGap) {
   EXPECT_TRUE(run->holes.empty());
   auto holes = FindSlruRun({5, 7, 8, 10}, 0x1000);
   ASSERT_TRUE(holes);
-  EXPECT_EQ(holes->holes, (std::vector<uint64_t>{6, 9}));
+  EXPECT_EQ(holes->holes, (std::vector<SegmentSpan>{{6, 1}, {9, 1}}));
+  // A gap across the wrap point is two spans, the one before 0 first.
+  auto across = FindSlruRun({0x003, 0xFF0, 0x002}, 0x1000);
+  ASSERT_TRUE(across);
+  EXPECT_EQ(across->first, 0xFF0u);
+  EXPECT_EQ(across->last, 0x003u);
+  EXPECT_EQ(across->length, 20u);
+  EXPECT_EQ(across->holes, (std::vector<SegmentSpan>{{0xFF1, 15}, {0, 2}}));
   EXPECT_FALSE(FindSlruRun({}, 16));
 }
 
@@ -74,7 +81,13 @@ TEST(SlruRunTest, NumberingThatNeverWraps) {
   EXPECT_EQ(run->last, 3u);
   EXPECT_FALSE(run->wraps);
   EXPECT_EQ(run->length, 4u);
-  EXPECT_EQ(run->holes, (std::vector<uint64_t>{2}));
+  EXPECT_EQ(run->holes, (std::vector<SegmentSpan>{{2, 1}}));
+  // Two files 2^59 apart: one span, found at once.
+  auto far = FindSlruRun({0, uint64_t{1} << 59}, std::nullopt);
+  ASSERT_TRUE(far);
+  EXPECT_EQ(far->length, (uint64_t{1} << 59) + 1);
+  EXPECT_EQ(far->holes, (std::vector<SegmentSpan>{{1, (uint64_t{1} << 59) - 1}}));
+  EXPECT_EQ(SegmentCount(far->holes), (uint64_t{1} << 59) - 1);
 }
 
 }  // namespace
