@@ -139,7 +139,11 @@ std::vector<LogMessage> ParseJson(std::string_view text) {
   size_t number = 0;
   for (std::string_view line; NextLine(&text, &line);) {
     ++number;
-    const auto j = nlohmann::json::parse(line, nullptr, false);
+    // Only an object is a message; anything else is not worth the parser's
+    // error (it builds one even when told not to throw).
+    const size_t open = line.find_first_not_of(" \t\r");
+    const auto j = open != std::string_view::npos && line[open] == '{' ? nlohmann::json::parse(line, nullptr, false)
+                                                                       : nlohmann::json();
     if (!j.is_object()) {
       if (!line.empty()) out.push_back(LogMessage{"", std::string(line), "", "", number});
       continue;

@@ -33,16 +33,22 @@ std::vector<std::string> Literals(std::string_view format) {
   return out;
 }
 
-// literals[k] must start at `at`; conversions between literals take the
-// shortest text that lets the rest match. `budget` bounds the backtracking;
-// `spans` collects where each conversion's text lies.
+// literals[k] stands at `at` (the caller found it there); conversions
+// between literals take the shortest text that lets the rest match. The last
+// literal can only end the text, so it is looked for there alone: trying it
+// after every earlier match made a long one cost its length times the
+// budget. `budget` bounds the backtracking; `spans` collects where each
+// conversion's text lies.
 bool MatchFrom(const std::vector<std::string>& literals, size_t k, std::string_view text, size_t at,
                std::vector<std::pair<size_t, size_t>>* spans, int* budget) {
-  const std::string& lit = literals[k];
-  if (text.compare(at, lit.size(), lit) != 0) return false;
-  at += lit.size();
+  at += literals[k].size();
   if (k + 1 == literals.size()) return at == text.size();
   const std::string& next = literals[k + 1];
+  if (k + 2 == literals.size()) {
+    if (text.size() < at + next.size() || !text.ends_with(next)) return false;
+    spans->emplace_back(at, text.size() - next.size() - at);
+    return true;
+  }
   for (size_t end = text.find(next, at); end != std::string_view::npos; end = text.find(next, end + 1)) {
     if (--*budget < 0) return false;
     spans->emplace_back(at, end - at);
@@ -59,8 +65,12 @@ bool MatchMessageForm(std::string_view format, std::string_view text, std::vecto
   // with what precedes the first conversion.
   if (!text.starts_with(format.substr(0, format.find('%')))) return false;
   const auto literals = Literals(format);
+  if (!text.starts_with(literals[0])) return false;
   std::vector<std::pair<size_t, size_t>> spans;
-  int budget = 2000;
+  // Real wordings against real logs (the unit tests' fixtures) take at most
+  // 4 steps; 500 bounds a made-up format of 66 conversions to a fraction of
+  // a millisecond.
+  int budget = 500;
   if (!MatchFrom(literals, 0, text, 0, &spans, &budget)) return false;
   if (values != nullptr) {
     values->clear();

@@ -38,6 +38,20 @@ TEST(MessageForm, LiteralsMustMatchWhole) {
 TEST(MessageForm, ManyConversionsOnLongTextStayBounded) {
   const std::string text(4000, 'a');
   EXPECT_FALSE(MatchMessageForm("%s%s%s%s%s%sb", text, nullptr));
+  // Every 'a' a place to try, 'b' nowhere: the budget ends it.
+  EXPECT_FALSE(MatchMessageForm("%sa%sa%sa%sa%sb%sc", text + "c", nullptr));
+  EXPECT_TRUE(MatchMessageForm("%sa%sa%sa%sa%sb%sc", text + "bc", nullptr));
+}
+
+TEST(MessageForm, TheLastLiteralEndsTheText) {
+  std::vector<std::string> v;
+  EXPECT_TRUE(MatchMessageForm("%s: %s", "x: y: z", &v));
+  EXPECT_EQ(v, (std::vector<std::string>{"x", "y: z"}));
+  EXPECT_TRUE(MatchMessageForm("%s is %s.", "it is what it is.", &v));
+  EXPECT_EQ(v, (std::vector<std::string>{"it", "what it is"}));
+  EXPECT_FALSE(MatchMessageForm("ab%sba", "aba", nullptr));  // "ab" and "ba" would overlap
+  EXPECT_TRUE(MatchMessageForm("a%sa", "aa", nullptr));
+  EXPECT_FALSE(MatchMessageForm("a%sa", "a", nullptr));
 }
 
 TEST(FailureCatalogue, EveryClassHasMessagesEvidenceAndAUniqueCode) {
