@@ -2,6 +2,8 @@
 // form in the failure catalogue: never crashes, and what it returns keeps
 // its contract (lines count from 1 and never pass the input's; the last run
 // is a tail of all messages; a match's values are pieces of the text).
+// Seeds: real logs from fixtures/server-logs and fixtures/salvage, one per
+// failure, in stderr (plain and with a prefix), csvlog and jsonlog.
 #include <algorithm>
 #include <cstdlib>
 #include <string_view>
