@@ -86,10 +86,10 @@ class BlockCopier {
     for (int crashes_elsewhere = 0;; ++crashes_elsewhere) {
       auto rows = c_.CopyOut(sql);
       if (rows || !c_.Broken()) return rows;
-      const bool again = c_.EndedByCrashElsewhere() && crashes_elsewhere < kCrashesElsewhere;
-      const std::string why = (c_.EndedByCrashElsewhere() ? "the server restarted after another process crashed "
-                                                           "(see server.log): "
-                                                         : "the server process crashed reading it (see server.log): ") +
+      const bool elsewhere = c_.EndedByCrashElsewhere();
+      const bool again = elsewhere && crashes_elsewhere < kCrashesElsewhere;
+      const std::string why = (elsewhere ? "the server restarted after another process crashed (see server.log): "
+                                         : "the server process crashed reading it (see server.log): ") +
                               rows.error().message;
       if (auto s = c_.Reconnect(300); !s) {
         server_gone_ = true;
