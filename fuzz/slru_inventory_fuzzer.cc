@@ -27,8 +27,10 @@ void Check(const pgrescue::DataDir& dir, const pgrescue::DirListing& listing, pg
   if (!s.run) return;
   if (!s.segments.contains(s.run->first) || !s.segments.contains(s.run->last)) std::abort();
   if (s.run->length != s.segments.size() + pgrescue::SegmentCount(s.run->holes)) std::abort();
-  // Every hole is a non-empty span with no segment in it, in the run's
-  // order (back to 0 once, if the run wraps), not passing the wrap point.
+  // Every hole is a non-empty span with no segment in it, inside the run,
+  // in the run's order (back to 0 once, if the run wraps), not touching the
+  // span before it and not passing the wrap point. With the length above,
+  // that makes the holes exactly the missing segments.
   const std::optional<uint64_t> space = s.layout->segment_count();
   uint64_t at = s.run->first;
   bool wrapped = false;
@@ -36,10 +38,11 @@ void Check(const pgrescue::DataDir& dir, const pgrescue::DirListing& listing, pg
     if (hole.count == 0 || (space && hole.first + hole.count > *space)) std::abort();
     const auto next = s.segments.lower_bound(hole.first);
     if (next != s.segments.end() && next->first < hole.first + hole.count) std::abort();
-    if (hole.first < at) {
+    if (hole.first <= at) {
       if (!s.run->wraps || wrapped) std::abort();
       wrapped = true;
     }
+    if ((wrapped || !s.run->wraps) && hole.first + hole.count > s.run->last) std::abort();
     at = hole.first + hole.count;
   }
 }

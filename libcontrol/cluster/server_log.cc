@@ -140,9 +140,11 @@ std::vector<LogMessage> ParseJson(std::string_view text) {
   for (std::string_view line; NextLine(&text, &line);) {
     ++number;
     // Only an object is a message; anything else is not worth the parser's
-    // error (it builds one even when told not to throw).
-    const size_t open = line.find_first_not_of(" \t\r");
-    const auto j = open != std::string_view::npos && line[open] == '{' ? nlohmann::json::parse(line, nullptr, false)
+    // error (it builds one even when told not to throw). The parser skips a
+    // byte-order mark, then blanks; so does this.
+    const std::string_view body = line.starts_with("\xEF\xBB\xBF") ? line.substr(3) : line;
+    const size_t open = body.find_first_not_of(" \t\r");
+    const auto j = open != std::string_view::npos && body[open] == '{' ? nlohmann::json::parse(line, nullptr, false)
                                                                        : nlohmann::json();
     if (!j.is_object()) {
       if (!line.empty()) out.push_back(LogMessage{"", std::string(line), "", "", number});

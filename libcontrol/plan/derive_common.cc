@@ -141,7 +141,8 @@ HoleSplit SplitHoles(const PlanEvidence& e, const SlruEvidence& s) {
   const auto& l = *s.layout;
   for (const SegmentSpan& hole : s.run->holes) {
     // Only pg_xact's holes can be cleared, one segment at a time (it has at
-    // most 4,096); the others' are needed whole (19's members can miss 2^60).
+    // most 32,768, with 1 kB pages); the others' are needed whole (19's
+    // members can miss 2^60).
     if (l.kind() != SlruKind::kXact) {
       out.needed.push_back(hole);
       continue;

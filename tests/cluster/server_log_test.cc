@@ -78,6 +78,12 @@ TEST(ServerLog, JsonOneObjectALine) {
   ASSERT_EQ(m.size(), 3u);
   EXPECT_EQ(m[1].severity, "PANIC");
   EXPECT_EQ(m[2].severity, "");
+  // As the JSON parser reads a line: a byte-order mark, then blanks, may
+  // come before the object.
+  const auto marked = ParseServerLog("\xEF\xBB\xBF {\"error_severity\":\"FATAL\",\"message\":\"x\"}\n", LogFormat::kJson);
+  ASSERT_EQ(marked.size(), 1u);
+  EXPECT_EQ(marked[0].severity, "FATAL");
+  EXPECT_EQ(marked[0].text, "x");
 }
 
 TEST(ServerLog, LastRunStartsAtTheLastStartOrAfterAShutdown) {

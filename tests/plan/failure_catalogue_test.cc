@@ -51,6 +51,10 @@ TEST(MessageForm, TheLastLiteralEndsTheText) {
   EXPECT_EQ(v, (std::vector<std::string>{"it", "what it is"}));
   EXPECT_FALSE(MatchMessageForm("ab%sba", "aba", nullptr));  // "ab" and "ba" would overlap
   EXPECT_TRUE(MatchMessageForm("a%sa", "aa", nullptr));
+  // A trailing conversion takes the rest however long it is (every place an
+  // empty last literal "occurred" once cost a step of the budget).
+  EXPECT_TRUE(MatchMessageForm("%s: %s", "x: " + std::string(3000, 'y'), &v));
+  EXPECT_EQ(v[1].size(), 3000u);
   EXPECT_FALSE(MatchMessageForm("a%sa", "a", nullptr));
 }
 
