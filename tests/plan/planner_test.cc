@@ -297,5 +297,21 @@ TEST_F(PlannerTest, NineteenUsesWideOffsets) {
   EXPECT_EQ(Value(p, "-O").value, "52352");
 }
 
+// 19's members never wrap and number 2^60 segments: two files far apart make
+// a run of 2^56 + 1, said as one span (the run once listed every hole).
+TEST_F(PlannerTest, NineteenMembersFarApart) {
+  Cluster("pg19");
+  Files("pg_multixact/offsets", {"0000"});
+  Files("pg_multixact/members", {"000000000000000", "100000000000000"});
+  const Plan p = MakeIt();
+  std::string holes;
+  for (const auto& h : p.hazards) {
+    if (h.code == "slru-holes") holes = h.message;
+  }
+  EXPECT_EQ(holes, "pg_multixact/members is missing 72057594037927935 segment(s) inside its run "
+                   "000000000000000–100000000000000: 000000000000001–0FFFFFFFFFFFFFF. The multixact members they "
+                   "held are lost; rows that need them will fail with \"could not access status\" errors");
+}
+
 }  // namespace
 }  // namespace pgrescue
