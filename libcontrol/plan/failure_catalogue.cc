@@ -68,8 +68,8 @@ bool MatchMessageForm(std::string_view format, std::string_view text, std::vecto
   if (!text.starts_with(literals[0])) return false;
   std::vector<std::pair<size_t, size_t>> spans;
   // Real wordings against real logs (the unit tests' fixtures) take at most
-  // 4 steps; 500 bounds a made-up format of 66 conversions to a fraction of
-  // a millisecond.
+  // 4 steps; 500 keeps the fuzzer's made-up formats of up to 100 conversions
+  // to a fraction of a millisecond.
   int budget = 500;
   if (!MatchFrom(literals, 0, text, 0, &spans, &budget)) return false;
   if (values != nullptr) {
